@@ -1,0 +1,62 @@
+"""The community platform: app factory.
+
+`create_app()` builds a configured app; `wsgi.py` and the tests call it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from .config import DefaultConfig, finish_config, instance_path_from_env
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=instance_path_from_env(),
+        instance_relative_config=True,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.from_object(DefaultConfig)
+    app.config.from_prefixed_env()
+    if test_config:
+        app.config.from_mapping(test_config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    finish_config(app)
+
+    from . import mail as mail_module
+    from . import security
+    from .errors import register_error_handlers
+    from .extensions import csrf, db, limiter, login_manager, mail, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    mail.init_app(app)
+    login_manager.init_app(app)
+    mail_module.init_app(app)  # after db: its teardown must run before the session is removed
+    security.init_app(app)
+    register_error_handlers(app)
+
+    from . import database
+
+    database.init_app(app)
+
+    from .accounts import bp as accounts_bp
+    from .accounts import login as _login  # noqa: F401  (registers the user loader)
+    from .main import bp as main_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(accounts_bp)
+
+    from . import cli, templating
+
+    templating.init_app(app)
+    cli.init_app(app)
+    return app

@@ -1,0 +1,287 @@
+"""Account services: every decision about accounts lives here, and so does the commit."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import unicodedata
+from datetime import timedelta
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app, url_for
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..errors import AuthenticationFailed, Gone, NotFound, ValidationFailed
+from ..extensions import db
+from ..mail import queue_mail
+from ..models import ROLES, AuthToken, User
+from ..timeutil import utcnow
+from .passwords import password_problems
+
+PASSWORD_RESET = "password_reset"
+DISPLAY_NAME_MAX = 80
+
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
+def _spend_hash_time(password: str) -> None:
+    """Checked when no account matches, so a miss costs as much time as a hit."""
+    dummy = current_app.extensions.setdefault("dummy_password_hash", hash_password("x" * 16))
+    check_password_hash(dummy, password)
+
+# Hooks that other areas register to add their data to the export and to act
+# on account deletion (reviews, forum posts...), so accounts need not know them.
+export_sections: list = []
+deletion_handlers: list = []
+deletion_explanations: list = []
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def normalise_email(raw: str, field: str = "email") -> str:
+    """Validate an address for use as a recipient; refuse anything that could inject headers."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise ValidationFailed(field_errors={field: ["Enter your email address."]})
+    if len(raw) > 254 or any(ch in raw for ch in "\r\n\x00"):
+        raise ValidationFailed(field_errors={field: ["Enter a valid email address."]})
+    try:
+        info = validate_email(raw.strip(), check_deliverability=False)
+    except EmailNotValidError as error:
+        raise ValidationFailed(field_errors={field: [f"Enter a valid email address: {error}"]})
+    return info.normalized.lower()
+
+
+def clean_display_name(raw: str) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        raise ValidationFailed(field_errors={"display_name": ["Enter a display name."]})
+    if len(raw) > DISPLAY_NAME_MAX:
+        raise ValidationFailed(
+            field_errors={"display_name": [f"Use at most {DISPLAY_NAME_MAX} characters."]}
+        )
+    # Names are shown beside public content: no invisible or control characters.
+    if any(unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Co", "Cn"} for ch in raw):
+        raise ValidationFailed(
+            field_errors={
+                "display_name": ["Use letters, digits, spaces and punctuation only (no control or invisible characters)."]
+            }
+        )
+    return raw.strip()
+
+
+def _check_password(password: str, email: str, display_name: str, field: str = "password"):
+    problems = password_problems(password, email, display_name)
+    if problems:
+        raise ValidationFailed(field_errors={field: problems})
+
+
+def find_user_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email == email.lower()))
+
+
+def register_user(email: str, display_name: str, password: str, role: str = "member") -> User:
+    email = normalise_email(email)
+    display_name = clean_display_name(display_name)
+    _check_password(password, email, display_name)
+    if role not in ROLES:
+        raise ValidationFailed(f"Unknown role {role!r}; use one of {', '.join(ROLES)}.")
+    if find_user_by_email(email) is not None:
+        raise ValidationFailed(
+            field_errors={
+                "email": ["An account with this email address already exists. Log in, or reset your password."]
+            }
+        )
+    user = User(
+        email=email,
+        display_name=display_name,
+        password_hash=hash_password(password),
+        role=role,
+    )
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def authenticate(email: str, password: str) -> User:
+    """The same answer and roughly the same time whether or not the email is known."""
+    failure = AuthenticationFailed("Email or password is not correct.")
+    try:
+        email = normalise_email(email)
+    except ValidationFailed:
+        _spend_hash_time(password)
+        raise failure
+    user = find_user_by_email(email)
+    if user is None:
+        _spend_hash_time(password)
+        raise failure
+    if not check_password_hash(user.password_hash, password):
+        raise failure
+    user.last_login_at = utcnow()
+    db.session.commit()
+    return user
+
+
+def _issue_token(user: User, purpose: str, hours: int) -> str:
+    token = secrets.token_urlsafe(32)  # 256 bits
+    db.session.add(
+        AuthToken(
+            user=user,
+            purpose=purpose,
+            token_hash=hash_token(token),
+            expires_at=utcnow() + timedelta(hours=hours),
+        )
+    )
+    return token
+
+
+def request_password_reset(email: str) -> None:
+    """Mail a reset link if the address has an account; say nothing either way."""
+    try:
+        email = normalise_email(email)
+    except ValidationFailed:
+        return
+    user = find_user_by_email(email)
+    if user is None:
+        return
+    hours = current_app.config["PASSWORD_RESET_HOURS"]
+    token = _issue_token(user, PASSWORD_RESET, hours)
+    queue_mail(
+        user.email,
+        "Reset your password",
+        "password_reset",
+        user=user,
+        link=url_for("accounts.reset_password", token=token, _external=True),
+        hours=hours,
+    )
+    db.session.commit()
+
+
+def _usable_token(token: str, purpose: str) -> AuthToken:
+    record = db.session.scalar(
+        select(AuthToken).where(
+            AuthToken.token_hash == hash_token(token), AuthToken.purpose == purpose
+        )
+    )
+    if record is None or record.used_at is not None or record.expires_at <= utcnow():
+        raise Gone("This link has expired or has already been used. Please ask for a new one.")
+    return record
+
+
+def check_password_reset_token(token: str) -> None:
+    _usable_token(token, PASSWORD_RESET)
+
+
+def reset_password(token: str, new_password: str) -> User:
+    record = _usable_token(token, PASSWORD_RESET)
+    user = record.user
+    _check_password(new_password, user.email, user.display_name)
+    # Conditional update: of two simultaneous uses, exactly one wins.
+    claimed = db.session.execute(
+        AuthToken.__table__.update()
+        .where(AuthToken.id == record.id, AuthToken.used_at.is_(None))
+        .values(used_at=utcnow())
+    ).rowcount
+    if claimed != 1:
+        db.session.rollback()
+        raise Gone("This link has already been used.")
+    user.password_hash = hash_password(new_password)
+    user.session_version += 1
+    queue_mail(user.email, "Your password was changed", "password_changed", user=user)
+    db.session.commit()
+    return user
+
+
+def _require_password(user: User, password: str, field: str = "current_password") -> None:
+    if not check_password_hash(user.password_hash, password or ""):
+        raise ValidationFailed(field_errors={field: ["Your current password is not correct."]})
+
+
+def change_display_name(user: User, display_name: str) -> None:
+    user.display_name = clean_display_name(display_name)
+    db.session.commit()
+
+
+def change_email(user: User, new_email: str, current_password: str) -> None:
+    _require_password(user, current_password)
+    new_email = normalise_email(new_email)
+    if new_email == user.email:
+        return
+    if find_user_by_email(new_email) is not None:
+        raise ValidationFailed(
+            field_errors={"email": ["Another account already uses this email address."]}
+        )
+    old_email = user.email
+    user.email = new_email
+    # Tell the old address, so a hijacked session cannot quietly take the account.
+    queue_mail(old_email, "Your email address was changed", "email_changed", user=user, old_email=old_email)
+    db.session.commit()
+
+
+def change_password(user: User, current_password: str, new_password: str) -> None:
+    _require_password(user, current_password)
+    _check_password(new_password, user.email, user.display_name, field="new_password")
+    user.password_hash = hash_password(new_password)
+    user.session_version += 1  # every other session ends
+    queue_mail(user.email, "Your password was changed", "password_changed", user=user)
+    db.session.commit()
+
+
+def export_account_data(user: User) -> dict:
+    data = {
+        "account": {
+            "id": user.id,
+            "email": user.email,
+            "display_name": user.display_name,
+            "role": user.role,
+            "created_at": user.created_at.isoformat(),
+            "last_login_at": user.last_login_at.isoformat() if user.last_login_at else None,
+        },
+        "password_reset_requests": [
+            {
+                "created_at": t.created_at.isoformat(),
+                "expires_at": t.expires_at.isoformat(),
+                "used_at": t.used_at.isoformat() if t.used_at else None,
+            }
+            for t in user.tokens
+        ],
+    }
+    for name, section in export_sections:
+        data[name] = section(user)
+    return data
+
+
+def delete_account(user: User, password: str) -> None:
+    _require_password(user, password, field="password")
+    for handler in deletion_handlers:
+        handler(user)
+    email = user.email
+    db.session.delete(user)
+    queue_mail(email, "Your account was deleted", "account_deleted")
+    db.session.commit()
+
+
+def create_user_from_cli(email: str, password: str, role: str, display_name: str | None) -> User:
+    email_normalised = normalise_email(email)
+    return register_user(
+        email_normalised, display_name or email_normalised.split("@", 1)[0], password, role
+    )
+
+
+def set_role(email: str, role: str) -> User:
+    if role not in ROLES:
+        raise ValidationFailed(f"Unknown role {role!r}; use one of {', '.join(ROLES)}.")
+    user = find_user_by_email(normalise_email(email))
+    if user is None:
+        raise NotFound(f"No account with email {email}.")
+    user.role = role  # read on every request, so it takes effect at once
+    db.session.commit()
+    return user
+
+
+def list_users() -> list[User]:
+    return list(db.session.scalars(select(User).order_by(User.id)))

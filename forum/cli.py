@@ -1,0 +1,123 @@
+"""Command-line interface: `flask users ...`, `flask mail ...`, `flask demo`."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from .errors import DomainError
+from .models import ROLES
+
+users_cli = AppGroup("users", help="Manage accounts and roles.")
+mail_cli = AppGroup("mail", help="Inspect and send the mail outbox.")
+
+
+def _fail(error: DomainError):
+    detail = error.message
+    if getattr(error, "field_errors", None):
+        detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in error.field_errors.items())
+    raise click.ClickException(detail)
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice(ROLES), default="member", show_default=True)
+@click.option("--display-name", help="Shown with the user's posts (default: the part before @).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def create_user(email, role, display_name, password_stdin):
+    """Create an account with EMAIL."""
+    from .accounts import services
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = services.create_user_from_cli(email, password, role, display_name)
+    except DomainError as error:
+        _fail(error)
+    click.echo(f"Created {user.email} ({user.role}), id {user.id}.")
+
+
+@users_cli.command("set-role")
+@click.argument("email")
+@click.argument("role", type=click.Choice(ROLES))
+def set_role(email, role):
+    """Give the account with EMAIL the ROLE."""
+    from .accounts import services
+
+    try:
+        user = services.set_role(email, role)
+    except DomainError as error:
+        _fail(error)
+    click.echo(f"{user.email} is now {user.role}.")
+
+
+@users_cli.command("list")
+def list_users():
+    """List accounts."""
+    from .accounts import services
+
+    users = services.list_users()
+    if not users:
+        click.echo("No accounts yet.")
+    for user in users:
+        click.echo(f"{user.id:>5}  {user.role:<10} {user.email:<40} {user.display_name}")
+
+
+@mail_cli.command("send-pending")
+@click.option("--all", "include_not_due", is_flag=True, help="Also retry messages still backing off.")
+def send_pending(include_not_due):
+    """Send queued mail that is due; failures stay queued."""
+    from .mail import send_pending as send
+
+    sent, failed = send(include_not_due=include_not_due)
+    click.echo(f"Sent {sent}, failed {failed}.")
+    if failed:
+        sys.exit(1)
+
+
+@mail_cli.command("status")
+def mail_status():
+    """Show how much mail is queued and the last error."""
+    from .mail import outbox_status
+
+    status = outbox_status()
+    click.echo(f"Pending: {status['pending']} (of which failing: {status['failing']})")
+    click.echo(f"Sent: {status['sent']}")
+    if status["oldest_pending_at"]:
+        click.echo(f"Oldest pending since: {status['oldest_pending_at']:%Y-%m-%d %H:%M} UTC")
+    if status["last_error"]:
+        click.echo(f"Last error: {status['last_error']}")
+
+
+@click.command("demo")
+@click.option("--no-serve", is_flag=True, help="Load the demo data and exit.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--host", default="127.0.0.1", show_default=True)
+def demo(no_serve, port, host):
+    """Create the database, load demo data and serve the site."""
+    from flask_migrate import upgrade
+
+    from .demo import load_demo_data
+
+    click.echo(f"Database: {current_app.config['SQLALCHEMY_DATABASE_URI']}")
+    upgrade()
+    for line in load_demo_data():
+        click.echo(line)
+    if no_serve:
+        return
+    from werkzeug.serving import run_simple
+
+    click.echo(f"Serving on http://{host}:{port}/  (Ctrl+C to stop)")
+    click.echo(f"Mail is written to {current_app.config['MAIL_FILE_PATH']}")
+    run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)
+
+
+def init_app(app) -> None:
+    app.cli.add_command(users_cli)
+    app.cli.add_command(mail_cli)
+    app.cli.add_command(demo)
