@@ -55,6 +55,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
 
+    import moderation
+
+    from . import catalog
+
+    catalog.init_app(app)
+    moderation.init_app(app)
+
     from . import cli, templating
 
     templating.init_app(app)

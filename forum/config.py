@@ -56,6 +56,8 @@ class DefaultConfig:
     PASSWORD_RESET_HOURS = 2
 
     SITE_NAME = "Shop Community"
+    # Public address used in mail links, e.g. https://community.shop.example
+    SITE_URL = None
 
 
 def _database_url_from_env() -> str | None:

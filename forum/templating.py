@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import current_app, has_request_context, request
 from flask_login import current_user
 
 # (label, endpoint): an area appears in the navigation once its blueprint exists.
 NAV_AREAS = [
-    ("Products", "products.index"),
-    ("Forums", "forums.index"),
+    ("Products", "catalog.products"),
+    ("Forums", "community.forums"),
     ("Blog", "blog.index"),
 ]
 
@@ -22,7 +22,8 @@ def init_app(app) -> None:
         endpoints = current_app.view_functions
         items = [(label, ep) for label, ep in NAV_AREAS if ep in endpoints]
         badges = {}
-        if current_user.is_authenticated and current_user.is_moderator:
+        user = current_user if has_request_context() else None
+        if user is not None and user.is_authenticated and user.is_moderator:
             for badge in moderator_badges:
                 badges.update(badge())
         return {
@@ -30,5 +31,5 @@ def init_app(app) -> None:
             "has_endpoint": lambda ep: ep in endpoints,
             "moderator_badges": badges,
             "site_name": current_app.config["SITE_NAME"],
-            "current_path": request.path if request else "/",
+            "current_path": request.path if has_request_context() else "/",
         }

@@ -8,7 +8,9 @@ import unicodedata
 from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app, url_for
+from flask import current_app
+
+from ..urls import external_url
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -155,7 +157,7 @@ def request_password_reset(email: str) -> None:
         "Reset your password",
         "password_reset",
         user=user,
-        link=url_for("accounts.reset_password", token=token, _external=True),
+        link=external_url("accounts.reset_password", token=token),
         hours=hours,
     )
     db.session.commit()

@@ -1,6 +1,6 @@
 """accounts, tokens and mail outbox
 
-Revision ID: 0db6fe71e229
+Revision ID: 0001
 Revises: 
 Create Date: 2026-11-24 20:02:11.175453
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0db6fe71e229'
+revision = '0001'
 down_revision = None
 branch_labels = None
 depends_on = None

@@ -1,0 +1,24 @@
+"""Products and reviews: pages, the public JSON API and the `flask products` commands."""
+
+from flask import Blueprint
+
+bp = Blueprint("catalog", __name__)
+api_bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def init_app(app) -> None:
+    from forum.accounts import services as accounts
+
+    from . import api, cli, services, views  # noqa: F401  (routes)
+
+    services.register_review_kind()
+    app.register_blueprint(bp)
+    app.register_blueprint(api_bp)
+    app.cli.add_command(cli.products_cli)
+    if services.export_reviews not in [s for _, s in accounts.export_sections]:
+        accounts.export_sections.append(("reviews", services.export_reviews))
+        accounts.deletion_handlers.append(services.remove_reviews_of_deleted_account)
+        accounts.deletion_explanations.append(
+            "Your reviews (published or awaiting moderation) are taken down everywhere and their text is erased. "
+            "Our moderation log keeps only their fingerprints, never the text."
+        )

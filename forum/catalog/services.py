@@ -1,0 +1,303 @@
+"""Products and reviews: submission, withdrawal and the public read side.
+
+Every public read goes through `published_reviews_query`, so content that is
+not published (pending, rejected, withdrawn, hidden, removed, superseded) can
+reach no page, list, average or API response.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+
+from flask import url_for
+from sqlalchemy import case, func, select
+
+from forum.errors import NotFound, PermissionDenied, ValidationFailed
+from forum.extensions import db
+from forum.fingerprint import content_fingerprint
+from forum.mail import queue_mail
+from forum.urls import external_url
+from forum.models import User
+from moderation import services as moderation
+from moderation.states import PENDING, PUBLISHED, reason_label
+
+from .models import REVIEW_BODY_MAX, REVIEW_TITLE_MAX, Product, Review
+
+SORTS = {
+    "newest": (Review.published_at.desc(), Review.id.desc()),
+    "highest": (Review.rating.desc(), Review.published_at.desc(), Review.id.desc()),
+    "lowest": (Review.rating.asc(), Review.published_at.desc(), Review.id.desc()),
+}
+LIVE_STATES = (PENDING, PUBLISHED, "hidden")
+
+
+# --- products ---------------------------------------------------------------
+
+def get_product(sku: str, *, include_inactive: bool = False) -> Product:
+    product = db.session.scalar(select(Product).where(Product.sku == sku))
+    if product is None or (not product.active and not include_inactive):
+        raise NotFound("There is no product with this code.")
+    return product
+
+
+@dataclass
+class RatingSummary:
+    review_count: int = 0
+    average_rating: float | None = None
+    histogram: dict | None = None
+
+
+def rating_summaries(product_ids) -> dict[int, RatingSummary]:
+    """Average, count and 1-5 histogram of published reviews, for many products in one query."""
+    ids = list(product_ids)
+    summaries = {pid: RatingSummary(0, None, {str(n): 0 for n in range(1, 6)}) for pid in ids}
+    if not ids:
+        return summaries
+    star_columns = [func.sum(case((Review.rating == n, 1), else_=0)) for n in range(1, 6)]
+    rows = db.session.execute(
+        select(Review.product_id, func.count(Review.id), func.avg(Review.rating), *star_columns)
+        .where(Review.product_id.in_(ids), Review.status == PUBLISHED)
+        .group_by(Review.product_id)
+    )
+    for product_id, count, average, *stars in rows:
+        summaries[product_id] = RatingSummary(
+            int(count),
+            round(float(average), 2) if count else None,
+            {str(n): int(stars[n - 1] or 0) for n in range(1, 6)},
+        )
+    return summaries
+
+
+def list_products(page: int = 1, per_page: int = 30):
+    query = select(Product).where(Product.active.is_(True)).order_by(Product.name, Product.id)
+    pagination = db.paginate(query, page=page, per_page=per_page, error_out=False)
+    return pagination, rating_summaries(p.id for p in pagination.items)
+
+
+def import_products_csv(text: str) -> dict:
+    """Create or update products by sku; any bad row aborts the whole import."""
+    reader = csv.DictReader(io.StringIO(text))
+    expected = {"sku", "name", "description"}
+    if reader.fieldnames is None or not expected.issubset({(f or "").strip() for f in reader.fieldnames}):
+        raise ValidationFailed("The first line must name the columns sku,name,description.")
+    problems, rows, seen = [], [], set()
+    for row in reader:
+        line = reader.line_num
+        sku = (row.get("sku") or "").strip()
+        name = (row.get("name") or "").strip()
+        description = row.get("description") or ""
+        if None in row:
+            problems.append(f"line {line}: too many columns")
+            continue
+        if not sku or len(sku) > 64 or any(ch.isspace() or ch in "/?#%" for ch in sku):
+            problems.append(f"line {line}: sku must be 1-64 characters without spaces or / ? # %")
+            continue
+        if not name or len(name) > 200:
+            problems.append(f"line {line}: name must be 1-200 characters")
+            continue
+        if "\x00" in sku + name + description:
+            problems.append(f"line {line}: contains a NUL character")
+            continue
+        if sku in seen:
+            problems.append(f"line {line}: sku {sku} appears twice")
+            continue
+        seen.add(sku)
+        rows.append((sku, name, description))
+    if problems:
+        raise ValidationFailed("Nothing was imported. " + "; ".join(problems))
+    existing = {p.sku: p for p in db.session.scalars(select(Product).where(Product.sku.in_(seen)))}
+    created = updated = 0
+    for sku, name, description in rows:
+        product = existing.get(sku)
+        if product is None:
+            db.session.add(Product(sku=sku, name=name, description=description, active=True))
+            created += 1
+        elif (product.name, product.description) != (name, description):
+            product.name, product.description = name, description
+            updated += 1
+    db.session.commit()
+    return {"created": created, "updated": updated, "unchanged": len(rows) - created - updated}
+
+
+# --- reviews: writing ---------------------------------------------------------
+
+def _check_review_fields(rating, title, body) -> int:
+    errors: dict[str, list[str]] = {}
+    try:
+        rating_value = int(rating)
+    except (TypeError, ValueError):
+        rating_value = 0
+    if rating_value not in range(1, 6):
+        errors["rating"] = ["Choose a rating from 1 to 5 stars."]
+    for name, value, maximum in (("title", title, REVIEW_TITLE_MAX), ("body", body, REVIEW_BODY_MAX)):
+        label = "title" if name == "title" else "review"
+        if not isinstance(value, str) or not value.strip():
+            errors[name] = [f"Write a {label}."]
+        elif len(value) > maximum:
+            errors[name] = [f"The {label} is {len(value)} characters long; the limit is {maximum}."]
+        elif "\x00" in value:
+            errors[name] = [f"The {label} contains a NUL character, which cannot be stored. Please remove it."]
+    if errors:
+        raise ValidationFailed(field_errors=errors)
+    return rating_value
+
+
+def live_reviews_of(user: User, product: Product) -> list[Review]:
+    return list(
+        db.session.scalars(
+            select(Review).where(
+                Review.author_id == user.id, Review.product_id == product.id, Review.status.in_(LIVE_STATES)
+            )
+        )
+    )
+
+
+def submit_review(user: User, product: Product, rating, title: str, body: str) -> Review:
+    """Store the review exactly as received, with its fingerprint, pending moderation."""
+    rating_value = _check_review_fields(rating, title, body)
+    live = live_reviews_of(user, product)
+    if any(r.status == PENDING for r in live):
+        raise ValidationFailed(
+            "You already have a review of this product awaiting moderation. "
+            "Withdraw it from My account if you want to write a new one."
+        )
+    replaces = next((r for r in live if r.status in ("published", "hidden")), None)
+    review = Review(
+        product=product,
+        author_id=user.id,
+        rating=rating_value,
+        title=title,
+        body=body,
+        fingerprint=content_fingerprint(title, body),
+        status=PENDING,
+        replaces_id=replaces.id if replaces else None,
+    )
+    db.session.add(review)
+    moderation.record_submission(review, user)
+    db.session.commit()
+    return review
+
+
+def withdraw_review(user: User, review_id: int) -> Review:
+    review = db.session.get(Review, review_id)
+    if review is None or review.author_id != user.id:
+        raise NotFound("You have no such review.")
+    moderation.transition(review, "withdraw", user)
+    db.session.commit()
+    return review
+
+
+# --- reviews: reading -----------------------------------------------------------
+
+def published_reviews_query(product: Product | None = None, sort: str = "newest"):
+    query = select(Review).where(Review.status == PUBLISHED)
+    if product is not None:
+        query = query.where(Review.product_id == product.id)
+    return query.order_by(*SORTS.get(sort, SORTS["newest"]))
+
+
+def published_reviews(product: Product, sort: str = "newest", page: int = 1, per_page: int = 10):
+    return db.paginate(published_reviews_query(product, sort), page=page, per_page=per_page,
+                       max_per_page=100, error_out=False)
+
+
+def get_published_review(review_id: int) -> Review:
+    review = db.session.get(Review, review_id)
+    if review is None or review.status != PUBLISHED or not review.product.active:
+        raise NotFound("This review is not published.")
+    return review
+
+
+def reviews_by_author(user: User) -> list[Review]:
+    return list(
+        db.session.scalars(select(Review).where(Review.author_id == user.id).order_by(Review.created_at.desc()))
+    )
+
+
+def check_can_review(user: User | None) -> None:
+    if user is None or not user.is_authenticated:
+        raise PermissionDenied("Log in to write a review.")
+
+
+# --- moderation hooks -------------------------------------------------------------
+
+def _supersede_replaced_review(review: Review, action: str, actor, from_state: str) -> None:
+    """Before a replacement is published, the review it replaces steps down (one live review each)."""
+    if action != "approve" or not review.replaces_id:
+        return
+    old = db.session.get(Review, review.replaces_id)
+    if old is not None and old.status in ("published", "hidden"):
+        moderation.transition(old, "supersede", None, system=True, reason="replaced")
+
+
+def _mail_author_about_decision(review: Review, action: str, actor, from_state: str) -> None:
+    if action not in ("approve", "reject") or review.author is None:
+        return
+    if action == "approve":
+        queue_mail(
+            review.author.email, "Your review is published", "review_published",
+            review=review, link=external_url("catalog.review_page", review_id=review.id),
+        )
+    else:
+        queue_mail(
+            review.author.email, "Your review was not published", "review_rejected",
+            review=review, reason=reason_label(review.decision_reason), note=review.decision_note,
+            link=external_url("catalog.product_page", sku=review.product.sku),
+        )
+
+
+def _erase_review(review: Review) -> None:
+    review.title = None
+    review.body = None
+
+
+def queue_options():
+    from sqlalchemy.orm import joinedload
+
+    return [joinedload(Review.product), joinedload(Review.author)]
+
+
+def register_review_kind():
+    from moderation.kinds import ContentKind, register_kind
+
+    return register_kind(
+        ContentKind(
+            name="review",
+            label="Product reviews",
+            model=Review,
+            queue_template="moderation/items/review.html",
+            before_transition=[_supersede_replaced_review],
+            on_transition=[_mail_author_about_decision],
+            erase=_erase_review,
+            queue_options=queue_options,
+            public_url=lambda r: url_for("catalog.review_page", review_id=r.id),
+        )
+    )
+
+
+# --- accounts integration -----------------------------------------------------------
+
+def export_reviews(user: User) -> list[dict]:
+    return [
+        {
+            "id": r.id,
+            "product_sku": r.product.sku,
+            "status": r.status,
+            "rating": r.rating,
+            "title": r.title,
+            "body": r.body,
+            "sha256": r.fingerprint,
+            "created_at": r.created_at.isoformat(),
+            "published_at": r.published_at.isoformat() if r.published_at else None,
+            "decision_reason": reason_label(r.decision_reason) if r.decision_reason else None,
+        }
+        for r in reviews_by_author(user)
+    ]
+
+
+def remove_reviews_of_deleted_account(user: User) -> None:
+    for review in reviews_by_author(user):
+        if review.status != "removed":
+            moderation.transition(review, "remove", None, system=True, reason="account_deleted")

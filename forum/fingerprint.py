@@ -1,0 +1,14 @@
+"""The public content fingerprint: anyone can recompute it from the published text.
+
+SHA-256 (hex) of the UTF-8 bytes of the JSON array [title, body], written
+without spaces and without escaping non-ASCII characters.
+"""
+
+import hashlib
+import json
+
+
+def content_fingerprint(title: str, body: str) -> str:
+    payload = json.dumps([title, body], ensure_ascii=False, separators=(",", ":"))
+    # surrogatepass: a lone surrogate can arrive in JSON input; hash it rather than crash.
+    return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()

@@ -1,0 +1,22 @@
+"""Moderation: one queue, one state machine, one hash-chained log."""
+
+from flask import Blueprint
+
+bp = Blueprint("moderation", __name__)
+
+
+def queue_badge() -> dict:
+    from .services import queue_counts
+
+    return {"items waiting": sum(queue_counts().values())}
+
+
+def init_app(app) -> None:
+    from forum.templating import moderator_badges
+
+    from . import cli, views  # noqa: F401  (routes)
+
+    app.register_blueprint(bp)
+    app.cli.add_command(cli.audit_cli)
+    if queue_badge not in moderator_badges:
+        moderator_badges.append(queue_badge)

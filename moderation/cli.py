@@ -1,0 +1,3 @@
+from flask.cli import AppGroup
+
+audit_cli = AppGroup("audit", help="Check the moderation log.")

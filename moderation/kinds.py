@@ -1,0 +1,42 @@
+"""Registry of the kinds of content that go through the one moderation queue.
+
+A kind names its model (which carries ModeratedMixin) and how to show it; the
+queue, the transition function and the log are the same for every kind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+
+@dataclass
+class ContentKind:
+    name: str                 # "review", "forum_post", "blog_comment"...
+    label: str                # shown in the queue's kind filter
+    model: type
+    queue_template: str       # partial that shows the exact text as it will be published
+    # Called before and after every transition, inside the transaction
+    # (hook(subject, action, actor, from_state)): mail, search index, replacements...
+    before_transition: list[Callable] = field(default_factory=list)
+    on_transition: list[Callable] = field(default_factory=list)
+    # Erases the text and personal data of a removed item, leaving a tombstone.
+    erase: Callable | None = None
+    # Extra options for the queue query (e.g. joined loads of product and author).
+    queue_options: Callable | None = None
+    public_url: Callable | None = None
+
+
+KINDS: dict[str, ContentKind] = {}
+
+
+def register_kind(kind: ContentKind) -> ContentKind:
+    KINDS[kind.name] = kind
+    return kind
+
+
+def kind_of(subject) -> ContentKind:
+    for kind in KINDS.values():
+        if isinstance(subject, kind.model):
+            return kind
+    raise LookupError(f"{type(subject).__name__} is not a registered moderated kind")

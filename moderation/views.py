@@ -1,0 +1,8 @@
+"""Moderation pages (being written)."""
+
+from . import bp
+
+
+@bp.route("/moderation")
+def queue():
+    return "queue"
