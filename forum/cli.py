@@ -105,7 +105,7 @@ def demo(no_serve, port, host):
     from .demo import load_demo_data
 
     click.echo(f"Database: {current_app.config['SQLALCHEMY_DATABASE_URI']}")
-    upgrade()
+    upgrade(revision="heads")
     for line in load_demo_data():
         click.echo(line)
     if no_serve:

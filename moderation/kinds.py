@@ -40,3 +40,24 @@ def kind_of(subject) -> ContentKind:
         if isinstance(subject, kind.model):
             return kind
     raise LookupError(f"{type(subject).__name__} is not a registered moderated kind")
+
+
+# Other things that wait for a moderator but are not content (flags, removal
+# requests) add a section to the queue page: a callable returning
+# QueueSection(s) for the current moderator, or None when empty.
+@dataclass
+class QueueSection:
+    key: str                  # kind filter value, e.g. "removal_request"
+    label: str                # heading and filter label
+    template: str             # partial rendering `items`
+    items: list
+    count: int
+    overdue: int = 0
+
+
+QUEUE_SECTIONS: list[Callable] = []
+
+
+def register_queue_section(provider: Callable) -> None:
+    if provider not in QUEUE_SECTIONS:
+        QUEUE_SECTIONS.append(provider)

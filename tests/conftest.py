@@ -45,7 +45,7 @@ def _migrate(database_uri: str, instance: Path) -> None:
 
     app = create_app(_base_config(instance, database_uri))
     with app.app_context():
-        upgrade()
+        upgrade(revision="heads")
         db.engine.dispose()
 
 
