@@ -90,6 +90,8 @@ def finish_config(app) -> None:
         app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
             app.config["SQLALCHEMY_DATABASE_URI"]
         )
+    # The remember-me cookie is as sensitive as the session cookie.
+    app.config.setdefault("REMEMBER_COOKIE_SECURE", bool(app.config.get("SESSION_COOKIE_SECURE")))
     app.config.setdefault("SEARCH_INDEX_DIR", str(instance / "search-index"))
     app.config.setdefault("MAIL_FILE_PATH", str(instance / "mail"))
     if not app.config.get("SECRET_KEY"):

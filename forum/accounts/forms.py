@@ -38,20 +38,38 @@ class ResetPasswordForm(FlaskForm):
     )
 
 
+# The three "My account" forms share one page: their element ids are distinct
+# (field names stay plain) so each label belongs to exactly one input.
+
 class DisplayNameForm(FlaskForm):
-    display_name = StringField("Display name", validators=[DataRequired("Enter a display name."), Length(max=80)])
+    display_name = StringField(
+        "Display name", id="name-display-name",
+        validators=[DataRequired("Enter a display name."), Length(max=80)],
+    )
 
 
 class EmailForm(FlaskForm):
-    email = EmailField("New email address", validators=[DataRequired("Enter your email address."), Length(max=EMAIL_MAX)])
-    current_password = PasswordField("Current password", validators=[InputRequired("Enter your current password.")])
+    email = EmailField(
+        "New email address", id="email-new-email",
+        validators=[DataRequired("Enter your email address."), Length(max=EMAIL_MAX)],
+    )
+    current_password = PasswordField(
+        "Current password", id="email-current-password",
+        validators=[InputRequired("Enter your current password.")],
+    )
 
 
 class PasswordForm(FlaskForm):
-    current_password = PasswordField("Current password", validators=[InputRequired("Enter your current password.")])
-    new_password = PasswordField("New password (at least 8 characters)", validators=[InputRequired("Choose a new password.")])
+    current_password = PasswordField(
+        "Current password", id="password-current-password",
+        validators=[InputRequired("Enter your current password.")],
+    )
+    new_password = PasswordField(
+        "New password (at least 8 characters)", id="password-new-password",
+        validators=[InputRequired("Choose a new password.")],
+    )
     confirm = PasswordField(
-        "Repeat the new password",
+        "Repeat the new password", id="password-confirm",
         validators=[InputRequired("Repeat the new password."), EqualTo("new_password", "The passwords do not match.")],
     )
 

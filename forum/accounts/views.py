@@ -34,6 +34,19 @@ def _start_session(user, remember: bool = False) -> None:
     login_user(user, remember=remember)
 
 
+def _end_session() -> None:
+    # Clear first: logout_user() then leaves its "forget the remember-me cookie"
+    # flag in the session, so "Keep me signed in" cannot outlive a logout.
+    session.clear()
+    logout_user()
+
+
+def _safe_next() -> str | None:
+    """The `next` page (query or form) if it is on this site, else None."""
+    next_url = request.values.get("next")
+    return next_url if is_safe_next(next_url) else None
+
+
 def _login_email_key() -> str:
     return "login-email:" + (request.form.get("email") or "").strip().lower()[:254]
 
@@ -41,8 +54,9 @@ def _login_email_key() -> str:
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit(_limit("RATELIMIT_REGISTER"), methods=["POST"])
 def register():
+    next_url = _safe_next()
     if current_user.is_authenticated:
-        return redirect(url_for("accounts.account"))
+        return redirect(next_url or url_for("accounts.account"))
     form = RegisterForm()
     if form.validate_on_submit():
         try:
@@ -52,17 +66,15 @@ def register():
         else:
             _start_session(user)
             flash("Welcome! Your account is ready.", "success")
-            return redirect(url_for("main.index"))
-    return render_form("accounts/register.html", form)
+            return redirect(next_url or url_for("main.index"))
+    return render_form("accounts/register.html", form, next_url=next_url)
 
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_limit("RATELIMIT_LOGIN"), methods=["POST"])
 @limiter.limit(_limit("RATELIMIT_LOGIN"), methods=["POST"], key_func=_login_email_key)
 def login():
-    next_url = request.values.get("next")
-    if not is_safe_next(next_url):
-        next_url = None
+    next_url = _safe_next()
     if current_user.is_authenticated:
         return redirect(next_url or url_for("main.index"))
     form = LoginForm()
@@ -80,8 +92,7 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    logout_user()
-    session.clear()
+    _end_session()
     flash("You are signed out.", "info")
     return redirect(url_for("main.index"))
 
@@ -108,8 +119,7 @@ def reset_password(token: str):
         except ValidationFailed as error:
             apply_errors(form, error)
         else:
-            logout_user()
-            session.clear()
+            _end_session()
             flash("Your password was changed. Please log in with the new one.", "success")
             return redirect(url_for("accounts.login"))
     return render_form("accounts/reset_password.html", form)
@@ -189,8 +199,10 @@ def change_password():
         except ValidationFailed as error:
             apply_errors(form, error)
         else:
-            # Other sessions ended with the version bump; keep this one going.
-            _start_session(current_user._get_current_object())
+            # Other sessions ended with the version bump; keep this one going
+            # (and renew its remember-me cookie, whose old value is now void).
+            remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
+            _start_session(current_user._get_current_object(), remember=remembered)
             flash("Your password was changed. Other devices have been signed out.", "success")
             return redirect(url_for("accounts.account"))
     return _account_with_errors(password_form=form)
@@ -206,8 +218,7 @@ def delete_account():
         except ValidationFailed as error:
             apply_errors(form, error)
         else:
-            logout_user()
-            session.clear()
+            _end_session()
             flash("Your account was deleted.", "info")
             return redirect(url_for("main.index"))
     return render_form(

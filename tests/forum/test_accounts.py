@@ -202,3 +202,77 @@ def test_production_default_hash_is_scrypt():
     from forum.config import DefaultConfig
 
     assert DefaultConfig.PASSWORD_HASH_METHOD == "scrypt"
+
+
+def test_logout_also_ends_a_remembered_session(client, member):
+    response = client.post("/login", data={"email": member.email, "password": STRONG_PASSWORD, "remember": "y"})
+    assert response.status_code == 302
+    assert any(c.startswith("remember_token=") for c in response.headers.getlist("Set-Cookie"))
+    assert client.get("/account").status_code == 200
+    response = client.post("/logout")
+    # The remember-me cookie is deleted, so it cannot sign the browser in again.
+    assert any(c.startswith("remember_token=;") for c in response.headers.getlist("Set-Cookie"))
+    assert client.get("/account").status_code == 302
+    assert client.get_cookie("remember_token") is None
+
+
+def test_password_change_keeps_remember_me_on_this_device_only(app, member):
+    this_device, other_device = app.test_client(), app.test_client()
+    for device in (this_device, other_device):
+        device.post("/login", data={"email": member.email, "password": STRONG_PASSWORD, "remember": "y"})
+    new_password = "another strong passphrase"
+    response = this_device.post(
+        "/account/password",
+        data={"current_password": STRONG_PASSWORD, "new_password": new_password, "confirm": new_password},
+    )
+    assert response.status_code == 302
+    # Even a fresh browser session on the other device (only its old remember-me cookie left) is out.
+    with other_device.session_transaction() as sess:
+        sess.clear()
+    assert other_device.get("/account").status_code == 302
+    with this_device.session_transaction() as sess:
+        sess.clear()
+    assert this_device.get("/account").status_code == 200
+
+
+def test_login_after_expired_session_on_a_form_post_returns_to_the_form_page(client, member):
+    response = client.post(
+        "/account/display-name", data={"display_name": "X"}, headers={"Referer": "http://localhost/account"}
+    )
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert location.startswith("/login?next=")
+    assert "display-name" not in location  # a POST-only address would answer 405 after login
+    assert "next=/account" in location
+    foreign = client.post(
+        "/account/display-name", data={"display_name": "X"}, headers={"Referer": "https://evil.example/account"}
+    )
+    assert foreign.headers["Location"] == "/login"
+    page = client.get("/login?next=/account").get_data(as_text=True)
+    assert 'action="/login?next=/account"' in page
+    assert 'href="/register?next=/account"' in page  # "Create an account" keeps the destination
+    response = client.post("/login?next=/account", data={"email": member.email, "password": STRONG_PASSWORD})
+    assert response.headers["Location"] == "/account"
+
+
+def test_register_honours_a_safe_next_only(client):
+    data = {"email": "n1@example.com", "display_name": "N", "password": STRONG_PASSWORD, "confirm": STRONG_PASSWORD}
+    page = client.get("/register?next=/account").get_data(as_text=True)
+    assert 'action="/register?next=/account"' in page
+    assert client.post("/register?next=/account", data=data).headers["Location"] == "/account"
+    client.post("/logout")
+    data["email"] = "n2@example.com"
+    assert client.post("/register?next=https://evil.example/", data=data).headers["Location"] == "/"
+
+
+def test_account_page_labels_each_point_to_one_input(client, member, login_as):
+    login_as(member)
+    page = client.get("/account").get_data(as_text=True)
+    ids = re.findall(r'\sid="([^"]+)"', page)
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    label_targets = re.findall(r'<label for="([^"]+)"', page)
+    inputs = re.findall(r'<input [^>]*\bid="([^"]+)"[^>]*>', page)
+    visible_inputs = [i for i in inputs if not re.search(rf'id="{i}"[^>]*type="hidden"', page)]
+    assert sorted(label_targets) == sorted(visible_inputs)
+    # Field names stay plain, so the posts keep working.
+    assert 'name="current_password"' in page and 'name="new_password"' in page
