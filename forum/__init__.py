@@ -60,6 +60,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import catalog
 
     catalog.init_app(app)
+    from . import search
+
+    search.init_app(app)  # after the kinds it makes searchable
     moderation.init_app(app)
 
     from . import cli, templating
