@@ -11,7 +11,11 @@ def init_app(app) -> None:
 
     from . import api, cli, services, views  # noqa: F401  (routes)
 
+    from forum.sanitize import linkify_plain_text
+
     services.register_review_kind()
+    # Review text is plain text: escaped, with clickable links (rel="nofollow ugc noopener").
+    app.add_template_filter(linkify_plain_text, "linkify_plain_text")
     app.register_blueprint(bp)
     app.register_blueprint(api_bp)
     app.cli.add_command(cli.products_cli)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from dataclasses import dataclass
 
 from flask import url_for
 from sqlalchemy import case, func, select
+from sqlalchemy.orm import joinedload
 
 from forum.errors import NotFound, PermissionDenied, ValidationFailed
 from forum.extensions import db
@@ -76,49 +78,96 @@ def list_products(page: int = 1, per_page: int = 30):
     return pagination, rating_summaries(p.id for p in pagination.items)
 
 
+TRUE_WORDS = {"1", "yes", "y", "true", "active"}
+FALSE_WORDS = {"0", "no", "n", "false", "inactive"}
+
+
+def _parse_active(raw: str | None):
+    """Optional `active` column: blank means active (products are on sale unless told otherwise)."""
+    value = (raw or "").strip().lower()
+    if not value or value in TRUE_WORDS:
+        return True
+    if value in FALSE_WORDS:
+        return False
+    return None
+
+
 def import_products_csv(text: str) -> dict:
-    """Create or update products by sku; any bad row aborts the whole import."""
+    """Create or update products by sku from CSV text (columns sku,name,description[,active]).
+
+    Every row is checked first; if any is bad, nothing is written and every
+    problem is reported with its line number (ValidationFailed.field_errors["rows"]).
+    """
     reader = csv.DictReader(io.StringIO(text))
     expected = {"sku", "name", "description"}
-    if reader.fieldnames is None or not expected.issubset({(f or "").strip() for f in reader.fieldnames}):
-        raise ValidationFailed("The first line must name the columns sku,name,description.")
+    try:
+        fieldnames = reader.fieldnames
+    except csv.Error as error:
+        raise ValidationFailed(f"Nothing was imported: line 1 cannot be read as CSV ({error}).")
+    header = [(f or "").strip() for f in (fieldnames or [])]
+    if not expected.issubset(header):
+        raise ValidationFailed("Nothing was imported: the first line must name the columns sku,name,description.")
+    reader.fieldnames = header
     problems, rows, seen = [], [], set()
-    for row in reader:
-        line = reader.line_num
-        sku = (row.get("sku") or "").strip()
-        name = (row.get("name") or "").strip()
-        description = row.get("description") or ""
-        if None in row:
-            problems.append(f"line {line}: too many columns")
-            continue
-        if not sku or len(sku) > 64 or any(ch.isspace() or ch in "/?#%" for ch in sku):
-            problems.append(f"line {line}: sku must be 1-64 characters without spaces or / ? # %")
-            continue
-        if not name or len(name) > 200:
-            problems.append(f"line {line}: name must be 1-200 characters")
-            continue
-        if "\x00" in sku + name + description:
-            problems.append(f"line {line}: contains a NUL character")
-            continue
-        if sku in seen:
-            problems.append(f"line {line}: sku {sku} appears twice")
-            continue
-        seen.add(sku)
-        rows.append((sku, name, description))
+    try:
+        for row in reader:
+            line = reader.line_num
+            if None in row:
+                problems.append(f"line {line}: too many columns (put commas inside double quotes)")
+                continue
+            if row.get("name") is None or row.get("description") is None:
+                problems.append(f"line {line}: too few columns (expected sku,name,description)")
+                continue
+            sku = (row.get("sku") or "").strip()
+            name = (row.get("name") or "").strip()
+            description = row.get("description") or ""
+            active = _parse_active(row.get("active"))
+            if "\x00" in sku + name + description:
+                problems.append(f"line {line}: contains a NUL character")
+            elif not sku or len(sku) > 64 or any(ch.isspace() or ch in "/?#%\\" for ch in sku):
+                problems.append(f"line {line}: sku must be 1-64 characters without spaces or / ? # % \\")
+            elif not name or len(name) > 200:
+                problems.append(f"line {line}: name must be 1-200 characters")
+            elif active is None:
+                problems.append(f"line {line}: active must be yes or no (or empty for yes)")
+            elif sku in seen:
+                problems.append(f"line {line}: sku {sku} appears twice")
+            else:
+                seen.add(sku)
+                rows.append((sku, name, description, active))
+    except csv.Error as error:
+        problems.append(f"line {reader.line_num}: cannot be read as CSV ({error})")
     if problems:
-        raise ValidationFailed("Nothing was imported. " + "; ".join(problems))
-    existing = {p.sku: p for p in db.session.scalars(select(Product).where(Product.sku.in_(seen)))}
+        raise ValidationFailed(
+            f"Nothing was imported: {len(problems)} bad row{'s' if len(problems) != 1 else ''}.",
+            field_errors={"rows": problems},
+        )
+    return save_products(rows)
+
+
+def save_products(rows) -> dict:
+    """Create or update (sku, name, description, active) rows by sku, in one transaction."""
+    rows = list(rows)
+    skus = [row[0] for row in rows]
+    existing = {p.sku: p for p in db.session.scalars(select(Product).where(Product.sku.in_(skus)))} if skus else {}
     created = updated = 0
-    for sku, name, description in rows:
+    for sku, name, description, active in rows:
         product = existing.get(sku)
         if product is None:
-            db.session.add(Product(sku=sku, name=name, description=description, active=True))
+            db.session.add(Product(sku=sku, name=name, description=description, active=active))
             created += 1
-        elif (product.name, product.description) != (name, description):
-            product.name, product.description = name, description
+        elif (product.name, product.description, product.active) != (name, description, active):
+            product.name, product.description, product.active = name, description, active
             updated += 1
     db.session.commit()
     return {"created": created, "updated": updated, "unchanged": len(rows) - created - updated}
+
+
+def all_products_with_summaries() -> list[tuple[Product, RatingSummary]]:
+    """Every product, active or not, with its published-review numbers (for `flask products list`)."""
+    products = list(db.session.scalars(select(Product).order_by(Product.sku)))
+    summaries = rating_summaries(p.id for p in products)
+    return [(p, summaries[p.id]) for p in products]
 
 
 # --- reviews: writing ---------------------------------------------------------
@@ -199,8 +248,8 @@ def published_reviews_query(product: Product | None = None, sort: str = "newest"
 
 
 def published_reviews(product: Product, sort: str = "newest", page: int = 1, per_page: int = 10):
-    return db.paginate(published_reviews_query(product, sort), page=page, per_page=per_page,
-                       max_per_page=100, error_out=False)
+    query = published_reviews_query(product, sort).options(joinedload(Review.author))
+    return db.paginate(query, page=page, per_page=per_page, max_per_page=100, error_out=False)
 
 
 def get_published_review(review_id: int) -> Review:
@@ -212,8 +261,29 @@ def get_published_review(review_id: int) -> Review:
 
 def reviews_by_author(user: User) -> list[Review]:
     return list(
-        db.session.scalars(select(Review).where(Review.author_id == user.id).order_by(Review.created_at.desc()))
+        db.session.scalars(
+            select(Review)
+            .where(Review.author_id == user.id)
+            .options(joinedload(Review.product))
+            .order_by(Review.created_at.desc(), Review.id.desc())
+        )
     )
+
+
+def fingerprint_payload(review: Review) -> str:
+    """The exact string whose UTF-8 bytes are hashed (the rule in forum.fingerprint), for the verify page."""
+    return json.dumps([review.title, review.body], ensure_ascii=False, separators=(",", ":"))
+
+
+def review_state_for(user: User | None, product: Product) -> dict:
+    """What the product page tells a signed-in customer about their own live review(s)."""
+    if user is None or not user.is_authenticated:
+        return {"pending": None, "published": None}
+    live = live_reviews_of(user, product)
+    return {
+        "pending": next((r for r in live if r.status == PENDING), None),
+        "published": next((r for r in live if r.status in (PUBLISHED, "hidden")), None),
+    }
 
 
 def check_can_review(user: User | None) -> None:
@@ -273,6 +343,7 @@ def register_review_kind():
             erase=_erase_review,
             queue_options=queue_options,
             public_url=lambda r: url_for("catalog.review_page", review_id=r.id),
+            url_endpoints={"catalog.review_page": "review_id"},
         )
     )
 
@@ -284,6 +355,7 @@ def export_reviews(user: User) -> list[dict]:
         {
             "id": r.id,
             "product_sku": r.product.sku,
+            "product_name": r.product.name,
             "status": r.status,
             "rating": r.rating,
             "title": r.title,
@@ -292,6 +364,7 @@ def export_reviews(user: User) -> list[dict]:
             "created_at": r.created_at.isoformat(),
             "published_at": r.published_at.isoformat() if r.published_at else None,
             "decision_reason": reason_label(r.decision_reason) if r.decision_reason else None,
+            "decision_note": r.decision_note,
         }
         for r in reviews_by_author(user)
     ]

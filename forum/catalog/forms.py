@@ -1,0 +1,33 @@
+"""The review form.
+
+Fields hand the service exactly what was typed: WTForms' StringField and
+TextAreaField keep the raw value (no strip, no newline change) and we add no
+filters. The rules (required, lengths, NUL) live in services.submit_review so
+they hold for every caller; the form only renders and carries CSRF.
+"""
+
+from flask_wtf import FlaskForm
+from wtforms import RadioField, StringField, TextAreaField
+
+from .models import REVIEW_BODY_MAX, REVIEW_TITLE_MAX
+
+RATING_CHOICES = [
+    ("5", "5 stars (excellent)"),
+    ("4", "4 stars (good)"),
+    ("3", "3 stars (average)"),
+    ("2", "2 stars (poor)"),
+    ("1", "1 star (very poor)"),
+]
+
+
+class ReviewForm(FlaskForm):
+    # validate_choice off: an unknown value gets the service's clear message, not WTForms' "Not a valid choice".
+    rating = RadioField("Your rating", choices=RATING_CHOICES, validate_choice=False)
+    title = StringField("Title")
+    body = TextAreaField("Your review")
+
+    title_hint = f"Up to {REVIEW_TITLE_MAX:,} characters."
+    body_hint = (
+        f"Plain text, up to {REVIEW_BODY_MAX:,} characters. Blank lines separate paragraphs; "
+        "web addresses become links. It is published exactly as you write it, once a moderator approves it."
+    )
