@@ -15,7 +15,9 @@ class ContentKind:
     name: str                 # "review", "forum_post", "blog_comment"...
     label: str                # shown in the queue's kind filter
     model: type
-    queue_template: str       # partial that shows the exact text as it will be published
+    # Partial that shows the exact text as it will be published; rendered with
+    # `item` (the model instance) and `kind` (this ContentKind).
+    queue_template: str
     # Called before and after every transition, inside the transaction
     # (hook(subject, action, actor, from_state)): mail, search index, replacements...
     before_transition: list[Callable] = field(default_factory=list)
@@ -25,6 +27,11 @@ class ContentKind:
     # Extra options for the queue query (e.g. joined loads of product and author).
     queue_options: Callable | None = None
     public_url: Callable | None = None
+    # Pages that show one item of this kind, so a link can be resolved to the
+    # item (removal requests): {endpoint: url argument holding the item id},
+    # e.g. {"catalog.review_page": "review_id"}. A value may instead be a
+    # callable(view_args) -> item id or None; view_args has "_fragment" too.
+    url_endpoints: dict = field(default_factory=dict)
 
 
 KINDS: dict[str, ContentKind] = {}
@@ -43,8 +50,12 @@ def kind_of(subject) -> ContentKind:
 
 
 # Other things that wait for a moderator but are not content (flags, removal
-# requests) add a section to the queue page: a callable returning
-# QueueSection(s) for the current moderator, or None when empty.
+# requests) add a section to the queue page: a callable `provider(moderator)`
+# returning a QueueSection or a list of them. Return the section even when it
+# is empty (count=0, items=[]) so its key stays in the kind filter; None is
+# accepted too. The queue shows sections that have items above the content
+# list (and a section alone under ?kind=<key>), rendering `template` with
+# `section` (the QueueSection) and `items`.
 @dataclass
 class QueueSection:
     key: str                  # kind filter value, e.g. "removal_request"
@@ -61,3 +72,21 @@ QUEUE_SECTIONS: list[Callable] = []
 def register_queue_section(provider: Callable) -> None:
     if provider not in QUEUE_SECTIONS:
         QUEUE_SECTIONS.append(provider)
+
+
+def queue_sections(moderator) -> list[QueueSection]:
+    """Every registered section for this moderator (providers written as
+    `provider()` that read flask_login.current_user are accepted too)."""
+    import inspect
+
+    sections: list[QueueSection] = []
+    for provider in QUEUE_SECTIONS:
+        try:
+            takes_user = bool(inspect.signature(provider).parameters)
+        except (TypeError, ValueError):
+            takes_user = True
+        result = provider(moderator) if takes_user else provider()
+        if result is None:
+            continue
+        sections.extend(result if isinstance(result, (list, tuple)) else [result])
+    return sections

@@ -7,7 +7,8 @@ conditional UPDATE). Service functions around it own the commit.
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from flask import g, has_request_context
+from sqlalchemy import String, func, literal, select, union_all, update
 
 from forum.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from forum.extensions import db
@@ -16,8 +17,10 @@ from forum.timeutil import utcnow
 
 from .audit import append_log
 from .kinds import KINDS, kind_of
+from .models import ModerationLog
 from .states import (
     AUTHOR,
+    HIDDEN,
     MODERATOR,
     PUBLISHED,
     QUEUE_STATES,
@@ -25,6 +28,7 @@ from .states import (
     SYSTEM,
     SYSTEM_REASONS,
     TRANSITIONS,
+    reason_label,
 )
 
 
@@ -88,6 +92,20 @@ def transition(
     if subject.status not in rule.source or version != subject.version:
         raise _already_decided(subject, action)
 
+    model = type(subject)
+    # Claim the row before any hook writes: this no-op conditional UPDATE takes
+    # the row lock (PostgreSQL) or the write lock (SQLite), so of two concurrent
+    # decisions the second waits here, then matches 0 rows and is told who won,
+    # instead of failing later on a side effect (e.g. a superseded review).
+    claimed = db.session.execute(
+        update(model)
+        .where(model.id == subject.id, model.version == version, model.status == subject.status)
+        .values(version=model.version)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        raise _already_decided(subject, action)
+
     for hook in kind.before_transition:
         hook(subject, action, actor, subject.status)
     now = utcnow()
@@ -97,7 +115,6 @@ def transition(
                       decision_reason=reason, decision_note=(note or None))
     if rule.target == PUBLISHED and subject.published_at is None:
         values["published_at"] = now
-    model = type(subject)
     # Conditional update: if another decision landed since we read the row, 0 rows match.
     changed = db.session.execute(
         update(model)
@@ -166,6 +183,21 @@ def reject_submission(kind_name: str, subject_id: int, moderator: User, reason: 
     return subject
 
 
+def remove_submission(kind_name: str, subject_id: int, moderator: User, reason: str,
+                      note: str | None = None, expected_version: int | None = None):
+    """Take down an item that was published or hidden (e.g. after flags)."""
+    subject = load_subject(kind_name, subject_id)
+    transition(subject, "remove", moderator, reason=reason, note=note, expected_version=expected_version)
+    db.session.commit()
+    return subject
+
+
+def refusal_action(subject) -> str:
+    """Saying no to a queued item: pending content is rejected; hidden
+    (already published, then hidden after flags) content is removed."""
+    return "remove" if subject.status == HIDDEN else "reject"
+
+
 def decide_many(items: list[tuple[str, int, int | None]], action: str, moderator: User,
                 reason: str | None = None, note: str | None = None) -> dict:
     """Bulk approve/reject: each item in its own transaction, so one conflict spoils nothing else."""
@@ -177,7 +209,8 @@ def decide_many(items: list[tuple[str, int, int | None]], action: str, moderator
     for kind_name, subject_id, version in items:
         try:
             subject = load_subject(kind_name, subject_id)
-            transition(subject, action, moderator, reason=reason, note=note, expected_version=version)
+            this_action = refusal_action(subject) if action == "reject" else action
+            transition(subject, this_action, moderator, reason=reason, note=note, expected_version=version)
             db.session.commit()
             done.append((kind_name, subject_id))
         except (AlreadyDecided, NotFound) as error:
@@ -186,30 +219,86 @@ def decide_many(items: list[tuple[str, int, int | None]], action: str, moderator
     return {"done": done, "conflicts": conflicts}
 
 
+def _queue_keys(kinds):
+    """(kind, id, created_at) of every queued item of these kinds, as one UNION."""
+    parts = [
+        select(
+            literal(kind.name, String(30)).label("kind"),
+            kind.model.id.label("id"),
+            kind.model.created_at.label("created_at"),
+        ).where(kind.model.status.in_(QUEUE_STATES))
+        for kind in kinds
+    ]
+    return union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+
+
 def queue_items(kind_name: str | None = None, limit: int = 50, offset: int = 0):
-    """Items waiting for a decision, oldest first, across all kinds."""
-    rows = []
+    """Items waiting for a decision, oldest first, across all kinds: [(kind, item)].
+
+    One query picks the page's keys across every kind; then one query per kind
+    present on the page loads its items (with the kind's joined loads).
+    """
     kinds = [KINDS[kind_name]] if kind_name in KINDS else list(KINDS.values())
-    for kind in kinds:
-        query = (
-            select(kind.model)
-            .where(kind.model.status.in_(QUEUE_STATES))
-            .order_by(kind.model.created_at, kind.model.id)
-            .limit(limit + offset)
-        )
+    if not kinds:
+        return []
+    keys = _queue_keys(kinds)
+    page = db.session.execute(
+        select(keys.c.kind, keys.c.id)
+        .order_by(keys.c.created_at, keys.c.kind, keys.c.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    wanted: dict[str, list[int]] = {}
+    for name, item_id in page:
+        wanted.setdefault(name, []).append(item_id)
+    loaded = {}
+    for name, ids in wanted.items():
+        kind = KINDS[name]
+        query = select(kind.model).where(kind.model.id.in_(ids))
         if kind.queue_options:
             query = query.options(*kind.queue_options())
-        rows.extend((kind, item) for item in db.session.scalars(query))
-    rows.sort(key=lambda pair: (pair[1].created_at, pair[0].name, pair[1].id))
-    return rows[offset:offset + limit]
+        for item in db.session.scalars(query).unique():
+            loaded[(name, item.id)] = item
+    return [(KINDS[name], loaded[(name, item_id)]) for name, item_id in page if (name, item_id) in loaded]
 
 
 def queue_counts() -> dict[str, int]:
-    from sqlalchemy import func
+    """Items waiting per kind, in one query (cached for the rest of the request)."""
+    cached = g.get("_moderation_queue_counts") if has_request_context() else None
+    if cached is not None:
+        return dict(cached)
+    if not KINDS:
+        return {}
+    counts = [
+        select(func.count()).select_from(kind.model).where(kind.model.status.in_(QUEUE_STATES))
+        .scalar_subquery().label(f"count_{i}")
+        for i, kind in enumerate(KINDS.values())
+    ]
+    row = db.session.execute(select(*counts)).one()
+    result = {name: int(count or 0) for name, count in zip(KINDS, row)}
+    if has_request_context():
+        g._moderation_queue_counts = dict(result)
+    return result
 
-    return {
-        name: db.session.scalar(
-            select(func.count()).select_from(kind.model).where(kind.model.status.in_(QUEUE_STATES))
-        )
-        for name, kind in KINDS.items()
-    }
+
+def item_history(kind_name: str, subject_id: int) -> list[dict]:
+    """Every log row about one item, oldest first, with the actor's current name."""
+    rows = db.session.scalars(
+        select(ModerationLog)
+        .where(ModerationLog.subject_kind == kind_name, ModerationLog.subject_id == subject_id)
+        .order_by(ModerationLog.seq)
+    ).all()
+    actor_ids = {row.actor_id for row in rows if row.actor_id is not None}
+    names = dict(
+        db.session.execute(select(User.id, User.display_name).where(User.id.in_(actor_ids))).all()
+    ) if actor_ids else {}
+    return [
+        {
+            "entry": row,
+            "actor_name": names.get(row.actor_id)
+            or ("the system" if row.actor_role == "system" else
+                "a former member" if row.actor_id else row.actor_role),
+            "reason_label": reason_label(row.reason) if row.reason else None,
+        }
+        for row in rows
+    ]

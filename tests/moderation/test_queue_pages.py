@@ -1,0 +1,183 @@
+"""The queue page: who may see it, what it shows, filters, pagination, sections and the badge."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+
+from forum.extensions import db
+from moderation import services as moderation
+from moderation.kinds import QUEUE_SECTIONS, QueueSection, register_queue_section
+from tests.conftest import naughty_strings
+
+
+def test_anonymous_is_sent_to_login(client):
+    for path in ("/moderation", "/moderation/items/review/1"):
+        response = client.get(path)
+        assert response.status_code == 302
+        assert "/login" in response.headers["Location"]
+    assert client.post("/moderation/bulk").status_code == 302
+
+
+def test_member_gets_403(client_for, member, submit):
+    review = submit()
+    client = client_for(member)
+    assert client.get("/moderation").status_code == 403
+    assert client.get(f"/moderation/items/review/{review.id}").status_code == 403
+    response = client.post(f"/moderation/items/review/{review.id}/approve", data={f"review-{review.id}-version": "1"})
+    assert response.status_code == 403
+    db.session.expire_all()
+    assert review.status == "pending"
+
+
+@pytest.mark.parametrize("role", ["moderator", "admin"])
+def test_moderators_and_admins_see_the_queue(client_for, make_user, submit, role):
+    submit(title="Visible title")
+    response = client_for(make_user(role)).get("/moderation")
+    assert response.status_code == 200
+    assert "Visible title" in response.get_data(as_text=True)
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_queue_is_oldest_first_with_kind_author_product_and_age(mod_client, submit, make_user):
+    first = submit(title="First in", author=make_user(display_name="Alice Early"))
+    second = submit(title="Second in", author=make_user(display_name="Bob Later"))
+    page = mod_client.get("/moderation").get_data(as_text=True)
+    assert page.index("First in") < page.index("Second in")
+    assert "Alice Early" in page and "Bob Later" in page
+    assert "USB-C cable, 2 m" in page and "Product reviews" in page
+    assert "less than a minute" in page
+    assert first.fingerprint in page and second.fingerprint in page
+
+
+def _texts_of(page: str, css_class: str) -> list[str]:
+    return [html.unescape(m) for m in re.findall(rf'<dd class="user-text {css_class}">(.*?)</dd>', page, re.S)]
+
+
+def test_queue_shows_exact_text_escaped(mod_client, submit):
+    title, body = "<script>alert('x')</script>  ", "  <b>bold?</b>\n\n\tindented & \"quoted\"\r\nend "
+    submit(title=title, body=body)
+    page = mod_client.get("/moderation").get_data(as_text=True)
+    assert "<script>alert" not in page and "<b>bold?</b>" not in page
+    assert _texts_of(page, "review-title") == [title]
+    assert _texts_of(page, "review-body") == [body]
+
+
+def test_queue_shows_every_naughty_string_exactly(mod_client, submit, make_user):
+    strings = [s for s in naughty_strings() if s.strip() and "\x00" not in s and len(s) <= 150]
+    author = make_user()
+    from forum.catalog.models import Product
+
+    for i, text in enumerate(strings):
+        product = Product(sku=f"N-{i}", name=f"Naughty {i}", description="")
+        db.session.add(product)
+        db.session.flush()
+        submit(title=text, body=text, author=author, on_product=product)
+    page_size = 25
+    seen_titles, seen_bodies = [], []
+    for page_number in range(1, len(strings) // page_size + 2):
+        response = mod_client.get(f"/moderation?page={page_number}")
+        assert response.status_code == 200
+        page = response.get_data(as_text=True)
+        seen_titles += _texts_of(page, "review-title")
+        seen_bodies += _texts_of(page, "review-body")
+    assert seen_titles == strings
+    assert seen_bodies == strings
+
+
+def test_kind_filter_and_unknown_kind(mod_client, submit):
+    submit(title="A review")
+    assert "A review" in mod_client.get("/moderation?kind=review").get_data(as_text=True)
+    assert mod_client.get("/moderation?kind=nonsense").status_code == 404
+
+
+def test_pagination(mod_client, submit, make_user):
+    from forum.catalog.models import Product
+
+    author = make_user()
+    for i in range(30):
+        product = Product(sku=f"P-{i:02}", name=f"Product {i:02}", description="")
+        db.session.add(product)
+        db.session.flush()
+        submit(title=f"Review number {i:02}", author=author, on_product=product)
+    first = mod_client.get("/moderation").get_data(as_text=True)
+    second = mod_client.get("/moderation?page=2").get_data(as_text=True)
+    assert "Review number 00" in first and "Review number 24" in first and "Review number 25" not in first
+    assert "Review number 25" in second and "Review number 29" in second and "Review number 00" not in second
+    assert "Page 1 of 2" in first
+    assert mod_client.get("/moderation?page=9").status_code == 200
+    assert mod_client.get("/moderation?page=abc").status_code == 200
+
+
+@pytest.fixture
+def flag_section(app):
+    def provider(moderator):
+        return QueueSection(key="flag", label="Flagged posts", template="moderation/items/test_section.html",
+                            items=["flag one <i>"], count=1)
+
+    register_queue_section(provider)
+    yield provider
+    QUEUE_SECTIONS.remove(provider)
+
+
+@pytest.fixture
+def section_template(app):
+    from jinja2 import DictLoader, ChoiceLoader
+
+    original = app.jinja_loader
+    app.jinja_loader = ChoiceLoader([
+        DictLoader({"moderation/items/test_section.html":
+                    '<section class="test-section"><h2>{{ section.label }}</h2>'
+                    '{% for i in items %}<p>{{ i }}</p>{% endfor %}</section>'}),
+        original,
+    ])
+    app.jinja_env.cache = {}
+    yield
+    app.jinja_loader = original
+
+
+def test_registered_queue_sections_show_above_content(mod_client, submit, flag_section, section_template):
+    submit(title="Content item")
+    page = mod_client.get("/moderation").get_data(as_text=True)
+    assert page.index("Flagged posts</h2>") < page.index("Content item")
+    assert "flag one &lt;i&gt;" in page
+    only = mod_client.get("/moderation?kind=flag").get_data(as_text=True)
+    assert "flag one" in only and "Content item" not in only
+    assert "Content item" in mod_client.get("/moderation?kind=review").get_data(as_text=True)
+
+
+def test_badge_counts_waiting_items_for_moderators_only(client_for, mod_client, member, submit):
+    submit()
+    submit()
+    assert re.search(r'<span class="badge" title="items waiting">2<', mod_client.get("/").get_data(as_text=True))
+    assert "items waiting" not in client_for(member).get("/").get_data(as_text=True)
+
+
+def test_badge_is_one_query(app, submit, moderator):
+    from sqlalchemy import event
+
+    submit()
+    statements = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        counts = moderation.queue_counts()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    assert counts["review"] == 1
+    assert len(statements) == 1
+
+
+def test_item_history_page(mod_client, submit, moderator):
+    review = submit(title="History <please>")
+    moderation.reject_submission("review", review.id, moderator, reason="off_topic", note="About another product")
+    page = mod_client.get(f"/moderation/items/review/{review.id}").get_data(as_text=True)
+    assert "History &lt;please&gt;" in page
+    assert "submitted" in page and "reject" in page
+    assert "Not about the product or topic" in page
+    assert "Mo Derator" in page
+    assert page.count(review.fingerprint) >= 3  # the item and both log rows
+    assert mod_client.get("/moderation/items/review/999999").status_code == 404
+    assert mod_client.get("/moderation/items/nokind/1").status_code == 404
