@@ -1,0 +1,76 @@
+"""Fixtures for the blog tests: an editor, posts in each state, comments."""
+
+from __future__ import annotations
+
+import pytest
+
+from forum.blog import services as blog
+from forum.blog.models import BlogComment, BlogPost
+from forum.extensions import db
+from moderation import services as moderation
+
+
+@pytest.fixture
+def editor(make_user):
+    return make_user("editor", email="editor@example.com", display_name="Eddie Editor")
+
+
+@pytest.fixture
+def make_post(editor):
+    def make(title="Hello world", body="First **post**.", state="published", author=None):
+        post = blog.create_post(author or editor, title, body, publish=state != "draft")
+        if state == "unpublished":
+            blog.unpublish_post(author or editor, post.id)
+        return db.session.get(BlogPost, post.id)
+
+    return make
+
+
+@pytest.fixture
+def post(make_post):
+    return make_post()
+
+
+@pytest.fixture
+def make_comment(moderator):
+    """A comment through the service, then moved to `state` through the moderation services."""
+
+    def make(author, post, body="Nice post!", state="pending"):
+        comment = blog.add_comment(author, post.slug, body)
+        if state in ("published", "hidden", "removed"):
+            moderation.approve_submission("blog_comment", comment.id, moderator)
+        if state == "rejected":
+            moderation.reject_submission("blog_comment", comment.id, moderator, reason="spam")
+        if state == "hidden":
+            moderation.transition(db.session.get(BlogComment, comment.id), "hide", None, system=True, reason="flagged")
+            db.session.commit()
+        if state == "removed":
+            moderation.transition(db.session.get(BlogComment, comment.id), "remove", moderator, reason="abusive")
+            db.session.commit()
+        if state == "withdrawn":
+            blog.withdraw_comment(author, comment.id)
+        return db.session.get(BlogComment, comment.id)
+
+    return make
+
+
+@pytest.fixture
+def csrf_enabled(app_config):
+    """List before `client`: the app must be created with CSRF protection on."""
+    app_config["WTF_CSRF_ENABLED"] = True
+    return app_config
+
+
+@pytest.fixture
+def posting_limited(app_config):
+    app_config.update(RATELIMIT_ENABLED=True, RATELIMIT_POSTING="2 per hour")
+    return app_config
+
+
+def mail_to(address: str):
+    """Mail queued for an address (delivered after commit; the outbox row is the record)."""
+    from forum.models import OutboxMessage
+
+    return db.session.scalars(
+        db.select(OutboxMessage).where(OutboxMessage.to_address == address).order_by(OutboxMessage.id)
+    ).all()
