@@ -60,6 +60,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import catalog
 
     catalog.init_app(app)
+    from moderation import flags
+
+    from . import community
+
+    flags.init_app(app)  # generic flags: forum posts, blog comments
+    community.init_app(app)
     from . import search
 
     search.init_app(app)  # after the kinds it makes searchable

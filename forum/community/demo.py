@@ -1,0 +1,2 @@
+def load_forums(fake):
+    yield "forums: todo"
