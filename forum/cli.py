@@ -14,6 +14,8 @@ from .models import ROLES
 users_cli = AppGroup("users", help="Manage accounts and roles.")
 mail_cli = AppGroup("mail", help="Inspect and send the mail outbox.")
 
+DEVELOPMENT_MAIL_BACKEND = "forum.mail.DevelopmentEmailBackend"
+
 
 def _fail(error: DomainError):
     detail = error.message
@@ -101,19 +103,28 @@ def mail_status():
 def demo(no_serve, port, host):
     """Create the database, load demo data and serve the site."""
     from flask_migrate import upgrade
+    from sqlalchemy.engine import make_url
 
     from .demo import load_demo_data
 
-    click.echo(f"Database: {current_app.config['SQLALCHEMY_DATABASE_URI']}")
+    database = make_url(current_app.config["SQLALCHEMY_DATABASE_URI"])
+    click.echo(f"Database: {database.render_as_string(hide_password=True)}")
     upgrade(revision="heads")
+    click.echo("Database schema is up to date.")
     for line in load_demo_data():
         click.echo(line)
     if no_serve:
+        click.echo("Start the site with `flask demo` (or `flask run`).")
         return
     from werkzeug.serving import run_simple
 
-    click.echo(f"Serving on http://{host}:{port}/  (Ctrl+C to stop)")
-    click.echo(f"Mail is written to {current_app.config['MAIL_FILE_PATH']}")
+    site = f"http://{host}:{port}"
+    click.echo(f"Serving the site on {site}/  (log in at {site}/login; Ctrl+C stops it)")
+    if current_app.config["MAIL_BACKEND"] == DEVELOPMENT_MAIL_BACKEND:
+        click.echo(
+            "Mail is not sent anywhere: each message is printed here and saved in "
+            f"{current_app.config['MAIL_FILE_PATH']}"
+        )
     run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)
 
 

@@ -46,28 +46,54 @@ def ensure_user(email: str, display_name: str, role: str, password: str | None =
 
 
 def load_staff_and_members(fake: Faker):
+    created, existing = [], []
     for role in ("admin", "moderator"):
         user, password = ensure_user(f"{role}@{DEMO_DOMAIN}", f"Demo {role}", role)
-        if password:
-            yield f"Created {role}: {user.email}  password: {password}  (shown once; `flask users` to manage)"
-        else:
-            yield f"{role} {user.email} already exists (its password was printed when it was created)."
-    created = 0
+        (created if password else existing).append((role, user.email, password))
+    if created:
+        yield "Staff accounts (the passwords are shown only this once: note them now):"
+        for role, email, password in created:
+            yield f"  {role:<10} {email:<32} password: {password}"
+    if existing:
+        yield (
+            "Staff accounts already there: "
+            + ", ".join(f"{email} ({role})" for role, email, _ in existing)
+            + ". Their passwords were shown when they were created; lost one? "
+            "Use \"Forgot your password?\" on the login page."
+        )
+    new_members = 0
     for n in range(MEMBER_COUNT):
         name = fake.unique.first_name() + " " + fake.last_name()[0] + "."
         _, password = ensure_user(f"member{n + 1}@{DEMO_DOMAIN}", name, "member")
-        created += password is not None
-    yield f"Members: {created} created, {MEMBER_COUNT - created} already there (they have random passwords)."
+        new_members += password is not None
+    yield (
+        f"Member accounts member1..member{MEMBER_COUNT}@{DEMO_DOMAIN}: {new_members} created, "
+        f"{MEMBER_COUNT - new_members} already there (random passwords nobody knows: they are the demo's authors)."
+    )
 
 
 loaders.append(("accounts", load_staff_and_members))
 
 
 def load_demo_data():
+    from flask import current_app
+    from sqlalchemy import func
+
+    from .mail import deliver_committed, quiet_development_mail
+    from .models import OutboxMessage
+
     fake = Faker("en_GB")
+    mail_before = db.session.scalar(select(func.count()).select_from(OutboxMessage))
     for name, loader in loaders:
         Faker.seed(DEMO_SEED)
         fake.unique.clear()
-        yield from loader(fake)
-        db.session.commit()
+        with quiet_development_mail():
+            yield from loader(fake)
+            db.session.commit()
+            # Deliver the loader's notifications now (quietly), not when the server stops.
+            deliver_committed()
+    mailed = db.session.scalar(select(func.count()).select_from(OutboxMessage)) - mail_before
+    if mailed:
+        where = current_app.config["MAIL_FILE_PATH"]
+        yield f"The demo data caused {mailed} notification mails to its members; they are saved in {where}."
     yield "Demo data is ready."

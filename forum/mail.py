@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import secrets
 import sys
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,6 +28,20 @@ from .timeutil import utcnow
 CLAIM_SECONDS = 300
 
 
+# Set while `flask demo` loads its data: the notifications it causes are saved
+# but not printed, so they do not bury the passwords the command prints.
+_quiet = ContextVar("quiet_development_mail", default=False)
+
+
+@contextmanager
+def quiet_development_mail():
+    token = _quiet.set(True)
+    try:
+        yield
+    finally:
+        _quiet.reset(token)
+
+
 class DevelopmentEmailBackend(BaseEmailBackend):
     """Prints each message and keeps a copy in <instance>/mail/*.eml."""
 
@@ -36,8 +52,9 @@ class DevelopmentEmailBackend(BaseEmailBackend):
             data = message.message().as_bytes()
             name = f"{utcnow():%Y%m%d-%H%M%S}-{secrets.token_hex(4)}.eml"
             (folder / name).write_bytes(data)
-            sys.stdout.write(data.decode("utf-8", "replace") + "\n" + "-" * 72 + "\n")
-            sys.stdout.flush()
+            if not _quiet.get():
+                sys.stdout.write(data.decode("utf-8", "replace") + "\n" + "-" * 72 + "\n")
+                sys.stdout.flush()
         return len(email_messages)
 
 
