@@ -96,20 +96,39 @@ def mail_status():
         click.echo(f"Last error: {status['last_error']}")
 
 
+def _upgrade_keeping_loggers() -> None:
+    """Apply every migration head in this process, then keep our loggers working.
+
+    migrations/env.py loads alembic.ini with logging.config.fileConfig, which
+    disables every logger that exists already: the app's own among them, so the
+    served demo would otherwise drop its error log.
+    """
+    import logging
+
+    from flask_migrate import upgrade
+
+    enabled = [
+        logger for logger in logging.root.manager.loggerDict.values()
+        if isinstance(logger, logging.Logger) and not logger.disabled
+    ]
+    upgrade(revision="heads")
+    for logger in enabled:
+        logger.disabled = False
+
+
 @click.command("demo")
 @click.option("--no-serve", is_flag=True, help="Load the demo data and exit.")
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--host", default="127.0.0.1", show_default=True)
 def demo(no_serve, port, host):
     """Create the database, load demo data and serve the site."""
-    from flask_migrate import upgrade
     from sqlalchemy.engine import make_url
 
     from .demo import load_demo_data
 
     database = make_url(current_app.config["SQLALCHEMY_DATABASE_URI"])
     click.echo(f"Database: {database.render_as_string(hide_password=True)}")
-    upgrade(revision="heads")
+    _upgrade_keeping_loggers()
     click.echo("Database schema is up to date.")
     for line in load_demo_data():
         click.echo(line)

@@ -113,7 +113,10 @@ def _row_counts() -> dict[str, int]:
 
 
 def test_demo_no_serve_twice_no_failure_no_duplicates_passwords_once(runner, app, sent_mail):
+    app.logger.info("the app logger exists before the migrations run")
     first = runner.invoke(args=["demo", "--no-serve"])
+    # Alembic's logging set-up must not silence the app's error log.
+    assert not app.logger.disabled
     assert first.exit_code == 0, first.output
     db.session.expire_all()
     after_first = _row_counts()
@@ -194,6 +197,7 @@ def test_flask_demo_serves_the_site_on_the_chosen_port(tmp_path):
             process.kill()
             process.wait()
     output = log.read_text()
+    assert "Content-Type:" not in output  # the demo's own notifications are saved, not printed
     assert f"Serving the site on http://127.0.0.1:{port}/" in output
     assert (tmp_path / "instance" / "forum.sqlite3").exists()
     assert "Mail is not sent anywhere" in output and str(tmp_path / "instance" / "mail") in output
