@@ -51,7 +51,7 @@ def show_log(kind, item_id, limit):
         return
     for row in rows:
         actor = f"{row.actor_role}#{row.actor_id}" if row.actor_id else row.actor_role
-        states = f"{row.from_state or '-'}->{row.to_state or '-'}"
+        states = f"{row.from_state or 'new'}->{row.to_state or '-'}"
         reason = f" reason={row.reason} ({reason_label(row.reason)})" if row.reason else ""
         reference = f" ref={row.reference}" if row.reference else ""
         click.echo(
