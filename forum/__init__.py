@@ -70,6 +70,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     search.init_app(app)  # after the kinds it makes searchable
     moderation.init_app(app)
+    from moderation import removal
+
+    removal.init_app(app)  # after moderation: it adds a queue section and a badge
 
     from . import cli, templating
 
