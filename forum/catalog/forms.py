@@ -8,15 +8,16 @@ they hold for every caller; the form only renders and carries CSRF.
 
 from flask_wtf import FlaskForm
 from wtforms import RadioField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 
 from .models import REVIEW_BODY_MAX, REVIEW_TITLE_MAX
 
 RATING_CHOICES = [
-    ("5", "5 stars (excellent)"),
-    ("4", "4 stars (good)"),
-    ("3", "3 stars (average)"),
-    ("2", "2 stars (poor)"),
-    ("1", "1 star (very poor)"),
+    SelectChoice("5", "5 stars (excellent)"),
+    SelectChoice("4", "4 stars (good)"),
+    SelectChoice("3", "3 stars (average)"),
+    SelectChoice("2", "2 stars (poor)"),
+    SelectChoice("1", "1 star (very poor)"),
 ]
 
 
