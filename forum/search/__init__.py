@@ -42,7 +42,64 @@ def enqueue_delete(kind: str, item_id: int) -> None:
     _enqueue(kind, item_id, "delete")
 
 
-def init_app(app) -> None:
-    from . import kinds
+DEFAULTS = {
+    "SEARCH_BACKEND": "whoosh",            # or "postgres" (PostgreSQL databases only)
+    "SEARCH_LOCK_TIMEOUT": 5.0,            # seconds a drain waits for another index writer
+    "SEARCH_DRAIN_ON_SEARCH": True,        # apply queued changes before searching
+    "SEARCH_DRAIN_TIMEOUT_ON_SEARCH": 0.5,
+    "SEARCH_PER_PAGE": 10,
+    "SEARCH_MAX_PAGES": 50,
+    "SEARCH_REINDEX_LIMITMB": 512,         # whoosh memory for a rebuild before spilling to disk
+    "RATELIMIT_SEARCH": "60 per minute;600 per hour",
+}
 
+
+def init_app(app) -> None:
+    from . import cli, indexing, kinds, views  # noqa: F401  (routes)
+    from .registry import attach_transition_hooks
+
+    for key, value in DEFAULTS.items():
+        app.config.setdefault(key, value)
+    # Fails at startup, with a clear message, if the backend cannot work here.
+    app.extensions["search"] = indexing.create_backend(app)
     kinds.register_review_searchable()
+    app.register_blueprint(bp)
+    app.cli.add_command(cli.search_cli)
+    _skip_backend_tables_in_migration_checks(app)
+
+    # Areas registered after us may (re)create their ContentKinds: hook them too.
+    app.before_request(attach_transition_hooks)
+
+    @app.teardown_request
+    def _index_after_request(exc):
+        if exc is None:
+            indexing.drain_committed()
+
+    @app.teardown_appcontext
+    def _index_after_commit(exc):
+        if exc is None:
+            indexing.drain_committed()
+
+
+def _skip_backend_tables_in_migration_checks(app) -> None:
+    """search_document/search_term exist only on PostgreSQL and are not models:
+    `flask db check` must not ask to drop them."""
+    from .pg_backend import TABLE_NAMES
+
+    migrate_state = app.extensions.get("migrate")
+    if migrate_state is None:
+        return
+    previous = migrate_state.configure_args.get("include_object")
+    if getattr(previous, "_search_tables_skipped", False):
+        return
+
+    def include_object(obj, name, type_, reflected, compare_to):
+        if type_ == "table" and name in TABLE_NAMES:
+            return False
+        if type_ in ("index", "column", "unique_constraint", "foreign_key_constraint") and \
+                getattr(getattr(obj, "table", None), "name", None) in TABLE_NAMES:
+            return False
+        return previous(obj, name, type_, reflected, compare_to) if previous else True
+
+    include_object._search_tables_skipped = True
+    migrate_state.configure_args["include_object"] = include_object

@@ -1,0 +1,108 @@
+"""The one small interface every search backend implements.
+
+A backend stores, for each published item, its searchable text and the
+values results are filtered and sorted by. It never decides what is public
+(the registry's `is_public` does, on every result) and keeps no text that
+is shown: titles and snippets are built from the database at display time.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from markupsafe import Markup
+
+from .query import ParsedQuery
+from .registry import SearchDocument
+
+SORTS = ("relevance", "newest")
+
+
+class IndexBusy(Exception):
+    """Another process holds the index for writing; try again later (the outbox keeps the change)."""
+
+
+class BackendUnavailable(RuntimeError):
+    """The configured backend cannot work with this deployment (e.g. postgres on SQLite)."""
+
+
+@dataclass
+class SearchRequest:
+    query: ParsedQuery
+    kinds: list[str] | None = None     # restrict to these kinds (a group's kinds); None: all
+    product_sku: str | None = None
+    category: str | None = None
+    sort: str = "relevance"
+    offset: int = 0
+    limit: int = 10
+
+
+@dataclass
+class SearchHits:
+    total: int
+    hits: list[tuple[str, float]] = field(default_factory=list)   # (doc_id, score), best first
+
+
+class IndexWriter(ABC):
+    """Changes inside `SearchBackend.writing()`; applied together when the block ends."""
+
+    @abstractmethod
+    def index(self, document: SearchDocument) -> None:
+        """Add or replace the document."""
+
+    @abstractmethod
+    def delete(self, doc_id: str) -> None:
+        """Remove the document if present."""
+
+
+class SearchBackend(ABC):
+    name: str
+
+    @abstractmethod
+    def writing(self, session, timeout: float) -> AbstractContextManager[IndexWriter]:
+        """Exclusive writer: waits up to `timeout` seconds for other writers, else raises IndexBusy.
+
+        `session` is the database session of the caller (the postgres backend writes through it;
+        the caller commits it after the block).
+        """
+
+    @abstractmethod
+    def search(self, request: SearchRequest) -> SearchHits:
+        ...
+
+    @abstractmethod
+    def highlight(self, query: ParsedQuery, texts: list[str], *, whole: bool = False) -> list[Markup]:
+        """For each text, an escaped excerpt with matched words in <mark>; "" when nothing matches.
+
+        whole=True marks matches in the whole text (titles) instead of choosing fragments.
+        """
+
+    @abstractmethod
+    def suggest(self, word: str, public_text: Callable[[str], str | None], limit: int = 3) -> list[str]:
+        """Close spellings of `word` found in public content (public_text(doc_id) -> text or None)."""
+
+    @abstractmethod
+    def doc_ids(self) -> set[str]:
+        """Every document id in the index."""
+
+    @abstractmethod
+    def rebuild(self, documents: Iterable[SearchDocument], session, timeout: float) -> int:
+        """Replace the whole index with `documents`; searches keep working meanwhile.
+
+        Holds the writer lock from before `documents` is read until the new index is in
+        place, so every change committed meanwhile is still in the outbox afterwards: the
+        caller drains it once this returns (and, for postgres, commits `session` first).
+        """
+
+    @abstractmethod
+    def clear(self, session, timeout: float) -> None:
+        ...
+
+    def size_bytes(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        pass
