@@ -55,6 +55,11 @@ class DefaultConfig:
     PASSWORD_MAX_LENGTH = 1024
     PASSWORD_RESET_HOURS = 2
 
+    # How many reverse proxies (nginx, a load balancer) stand in front of the app.
+    # Only then are X-Forwarded-For/-Proto/-Host believed: rate limits need the
+    # client's address, not the proxy's, and links need the public scheme and host.
+    TRUSTED_PROXIES = 0
+
     SITE_NAME = "Shop Community"
     # Public address used in mail links, e.g. https://community.shop.example
     SITE_URL = None

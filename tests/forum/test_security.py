@@ -231,6 +231,43 @@ def test_flask_ratelimit_enabled_false_turns_limits_off(app_config, monkeypatch,
         db.engine.dispose()
 
 
+def test_forwarded_for_is_ignored_unless_a_proxy_is_trusted(limited, app, member):
+    # Without a trusted proxy, a made-up X-Forwarded-For does not dodge the limit.
+    client = app.test_client()
+    for n in range(5):
+        client.post("/login", data={"email": f"x{n}@example.com", "password": "wrong password"},
+                    headers={"X-Forwarded-For": f"198.51.100.{n}"})
+    response = client.post("/login", data={"email": "y@example.com", "password": "wrong password"},
+                           headers={"X-Forwarded-For": "198.51.100.200"})
+    assert response.status_code == 429
+
+
+def test_behind_a_trusted_proxy_each_client_has_its_own_limit(limited, monkeypatch, member):
+    limited["TRUSTED_PROXIES"] = 1
+    app = create_app(limited)
+    with app.app_context():
+        client = app.test_client()  # every request arrives from the proxy's own address
+        for n in range(5):
+            response = client.post("/login", data={"email": f"x{n}@example.com", "password": "wrong password"},
+                                   headers={"X-Forwarded-For": "198.51.100.1"})
+            assert response.status_code == 422
+        blocked = client.post("/login", data={"email": "z@example.com", "password": "wrong password"},
+                              headers={"X-Forwarded-For": "198.51.100.1"})
+        assert blocked.status_code == 429
+        other = client.post("/login", data={"email": "z@example.com", "password": "wrong password"},
+                            headers={"X-Forwarded-For": "198.51.100.2"})
+        assert other.status_code == 422
+        # Links in mail use the public scheme and host the proxy reports.
+        outbox = app.extensions["mailman"].outbox = []
+        response = client.post("/password-reset", data={"email": member.email}, headers={
+            "X-Forwarded-For": "198.51.100.3", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "community.shop.example",
+        })
+        assert response.status_code == 200
+        assert "https://community.shop.example/password-reset/" in outbox[0].body
+        db.session.remove()
+        db.engine.dispose()
+
+
 def test_rate_limits_are_on_by_default():
     from forum.config import DefaultConfig
 
