@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
+
 import pytest
 
 from forum.blog import services as blog
 from forum.blog.models import BlogComment, BlogPost
 from forum.extensions import db
 from moderation import services as moderation
+from tests.forum.catalog.conftest import VOID_TAGS
 
 
 @pytest.fixture
@@ -74,3 +77,42 @@ def mail_to(address: str):
     return db.session.scalars(
         db.select(OutboxMessage).where(OutboxMessage.to_address == address).order_by(OutboxMessage.id)
     ).all()
+
+
+class _TextsById(HTMLParser):
+    """Text content of every element whose id starts with a prefix, in one pass."""
+
+    def __init__(self, prefix: str):
+        super().__init__(convert_charrefs=True)
+        self.prefix = prefix
+        self.stack: list[list] = []  # [element id, depth, parts]
+        self.texts: dict[str, str] = {}
+
+    def handle_starttag(self, tag, attrs):
+        if tag in VOID_TAGS:
+            return
+        for entry in self.stack:
+            entry[1] += 1
+        element_id = dict(attrs).get("id") or ""
+        if element_id.startswith(self.prefix):
+            self.stack.append([element_id, 1, []])
+
+    def handle_endtag(self, tag):
+        if tag in VOID_TAGS:
+            return
+        for entry in list(self.stack):
+            entry[1] -= 1
+            if entry[1] == 0:
+                self.stack.remove(entry)
+                self.texts[entry[0]] = "".join(entry[2])
+
+    def handle_data(self, data):
+        for entry in self.stack:
+            entry[2].append(data)
+
+
+def texts_by_id(html: str, prefix: str, suffix: str = "") -> dict[str, str]:
+    parser = _TextsById(prefix)
+    parser.feed(html)
+    parser.close()
+    return {key: text for key, text in parser.texts.items() if key.endswith(suffix)}
