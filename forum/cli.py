@@ -130,15 +130,17 @@ def demo(no_serve, port, host):
     click.echo(f"Database: {database.render_as_string(hide_password=True)}")
     _upgrade_keeping_loggers()
     click.echo("Database schema is up to date.")
-    for line in load_demo_data():
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    site = current_app.config.get("SITE_URL") or f"http://{shown_host}:{port}"
+    for line in load_demo_data(site_url=site):
         click.echo(line)
     if no_serve:
         click.echo("Start the site with `flask demo` (or `flask run`).")
         return
     from werkzeug.serving import run_simple
 
-    site = f"http://{host}:{port}"
-    click.echo(f"Serving the site on {site}/  (log in at {site}/login; Ctrl+C stops it)")
+    local = f"http://{shown_host}:{port}"
+    click.echo(f"Serving the site on {local}/  (log in at {local}/login; Ctrl+C stops it)")
     if current_app.config["MAIL_BACKEND"] == DEVELOPMENT_MAIL_BACKEND:
         click.echo(
             "Mail is not sent anywhere: each message is printed here and saved in "

@@ -75,7 +75,8 @@ def load_staff_and_members(fake: Faker):
 loaders.append(("accounts", load_staff_and_members))
 
 
-def load_demo_data():
+def load_demo_data(site_url: str = "http://127.0.0.1:5000"):
+    """Run every area's loader; `site_url` is where links in the demo's mail point."""
     from flask import current_app
     from sqlalchemy import func
 
@@ -87,10 +88,13 @@ def load_demo_data():
     for name, loader in loaders:
         Faker.seed(DEMO_SEED)
         fake.unique.clear()
-        with quiet_development_mail():
+        # One request context around each loader, as if the changes came from the site:
+        # links are built from it, and its teardown (indexing, mail) comes after the commit.
+        with quiet_development_mail(), current_app.test_request_context("/", base_url=site_url):
             yield from loader(fake)
             db.session.commit()
-            # Deliver the loader's notifications now (quietly), not when the server stops.
+        # Deliver the loader's notifications now (quietly), not when the server stops.
+        with quiet_development_mail():
             deliver_committed()
     mailed = db.session.scalar(select(func.count()).select_from(OutboxMessage)) - mail_before
     if mailed:

@@ -165,6 +165,7 @@ def outbox_status() -> dict:
 
 @event.listens_for(Session, "after_flush")
 def _remember_new_messages(session, flush_context):
+    session.info["writes_in_progress"] = True
     new_ids = [obj.id for obj in session.new if isinstance(obj, OutboxMessage)]
     if new_ids:
         session.info.setdefault("outbox_uncommitted", []).extend(new_ids)
@@ -172,6 +173,7 @@ def _remember_new_messages(session, flush_context):
 
 @event.listens_for(Session, "after_commit")
 def _promote_committed_messages(session):
+    session.info.pop("writes_in_progress", None)
     ids = session.info.pop("outbox_uncommitted", None)
     if ids:
         session.info.setdefault("outbox_committed", []).extend(ids)
@@ -179,14 +181,25 @@ def _promote_committed_messages(session):
 
 @event.listens_for(Session, "after_rollback")
 def _forget_rolled_back_messages(session):
+    session.info.pop("writes_in_progress", None)
     session.info.pop("outbox_uncommitted", None)
 
 
+def _transaction_in_progress() -> bool:
+    session = db.session
+    return bool(session.info.get("writes_in_progress") or session.new or session.dirty or session.deleted)
+
+
 def deliver_committed() -> None:
-    """Send what this app context committed. Called at app-context teardown."""
-    ids = db.session.info.pop("outbox_committed", None)
-    if not ids:
+    """Send what this app context committed. Called at request and app-context teardown."""
+    if not db.session.info.get("outbox_committed"):
         return
+    # Delivery commits. A teardown can come while a change is still in progress (a
+    # short request context opened inside a CLI command, e.g. by external_url()):
+    # then wait for the next teardown rather than commit half of that change.
+    if _transaction_in_progress():
+        return
+    ids = db.session.info.pop("outbox_committed")
     try:
         deliver(ids)
     except Exception:  # never let mail break the response; the outbox keeps it

@@ -143,7 +143,7 @@ def test_demo_hides_a_database_password(runner, app, monkeypatch):
 
     monkeypatch.setitem(app.config, "SQLALCHEMY_DATABASE_URI", "postgresql+psycopg://shop:s3cret@db.internal/shop")
     monkeypatch.setattr("flask_migrate.upgrade", lambda **kw: None)
-    monkeypatch.setattr("forum.demo.load_demo_data", lambda: iter(["Demo data is ready."]))
+    monkeypatch.setattr("forum.demo.load_demo_data", lambda **kw: iter(["Demo data is ready."]))
     result = runner.invoke(cli.demo, ["--no-serve"])
     assert result.exit_code == 0, result.output
     assert "s3cret" not in result.output
@@ -201,3 +201,7 @@ def test_flask_demo_serves_the_site_on_the_chosen_port(tmp_path):
     assert f"Serving the site on http://127.0.0.1:{port}/" in output
     assert (tmp_path / "instance" / "forum.sqlite3").exists()
     assert "Mail is not sent anywhere" in output and str(tmp_path / "instance" / "mail") in output
+    # Links in the demo's own mail point at the port it serves on.
+    for message in (tmp_path / "instance" / "mail").glob("*.eml"):
+        own_links = re.findall(r"http://127\.0\.0\.1[^/\s]*/", message.read_text())
+        assert set(own_links) <= {f"http://127.0.0.1:{port}/"}, message.name

@@ -257,3 +257,22 @@ def test_development_backend_prints_and_writes_eml_files(app_config, capsys):
         assert "Your account was deleted" in capsys.readouterr().out
         db.session.remove()
         db.engine.dispose()
+
+
+def test_building_a_mail_link_mid_transaction_commits_nothing(app, sent_mail, member):
+    """Outside a request (CLI), external_url() opens a short request context; its teardown
+    must not deliver earlier mail by committing the transaction still in progress."""
+    from forum.models import User
+    from forum.urls import external_url
+
+    queue_mail(member.email, "Your password was changed", "password_changed", user=member)
+    db.session.commit()  # committed, delivered when this context ends
+    member.display_name = "Half done"
+    db.session.flush()
+    assert external_url("accounts.login") == "http://127.0.0.1:5000/login"
+    db.session.rollback()
+    db.session.expire_all()
+    assert db.session.get(User, member.id).display_name == "Mia Member"
+    assert sent_mail == []
+    deliver_committed()
+    assert [m.subject for m in sent_mail] == ["Your password was changed"]
