@@ -125,16 +125,23 @@ def _check_post_fields(title, body, *, publishing: bool) -> None:
         raise ValidationFailed(field_errors=errors)
 
 
-def _search_update(post: BlogPost) -> None:
+def _search_update(post: BlogPost, was_public: bool) -> None:
     """Posts are not a moderated kind: tell the search index ourselves, in this transaction.
 
     A post's approved comments are findable only while the post is public, so
-    they follow it in and out of the index.
+    they follow it in and out of the index. Drafts never were in it.
     """
     from forum import search
 
-    action = search.enqueue_index if post.is_public else search.enqueue_delete
+    if post.is_public:
+        action = search.enqueue_index
+    elif was_public:
+        action = search.enqueue_delete
+    else:
+        return
     action("blog_post", post.id)
+    if post.is_public == was_public:
+        return  # an edit: the comments are unchanged
     comment_ids = db.session.scalars(
         select(BlogComment.id).where(BlogComment.post_id == post.id, BlogComment.status == COMMENT_PUBLISHED)
     )
@@ -168,7 +175,7 @@ def create_post(author: User, title: str, body: str, *, publish: bool = False) -
         _set_published(post)
     db.session.add(post)
     db.session.flush()
-    _search_update(post)
+    _search_update(post, was_public=False)
     _commit_post(post)
     return post
 
@@ -196,13 +203,14 @@ def update_post(user, post_id: int, title: str, body: str, *, expected_version=N
     post = get_post_for_staff(user, post_id)
     _check_version(post, expected_version)
     _check_post_fields(title, body, publishing=publish or post.is_public)
+    was_public = post.is_public
     post.title, post.body = title, body
     if not post.slug_is_frozen:
         post.slug = _unique_slug(title, post.id)
     post.updated_at = utcnow()
     if publish:
         _set_published(post)
-    _search_update(post)
+    _search_update(post, was_public)
     _commit_post(post)
     return post
 
@@ -215,7 +223,7 @@ def publish_post(user, post_id: int, expected_version=None) -> BlogPost:
     _check_post_fields(post.title, post.body, publishing=True)
     _set_published(post)
     post.updated_at = utcnow()
-    _search_update(post)
+    _search_update(post, was_public=False)
     _commit_post(post)
     return post
 
@@ -226,7 +234,7 @@ def unpublish_post(user, post_id: int, expected_version=None) -> BlogPost:
     if post.status != PUBLISHED:
         return post
     post.status = UNPUBLISHED
-    _search_update(post)
+    _search_update(post, was_public=True)
     _commit_post(post)
     return post
 

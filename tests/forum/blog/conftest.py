@@ -13,6 +13,17 @@ from moderation import services as moderation
 from tests.forum.catalog.conftest import VOID_TAGS
 
 
+def end_of_request() -> None:
+    """Service calls made straight from a test share the test's app context, where a real
+    server would end a request after each: apply what was committed (mail, search index)
+    the way the end of a request does, before the next call."""
+    from forum.mail import deliver_committed
+    from forum.search.indexing import drain_committed
+
+    deliver_committed()
+    drain_committed()
+
+
 @pytest.fixture
 def editor(make_user):
     return make_user("editor", email="editor@example.com", display_name="Eddie Editor")
@@ -24,6 +35,7 @@ def make_post(editor):
         post = blog.create_post(author or editor, title, body, publish=state != "draft")
         if state == "unpublished":
             blog.unpublish_post(author or editor, post.id)
+        end_of_request()
         return db.session.get(BlogPost, post.id)
 
     return make
@@ -42,6 +54,7 @@ def make_comment(moderator):
         comment = blog.add_comment(author, post.slug, body)
         if state in ("published", "hidden", "removed"):
             moderation.approve_submission("blog_comment", comment.id, moderator)
+            end_of_request()
         if state == "rejected":
             moderation.reject_submission("blog_comment", comment.id, moderator, reason="spam")
         if state == "hidden":
@@ -52,6 +65,7 @@ def make_comment(moderator):
             db.session.commit()
         if state == "withdrawn":
             blog.withdraw_comment(author, comment.id)
+        end_of_request()
         return db.session.get(BlogComment, comment.id)
 
     return make
