@@ -26,6 +26,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from wtforms import HiddenField, RadioField, SelectField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Optional
 
 from forum.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -338,7 +339,7 @@ def forget_flag_notes_of_deleted_account(user) -> None:
 # --- forms and views ----------------------------------------------------------------
 
 class FlagForm(FlaskForm):
-    reason = RadioField("What is wrong?", choices=list(FLAG_REASONS.items()),
+    reason = RadioField("What is wrong?", choices=[SelectChoice(code, label) for code, label in FLAG_REASONS.items()],
                         validators=[InputRequired("Choose what is wrong from the list.")])
     note = TextAreaField("Anything moderators should know (optional)", validators=[Optional()])
 
@@ -349,7 +350,9 @@ class KeepForm(FlaskForm):
 
 
 class RemoveForm(FlaskForm):
-    reason = SelectField("Reason for removal", choices=[("", "Choose a reason…"), *REJECTION_REASONS.items()],
+    reason = SelectField("Reason for removal",
+                         choices=[SelectChoice("", "Choose a reason…"),
+                                  *(SelectChoice(code, label) for code, label in REJECTION_REASONS.items())],
                          validators=[InputRequired("Choose a reason from the list.")])
     note = TextAreaField("Note for the author (optional)", validators=[Optional()])
     version = HiddenField()

@@ -11,18 +11,18 @@ MARKDOWN_HINT = ("Markdown: **bold**, *italic*, [link text](https://…), lists,
 
 
 class TopicForm(FlaskForm):
-    title = StringField("Title", validators=[InputRequired("Write a title.")],
-                        render_kw={"maxlength": TITLE_MAX})
-    body = TextAreaField("Message", validators=[InputRequired("Write a message.")])
+    # Checked by the service, which reports every field's problem at once.
+    title = StringField("Title", render_kw={"maxlength": TITLE_MAX})
+    body = TextAreaField("Message")
 
 
 class ReplyForm(FlaskForm):
-    body = TextAreaField("Your reply", id="reply-body", validators=[InputRequired("Write a message.")])
+    body = TextAreaField("Your reply", id="reply-body")
 
 
 class EditPostForm(FlaskForm):
     title = StringField("Title", render_kw={"maxlength": TITLE_MAX})
-    body = TextAreaField("Message", validators=[InputRequired("Write a message.")])
+    body = TextAreaField("Message")
     version = HiddenField()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
+from wtforms.fields.choices import SelectChoice
 
 from forum.accounts import suspensions
 from forum.errors import PermissionDenied, ValidationFailed
@@ -99,7 +100,7 @@ def _topic_page(topic, reply_form=None, preview=None, status=200):
     move_form = None
     if user is not None and user.is_moderator:
         move_form = MoveTopicForm(prefix="move")
-        move_form.category.choices = [(str(c.id), c.name) for c in services.list_categories()]
+        move_form.category.choices = [SelectChoice(str(c.id), c.name) for c in services.list_categories()]
         move_form.category.data = str(topic.category_id)
     return render_template(
         "community/topic.html", topic=topic, pagination=pagination, stats=services.topic_stats([topic.id])[topic.id],
@@ -262,7 +263,7 @@ def topic_tools(topic_id: int):
 def move_topic(topic_id: int):
     _require_moderator()
     form = MoveTopicForm(prefix="move")
-    form.category.choices = [(str(c.id), c.name) for c in services.list_categories()]
+    form.category.choices = [SelectChoice(str(c.id), c.name) for c in services.list_categories()]
     if not form.validate_on_submit():
         raise ValidationFailed("Choose a category from the list.")
     topic = services.move_topic(_user(), topic_id, form.category.data)
