@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from html.parser import HTMLParser
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from forum.catalog import services as catalog
 from forum.catalog.models import Product, Review
@@ -16,23 +18,23 @@ VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link",
 
 
 @pytest.fixture(autouse=True)
-def _no_wait_for_disk_on_commit(app):
+def _no_wait_for_disk_on_commit():
     """These tests commit thousands of times (every naughty string is submitted and approved):
-    waiting for the disk on each commit would dominate their run time and proves nothing here."""
-    engine = db.engine
+    waiting for the disk on each commit would dominate their run time and proves nothing here.
+    (A listener on the Engine class, so the app fixture is not created early: tests may still
+    change app_config first.)"""
 
     def relax(dbapi_connection, _record):
         cursor = dbapi_connection.cursor()
-        if engine.dialect.name == "sqlite":
+        if isinstance(dbapi_connection, sqlite3.Connection):
             cursor.execute("PRAGMA synchronous = OFF")
-        elif engine.dialect.name == "postgresql":
+        else:
             cursor.execute("SET synchronous_commit = off")
         cursor.close()
 
-    event.listen(engine, "connect", relax)
-    engine.dispose()
+    event.listen(Engine, "connect", relax)
     yield
-    event.remove(engine, "connect", relax)
+    event.remove(Engine, "connect", relax)
 
 
 @pytest.fixture
