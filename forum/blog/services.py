@@ -426,7 +426,8 @@ def register_comment_kind():
         ],
         erase=_erase_comment,
         queue_options=_queue_options,
-        public_url=lambda c: url_for("blog.comment", comment_id=c.id),
+        # The post page, which stays up when the comment is hidden (e.g. right after a flag).
+        public_url=lambda c: url_for("blog.post", slug=c.post.slug, _anchor=f"comment-{c.id}"),
         # Links a removal request may name: the comment's own address, or the
         # post's address with the comment's anchor (#comment-12).
         url_endpoints={"blog.comment": "comment_id", "blog.post": _comment_id_from_anchor},
