@@ -70,11 +70,9 @@ def init_app(app) -> None:
     # Areas registered after us may (re)create their ContentKinds: hook them too.
     app.before_request(attach_transition_hooks)
 
-    @app.teardown_request
-    def _index_after_request(exc):
-        if exc is None:
-            indexing.drain_committed()
-
+    # At the end of the app context (each request has its own; so does each CLI command), not
+    # at teardown_request: url_for helpers push short-lived request contexts in the middle of
+    # a transaction, and a drain there would wait on that transaction's own write lock.
     @app.teardown_appcontext
     def _index_after_commit(exc):
         if exc is None:

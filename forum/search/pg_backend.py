@@ -77,9 +77,21 @@ def _clean(value: str | None) -> str:
     return (value or "").replace("\x00", " ").replace(MARK_START, " ").replace(MARK_END, " ")
 
 
+def _indexable(value: str | None) -> str:
+    """What to_tsvector and ts_headline read: the text HTML-escaped.
+
+    PostgreSQL's parser treats "<script>" in plain text as a tag and skips it; escaped, it
+    is the word "script" like any other, and ts_headline sees the very same words.
+    """
+    return str(escape(_clean(value)))
+
+
+_CONFIG = literal_column(f"'{CONFIG}'::regconfig")
+
+
 def _tsvector(title, body):
-    return func.setweight(func.to_tsvector(CONFIG, title), "A").op("||")(
-        func.setweight(func.to_tsvector(CONFIG, body), "B")
+    return func.setweight(func.to_tsvector(_CONFIG, title), literal_column("'A'")).op("||")(
+        func.setweight(func.to_tsvector(_CONFIG, body), literal_column("'B'"))
     )
 
 
@@ -94,11 +106,14 @@ class _Writer(IndexWriter):
             index_elements=["doc_id"],
             set_={k: statement.excluded[k] for k in row if k != "doc_id"},
         )
-        self.session.execute(statement)
-        _add_terms(self.session, words_of(_clean(document.title) + " " + _clean(document.body)))
+        # A savepoint: one failing document must not abort the other changes of the drain.
+        with self.session.begin_nested():
+            self.session.execute(statement)
+            _add_terms(self.session, words_of(_clean(document.title) + " " + _clean(document.body)))
 
     def delete(self, doc_id: str) -> None:
-        self.session.execute(delete(search_document).where(search_document.c.doc_id == doc_id))
+        with self.session.begin_nested():
+            self.session.execute(delete(search_document).where(search_document.c.doc_id == doc_id))
 
 
 def _row(document: SearchDocument) -> dict:
@@ -111,7 +126,7 @@ def _row(document: SearchDocument) -> dict:
         product_sku=document.product_sku,
         category=document.category,
         published_at=published,
-        tsv=_tsvector(literal(_clean(document.title)), literal(_clean(document.body))),
+        tsv=_tsvector(literal(_indexable(document.title)), literal(_indexable(document.body))),
     )
 
 
@@ -143,7 +158,7 @@ def build_tsquery(query: ParsedQuery):
     plain = ParsedQuery(plain_groups, list(query.excluded))
     websearch = _websearch_text(plain, lambda c: True)
     if websearch:
-        required.append(func.websearch_to_tsquery(CONFIG, websearch))
+        required.append(func.websearch_to_tsquery(_CONFIG, websearch))
     for group in prefix_groups:
         alternatives = []
         for clause in group:
@@ -151,10 +166,10 @@ def build_tsquery(query: ParsedQuery):
                 prefix = clause.words[0]
                 if not PREFIX_SAFE.match(prefix):
                     continue
-                alternatives.append(func.to_tsquery("simple", prefix + ":*").op("||")(
-                    func.to_tsquery(CONFIG, prefix + ":*")))
+                alternatives.append(func.to_tsquery(literal_column("'simple'::regconfig"), prefix + ":*").op("||")(
+                    func.to_tsquery(_CONFIG, prefix + ":*")))
             else:
-                alternatives.append(func.websearch_to_tsquery(CONFIG, clause.display()))
+                alternatives.append(func.websearch_to_tsquery(_CONFIG, clause.display()))
         if not alternatives:
             return None
         combined = alternatives[0]
@@ -215,8 +230,8 @@ class PostgresBackend(SearchBackend):
         for document in documents:
             row = _row(document)
             row.pop("tsv")
-            row["title"], row["body"] = _clean(document.title), _clean(document.body)
-            words.update(words_of(row["title"] + " " + row["body"]))
+            row["title"], row["body"] = _indexable(document.title), _indexable(document.body)
+            words.update(words_of(_clean(document.title) + " " + _clean(document.body)))
             batch.append(row)
             count += 1
             if len(batch) >= 500:
@@ -275,11 +290,11 @@ class PostgresBackend(SearchBackend):
             return [Markup("")] * len(texts)
         # ts_headline drops anything that looks like an HTML tag, so it gets the escaped text
         # (entities pass through untouched) and only our markers become markup.
-        escaped = [str(escape(_clean(t))) for t in texts]
+        escaped = [_indexable(t) for t in texts]
         options = TITLE_HEADLINE_OPTIONS if whole else HEADLINE_OPTIONS
         rows = func.unnest(bindparam("texts", value=escaped, type_=ARRAY(String))).table_valued(
-            "body", with_ordinality="ord").alias("t")
-        statement = select(rows.c.ord, func.ts_headline(CONFIG, rows.c.body, tsquery, options)).order_by(rows.c.ord)
+            "body", with_ordinality="ord").render_derived(name="t")
+        statement = select(rows.c.ord, func.ts_headline(_CONFIG, rows.c.body, tsquery, options)).order_by(rows.c.ord)
         return [_marks_to_html(headline) for _, headline in self.db.session.execute(statement)]
 
     def suggest(self, word: str, public_text: Callable[[str], str | None], limit: int = 3) -> list[str]:
@@ -301,7 +316,7 @@ class PostgresBackend(SearchBackend):
         for _, term in ranked[: limit * 4]:
             doc_ids = self.db.session.execute(
                 select(search_document.c.doc_id)
-                .where(search_document.c.tsv.op("@@")(func.plainto_tsquery(CONFIG, term)))
+                .where(search_document.c.tsv.op("@@")(func.plainto_tsquery(_CONFIG, term)))
                 .limit(5)
             ).scalars().all()
             if any(public_text(doc_id) for doc_id in doc_ids):

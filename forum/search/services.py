@@ -157,10 +157,11 @@ def search(q: str | None, *, group: str | None = None, product: str | None = Non
                 category=document.category,
                 category_name=document.category_name or document.category,
             ))
-    if result.total == 0:
-        if result.page > 1 and hits.total:
+    if not result.results:
+        if result.page > 1 and result.total:
             result.message = "There are no more results."
         else:
+            result.total = 0
             result.suggestion = suggest(query, request)
             result.message = _no_results_message(result)
     return result

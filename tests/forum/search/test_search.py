@@ -1,0 +1,210 @@
+"""Searching published content: found, ranked, filtered, sorted, paged, suggested, escaped."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from forum.catalog.models import Review
+from forum.extensions import db
+from forum.search import services
+from forum.search.backend import SearchRequest
+from forum.search.query import parse
+from forum.search.registry import SearchDocument
+from forum.timeutil import utcnow
+
+from .conftest import indexed, result_ids
+
+
+def test_published_review_is_found_with_kind_product_rating_author_and_date(publish, search_page, make_user):
+    author = make_user(display_name="Rita Reviewer")
+    review = publish("Sturdy braided cable", "The connector clicks in firmly and it charges my laptop.",
+                     rating=5, author=author)
+    status, html = search_page("connector")
+    assert status == 200
+    assert result_ids(html) == [review.id]
+    assert "1 result" in html
+    assert "Review" in html and "USB-C cable, 2 m" in html and "Rita Reviewer" in html
+    assert "Rated 5 out of 5" in html
+    assert review.published_at.date().isoformat() in html
+    assert "<mark>connector</mark>" in html
+
+
+def test_stemming_finds_other_forms_of_a_word(publish, search_page):
+    review = publish("Charging fast", "It charged my phone while I was running errands.")
+    for q in ("charges", "charge", "run", "runs"):
+        assert result_ids(search_page(q)[1]) == [review.id], q
+
+
+def test_all_words_must_match_phrases_and_exclusions(publish, search_page):
+    both = publish("Cable and charger", "The braided cable works with the charger.")
+    cable_only = publish("Plain cable", "A braided cable, nothing else.")
+    assert set(result_ids(search_page("braided cable")[1])) == {both.id, cable_only.id}
+    assert result_ids(search_page("cable charger")[1]) == [both.id]
+    assert result_ids(search_page('"cable works"')[1]) == [both.id]
+    assert result_ids(search_page('"works cable"')[1]) == []
+    assert result_ids(search_page("cable -charger")[1]) == [cable_only.id]
+    assert set(result_ids(search_page("charger OR nothing")[1])) == {both.id, cable_only.id}
+    assert set(result_ids(search_page("brai*")[1])) == {both.id, cable_only.id}
+
+
+def test_title_counts_more_than_body(publish, search_page):
+    in_body = publish("Good value", "The adapter is small and the adapter feels solid.")
+    in_title = publish("Adapter review", "Small and solid, fits every socket I tried.")
+    assert result_ids(search_page("adapter")[1]) == [in_title.id, in_body.id]
+
+
+def test_snippets_and_titles_are_escaped(publish, search_page):
+    review = publish('<script>alert("title")</script> battery',
+                     'Before <script>alert("x")</script><img src=x onerror=alert(1)> the battery & "quotes".')
+    status, html = search_page("battery")
+    assert status == 200 and result_ids(html) == [review.id]
+    results = html.split('class="result-list"', 1)[1]
+    assert "<script>alert" not in results and "<img" not in results
+    # (Each backend chooses its own excerpt around the match.)
+    assert "&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt; the <mark>battery</mark> &amp; &#34;quotes" in results
+    assert "&lt;script&gt;alert(&#34;title&#34;)&lt;/script&gt; <mark>battery</mark>" in results
+    # Searching for the markup itself is plain text too.
+    status, html = search_page('<script>alert("x")</script>')
+    assert status == 200 and result_ids(html) == [review.id]
+    assert "<script>alert" not in html.split("<main", 1)[1]
+
+
+def test_did_you_mean_when_nothing_is_found(publish, search_page):
+    publish("Long battery life", "The battery lasts a week.")
+    status, html = search_page("batery")
+    assert status == 200 and "No results" in html
+    assert re.search(r'Did you mean <a href="/search\?q=battery"><q class="user-text">battery</q></a>', html)
+    status, html = search_page("batery lasts")
+    assert 'Did you mean <a href="/search?q=battery+lasts">' in html
+    status, html = search_page("qwzxv")
+    assert "Did you mean" not in html and "Nothing published matches your search." in html
+
+
+def test_no_suggestion_from_removed_content(publish, search_page, moderator, drain):
+    from moderation import services as moderation
+
+    review = publish("Zanzibar trip", "Took the zanzibar ferry with it.")
+    moderation.transition(review, "remove", moderator, reason="personal_information")
+    db.session.commit()
+    drain()
+    status, html = search_page("zanzibaar")
+    assert status == 200 and "Did you mean" not in html
+
+
+def test_filter_by_group_and_product(publish, search_page, product, other_product):
+    cable = publish("Works great", "Quality product.", on=product)
+    charger = publish("Works great", "Quality product.", on=other_product)
+    assert set(result_ids(search_page("quality")[1])) == {cable.id, charger.id}
+    assert result_ids(search_page("quality", product="CHG-65W")[1]) == [charger.id]
+    assert set(result_ids(search_page("quality", group="reviews")[1])) == {cable.id, charger.id}
+    status, html = search_page("quality", group="blog")
+    assert status == 200 and result_ids(html) == []
+    # The product filter is shown and can be removed; each result offers it.
+    html = search_page("quality", product="CHG-65W")[1]
+    assert 'href="/search?q=quality"' in html
+    assert "product=CAB-USB-C-2M" in search_page("quality")[1]
+
+
+def test_filter_by_forum_category_in_the_backend(app, backend):
+    """Forum posts carry a category; the backend filters on it (reviews have none)."""
+    from forum.search.indexing import get_backend
+
+    documents = [
+        SearchDocument("review", 900 + i, "Tent pegs", "Strong tent pegs.", "A", utcnow(), "/x", "reviews",
+                       category=category)
+        for i, category in enumerate(["camping", "camping", "hiking"])
+    ]
+    with get_backend().writing(db.session, 5) as writer:
+        for document in documents:
+            writer.index(document)
+    db.session.commit()
+    hits = backend.search(SearchRequest(parse("tent"), category="camping"))
+    assert hits.total == 2 and {d for d, _ in hits.hits} == {"review:900", "review:901"}
+    assert backend.search(SearchRequest(parse("tent"), category="hiking")).total == 1
+    assert backend.search(SearchRequest(parse("tent"), kinds=["forum_post"])).total == 0
+
+
+def test_sort_by_relevance_or_newest(publish, search_page):
+    first = publish("Charger", "charger charger charger")
+    second = publish("Okay", "It has a charger.")
+    third = publish("Fine", "Fine charger.")
+    assert result_ids(search_page("charger")[1])[0] == first.id
+    assert result_ids(search_page("charger", sort="newest")[1]) == [third.id, second.id, first.id]
+
+
+def test_pagination_with_total(publish, search_page):
+    reviews = [publish(f"Review {n}", f"Solid plug number {n}.") for n in range(23)]
+    status, html = search_page("plug", sort="newest")
+    assert status == 200 and "23 results" in html and "Showing 1–10 of 23" in html
+    page1 = result_ids(html)
+    page3 = result_ids(search_page("plug", sort="newest", page=3)[1])
+    assert len(page1) == 10 and len(page3) == 3
+    assert page1 == [r.id for r in reversed(reviews)][:10]
+    assert 'href="/search?q=plug&amp;sort=newest&amp;page=2" rel="next"' in html
+    status, html = search_page("plug", page=99)
+    assert status == 200 and "There are no more results." in html
+
+
+def test_common_words_only_explains(search_page, publish):
+    publish()
+    status, html = search_page("the and of")
+    assert status == 200 and "no words we can look for" in html
+    status, html = search_page("")
+    assert status == 200 and "results-heading" not in html
+
+
+def test_results_rechecked_against_database(app, publish, search_page, moderator):
+    """Even before the index catches up, a removed review is never shown."""
+    from moderation import services as moderation
+
+    app.config["SEARCH_DRAIN_ON_SEARCH"] = False
+    kept = publish("Kept review", "Nice charger cable.")
+    removed = publish("Removed review", "Nice charger cable too.")
+    db.session.info.pop("search_outbox_committed", None)
+    from forum.search.indexing import drain_all
+
+    drain_all()
+    moderation.transition(removed, "remove", moderator, reason="spam")
+    db.session.commit()
+    db.session.info.pop("search_outbox_committed", None)   # the index is not told yet
+    assert f"review:{removed.id}" in indexed(app.extensions["search"])
+    status, html = search_page("charger")
+    assert result_ids(html) == [kept.id] and "1 result" in html
+
+
+def test_search_page_is_rate_limited_per_address(app_config, publish):
+    app_config.update(RATELIMIT_ENABLED=True, RATELIMIT_SEARCH="3 per minute")
+    from forum import create_app
+
+    app = create_app(app_config)
+    client = app.test_client()
+    codes = [client.get("/search?q=cable").status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    other = client.get("/search?q=cable", environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    assert other.status_code == 200
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_postgres_backend_needs_postgresql(app_config):
+    from forum import create_app
+    from forum.search.backend import BackendUnavailable
+
+    if app_config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("this deployment is PostgreSQL")
+    app_config["SEARCH_BACKEND"] = "postgres"
+    with pytest.raises(BackendUnavailable, match="PostgreSQL"):
+        create_app(app_config)
+
+
+def test_erased_text_leaves_nothing_to_highlight(publish, moderator, drain, search_page):
+    from moderation import services as moderation
+
+    review = publish("Private name", "Call Jonathan Smithers on 0123.")
+    moderation.transition(review, "remove", moderator, reason="personal_information")
+    db.session.commit()
+    drain()
+    assert db.session.get(Review, review.id).body is None
+    assert result_ids(search_page("smithers")[1]) == []
