@@ -7,11 +7,12 @@ api_bp = Blueprint("api", __name__, url_prefix="/api")
 
 
 def init_app(app) -> None:
+    from forum import demo as demo_registry
     from forum.accounts import services as accounts
+    from forum.sanitize import linkify_plain_text
 
     from . import api, cli, services, views  # noqa: F401  (routes)
-
-    from forum.sanitize import linkify_plain_text
+    from .demo import load_catalog
 
     services.register_review_kind()
     # Review text is plain text: escaped, with clickable links (rel="nofollow ugc noopener").
@@ -19,6 +20,8 @@ def init_app(app) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(api_bp)
     app.cli.add_command(cli.products_cli)
+    if load_catalog not in [loader for _, loader in demo_registry.loaders]:
+        demo_registry.loaders.append(("catalog", load_catalog))
     if services.export_reviews not in [s for _, s in accounts.export_sections]:
         accounts.export_sections.append(("reviews", services.export_reviews))
         accounts.deletion_handlers.append(services.remove_reviews_of_deleted_account)
