@@ -330,13 +330,14 @@ def public_documents(doc_ids: list[str]) -> dict[str, tuple[object, SearchDocume
             continue
         wanted[kind].append(item_id)
     found = {}
-    for kind, ids in wanted.items():
-        searchable = SEARCHABLES.get(kind)
-        if searchable is None:
-            continue
-        for item_id, obj in load_items(db.session, searchable, ids, fresh=True).items():
-            if searchable.is_public(obj):
-                found[doc_id(kind, item_id)] = (obj, searchable.to_document(obj))
+    with url_context():
+        for kind, ids in wanted.items():
+            searchable = SEARCHABLES.get(kind)
+            if searchable is None:
+                continue
+            for item_id, obj in load_items(db.session, searchable, ids, fresh=True).items():
+                if searchable.is_public(obj):
+                    found[doc_id(kind, item_id)] = (obj, searchable.to_document(obj))
     return found
 
 
