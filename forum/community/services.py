@@ -622,23 +622,27 @@ def _follow_opening_post(post: ForumPost, action, actor, from_state) -> None:
             enqueue_index(KIND, reply_id)  # re-checked after commit: indexed if public, deleted otherwise
 
 
-def _mail_author(post: ForumPost, action, actor, from_state) -> None:
-    """Tell the author when a moderator publishes a held post, declines it or takes it down."""
-    author = post.author
-    if author is None or actor is None:
+def _mail_author_about_removal(post: ForumPost, action, actor, from_state) -> None:
+    """A moderator took a post down (after flags, or directly): the author learns why."""
+    if action != "remove" or actor is None or post.author is None:
         return
-    if not ((action == "approve" and from_state == PENDING) or action in ("reject", "remove")):
-        return
-    topic = post.topic
-    queue_mail(
-        author.email,
-        "Your forum post is published" if action == "approve" else "Your forum post was not published"
-        if action == "reject" else "Your forum post was removed",
-        "forum_post_decision",
-        action=action, post=post, author=author, category=topic.category,
-        reason=reason_label(post.decision_reason), note=post.decision_note,
-        link=external_url("community.post", post_id=post.id) if action == "approve"
-        else external_url("accounts.account"),
+    queue_mail(post.author.email, "Your forum post was removed", "forum_post_removed",
+               item=post, author=post.author, category=post.topic.category,
+               reason=reason_label(post.decision_reason), note=post.decision_note,
+               link=external_url("accounts.account"))
+
+
+def _decision_mail():
+    """Approval of a held post and rejection: the shared author-mail hook."""
+    from moderation.notify import DecisionMail
+
+    return DecisionMail(
+        published_subject="Your forum post is published",
+        published_template="forum_post_published",
+        rejected_subject="Your forum post was not published",
+        rejected_template="forum_post_rejected",
+        published_link=lambda post: external_url("community.post", post_id=post.id),
+        rejected_link=lambda post: external_url("accounts.account"),
     )
 
 
@@ -671,7 +675,7 @@ def register_forum_kind():
         label="Forum posts",
         model=ForumPost,
         queue_template="moderation/items/forum_post.html",
-        on_transition=[_erase_withdrawn, _follow_opening_post, _mail_author],
+        on_transition=[_erase_withdrawn, _follow_opening_post, _decision_mail(), _mail_author_about_removal],
         erase=_erase_post,
         queue_options=_queue_options,
         public_url=lambda post: url_for("community.post", post_id=post.id),

@@ -192,3 +192,14 @@ def test_suspension_reason_is_required_by_the_database(moderator, member):
     with pytest.raises(IntegrityError):
         db.session.commit()
     db.session.rollback()
+
+
+def test_approved_held_post_mails_its_author_once(member, category, moderator, published_topic):
+    from forum.models import OutboxMessage
+    from moderation import services as moderation
+
+    topic = services.create_topic(member, category, "Held", "text")
+    moderation.approve_submission("forum_post", topic.opening.id, moderator)
+    mails = db.session.scalars(select(OutboxMessage).where(OutboxMessage.to_address == member.email)).all()
+    assert len(mails) == 1 and "published" in mails[0].subject
+    assert f"/forums/posts/{topic.opening.id}" in mails[0].body_text
