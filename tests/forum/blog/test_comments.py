@@ -185,7 +185,7 @@ def test_kind_is_registered_with_queue_partial(app, member, post):
     with app.test_request_context("/moderation"):
         html = render_template(kind.queue_template, item=comment, kind=kind)
     assert "Exact &lt;b&gt;text&lt;/b&gt;\n  kept" in html
-    assert post.title in html and "Mia Member" in html
+    assert post.title in html and f"/blog/{post.slug}" in html
 
 
 # --- My account --------------------------------------------------------------------------
