@@ -105,7 +105,8 @@ def selection_value(kind_name: str, item_id: int, version: int) -> str:
 
 def parse_selection(value: str) -> tuple[str, int, int] | None:
     parts = (value or "").split(":")
-    if len(parts) != 3 or not parts[0] or not parts[1].isdigit() or not parts[2].isdigit():
+    # isascii: str.isdigit() also accepts digits such as "²" that int() refuses.
+    if len(parts) != 3 or not parts[0] or not all(p.isascii() and p.isdigit() for p in parts[1:]):
         return None
     if len(parts[1]) > 12 or len(parts[2]) > 12:
         return None

@@ -133,11 +133,17 @@ def _render_queue(kind_filter: str | None, page: int, bulk_form: BulkForm | None
     ), status
 
 
+def _page_number(raw: str | None) -> int:
+    # Bounded so a silly ?page= never reaches the database as an out-of-range OFFSET.
+    if not raw or not (raw.isascii() and raw.isdigit()) or len(raw) > 6:
+        return 1
+    return max(1, int(raw))
+
+
 @bp.route("/moderation")
 def queue():
     kind_filter = request.args.get("kind") or None
-    page = max(1, request.args.get("page", 1, type=int) or 1)
-    return _render_queue(kind_filter, page)
+    return _render_queue(kind_filter, _page_number(request.args.get("page")))
 
 
 # --- one item: its page, approve, reject ---------------------------------------------------
@@ -219,8 +225,7 @@ def _queue_view_of(next_url: str | None) -> tuple[str | None, int]:
     """The kind filter and page a moderator came from, to show the same queue again."""
     query = parse_qs(urlsplit(_back(next_url)).query)
     kind_filter = (query.get("kind") or [None])[0] or None
-    page = (query.get("page") or ["1"])[0]
-    return kind_filter, max(1, int(page)) if page.isdigit() and len(page) < 9 else 1
+    return kind_filter, _page_number((query.get("page") or [None])[0])
 
 
 @bp.post("/moderation/bulk")

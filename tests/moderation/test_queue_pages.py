@@ -181,3 +181,27 @@ def test_item_history_page(mod_client, submit, moderator):
     assert page.count(review.fingerprint) >= 3  # the item and both log rows
     assert mod_client.get("/moderation/items/review/999999").status_code == 404
     assert mod_client.get("/moderation/items/nokind/1").status_code == 404
+
+
+def test_naughty_query_strings_and_form_values_never_500(mod_client, submit):
+    from urllib.parse import quote
+
+    review = submit()
+    # A spread sample of the list (every form field is checked the same way) plus number edge cases.
+    strings = naughty_strings()[::10] + ["²", "9" * 40, "-1", "1e9", "review:²:1", "review:1:99999999999999999999"]
+    for value in strings:
+        for url in (f"/moderation?kind={quote(value)}", f"/moderation?page={quote(value)}",
+                    f"/transparency?from={quote(value)}", f"/transparency.json?to={quote(value)}"):
+            assert mod_client.get(url).status_code in (200, 404, 422), url
+        response = mod_client.post("/moderation/bulk", data={"bulk-selected": [value], "bulk-approve": "x",
+                                                             "bulk-next": value})
+        assert response.status_code == 422, value
+        response = mod_client.post(f"/moderation/items/review/{review.id}/reject",
+                                   data={f"review-{review.id}-version": value, f"review-{review.id}-reason": value,
+                                         f"review-{review.id}-next": value})
+        assert response.status_code == 422, value
+    huge = mod_client.post(f"/moderation/items/review/{review.id}/approve",
+                           data={f"review-{review.id}-version": "9" * 40})
+    assert huge.status_code == 409
+    db.session.expire_all()
+    assert review.status == "pending"
