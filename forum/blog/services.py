@@ -335,9 +335,9 @@ def published_comments_query(post: BlogPost):
     )
 
 
-def published_comments(post: BlogPost, page: int = 1, per_page: int = COMMENTS_PER_PAGE):
-    return db.paginate(published_comments_query(post), page=page, per_page=per_page, max_per_page=100,
-                       error_out=False)
+def published_comments(post: BlogPost, page: int = 1, per_page: int | None = None):
+    return db.paginate(published_comments_query(post), page=page, per_page=per_page or COMMENTS_PER_PAGE,
+                       max_per_page=100, error_out=False)
 
 
 def comment_counts(post_ids) -> dict[int, int]:
@@ -360,7 +360,7 @@ def get_public_comment(comment_id: int) -> BlogComment:
     return comment
 
 
-def comment_page_number(comment: BlogComment, per_page: int = COMMENTS_PER_PAGE) -> int:
+def comment_page_number(comment: BlogComment, per_page: int | None = None) -> int:
     """Which page of its post's comments a published comment is on."""
     before = db.session.scalar(
         select(func.count(BlogComment.id)).where(
@@ -370,7 +370,7 @@ def comment_page_number(comment: BlogComment, per_page: int = COMMENTS_PER_PAGE)
             | ((BlogComment.published_at == comment.published_at) & (BlogComment.id < comment.id)),
         )
     )
-    return before // per_page + 1
+    return before // (per_page or COMMENTS_PER_PAGE) + 1
 
 
 def comments_by_author(user: User) -> list[BlogComment]:

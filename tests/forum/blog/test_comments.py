@@ -163,14 +163,17 @@ def test_comment_form_needs_csrf(csrf_enabled, client, member, post):
     assert len(_comments()) == 1
 
 
-def test_comments_are_paginated(client, member, make_user, post, make_comment, monkeypatch):
+def test_comments_are_paginated_and_permalinks_find_the_page(client, member, post, make_comment, monkeypatch):
     monkeypatch.setattr(blog, "COMMENTS_PER_PAGE", 3)
     comments = [make_comment(member, post, f"Comment number {n}", state="published") for n in range(5)]
     first = client.get(f"/blog/{post.slug}").get_data(as_text=True)
-    assert "5 comments" in first
-    # Default page size in the view is the module constant at call time.
+    assert "5 comments" in first and "Comment number 2" in first and "Comment number 3" not in first
+    second = client.get(f"/blog/{post.slug}?page=2").get_data(as_text=True)
+    assert "Comment number 3" in second and "Comment number 4" in second and "Comment number 0" not in second
     location = client.get(f"/blog/comments/{comments[4].id}").headers["Location"]
-    assert f"#comment-{comments[4].id}" in location
+    assert location.endswith(f"/blog/{post.slug}?page=2#comment-{comments[4].id}")
+    location = client.get(f"/blog/comments/{comments[0].id}").headers["Location"]
+    assert location.endswith(f"/blog/{post.slug}#comment-{comments[0].id}")
 
 
 # --- the moderated kind ----------------------------------------------------------------
