@@ -177,9 +177,15 @@ def edit_post(post_id: int):
                                         expected_version=form.version.data, publish=action == "publish")
         except ValidationFailed as error:
             apply_errors(form, error)
-        except Conflict as error:
-            # Keep what the editor wrote on the page: nothing is lost.
-            form.form_errors.append(error.message)
+        except Conflict:
+            # Keep what the editor wrote on the page (nothing is lost) and let a second,
+            # deliberate save replace the other change.
+            post = services.get_post_for_staff(current_user, post_id)
+            form.version.data = str(post.version)
+            form.form_errors.append(
+                "Someone else changed this post while you were editing. Your text is kept below; "
+                "open the preview in another tab to compare, then save again to replace their version."
+            )
             return _editor_page(form, post, status=409)
         else:
             return _after_save(post, action)

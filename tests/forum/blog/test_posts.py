@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 
@@ -209,6 +211,13 @@ def test_concurrent_edit_is_refused_and_keeps_the_text(client, editor, login_as,
     assert "Someone else changed this post" in page and "My long careful body." in page
     db.session.expire_all()
     assert db.session.get(BlogPost, post.id).title == "Someone else's title"
+    # A second, deliberate save (the form now carries the current version) replaces it.
+    fresh_version = re.search(r'name="version" type="hidden" value="(\d+)"', page).group(1)
+    response = client.post(f"/blog/manage/{post.id}/edit", data={"title": "My title", "body": "My long careful body.",
+                                                                "version": fresh_version, "action": "save"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(BlogPost, post.id).title == "My title"
     with pytest.raises(Conflict):
         blog.unpublish_post(editor, post.id, expected_version=stale_version)
 
