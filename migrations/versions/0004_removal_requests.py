@@ -51,7 +51,7 @@ def upgrade():
     sa.CheckConstraint("removal_kind IN ('whole', 'personal_info')", name=op.f('ck_removal_request_removal_kind_known')),
     sa.CheckConstraint('extension_days BETWEEN 0 AND 60', name=op.f('ck_removal_request_extension_at_most_60_days')),
     sa.CheckConstraint(
-        f"status <> 'closed' OR (close_reason IN ({CLOSE_REASONS}) "
+        f"status <> 'closed' OR (close_reason IS NOT NULL AND close_reason IN ({CLOSE_REASONS}) "
         f"AND close_explanation IS NOT NULL AND length(trim(close_explanation, '{WHITESPACE}')) > 0)",
         name=op.f('ck_removal_request_closed_with_reason')),
     sa.CheckConstraint("status = 'unconfirmed' OR (confirmed_at IS NOT NULL AND due_at IS NOT NULL)",
@@ -94,7 +94,7 @@ def upgrade():
     sa.CheckConstraint("decision IS NULL OR decision IN ('removed', 'refused')", name=op.f('ck_removal_request_item_decision_known')),
     sa.CheckConstraint(
         f"decision IS NULL OR decision <> 'refused' OR ("
-        f"refusal_reason IN ({REFUSAL_REASONS}) AND refusal_explanation IS NOT NULL "
+        f"refusal_reason IS NOT NULL AND refusal_reason IN ({REFUSAL_REASONS}) AND refusal_explanation IS NOT NULL "
         f"AND length(trim(refusal_explanation, '{WHITESPACE}')) > 0)",
         name=op.f('ck_removal_request_item_refusal_has_reason')),
     sa.CheckConstraint('(decision IS NULL) = (decided_at IS NULL)', name=op.f('ck_removal_request_item_decided_at_with_decision')),

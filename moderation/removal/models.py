@@ -86,7 +86,7 @@ class RemovalRequest(db.Model):
         CheckConstraint("extension_days BETWEEN 0 AND 60", name="extension_at_most_60_days"),
         # A request closed with nothing to remove says why, like a refusal.
         CheckConstraint(
-            f"status <> 'closed' OR (close_reason IN ({_sql_list(CLOSE_REASONS)}) "
+            f"status <> 'closed' OR (close_reason IS NOT NULL AND close_reason IN ({_sql_list(CLOSE_REASONS)}) "
             f"AND close_explanation IS NOT NULL AND length(trim(close_explanation, '{WHITESPACE}')) > 0)",
             name="closed_with_reason",
         ),
@@ -167,7 +167,7 @@ class RemovalItem(db.Model):
         # Promise 3: a refusal always has a reason code and an explanation for the requester.
         CheckConstraint(
             f"decision IS NULL OR decision <> 'refused' OR ("
-            f"refusal_reason IN ({_sql_list(REFUSAL_REASONS)}) AND refusal_explanation IS NOT NULL "
+            f"refusal_reason IS NOT NULL AND refusal_reason IN ({_sql_list(REFUSAL_REASONS)}) AND refusal_explanation IS NOT NULL "
             f"AND length(trim(refusal_explanation, '{WHITESPACE}')) > 0)",
             name="refusal_has_reason",
         ),
