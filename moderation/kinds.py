@@ -67,11 +67,23 @@ class QueueSection:
 
 
 QUEUE_SECTIONS: list[Callable] = []
+# Content states a section takes care of (e.g. the flags section shows hidden
+# items with their flags): the content list then leaves them out, so no item is
+# listed twice.
+SECTION_COVERED_STATES: set[str] = set()
 
 
-def register_queue_section(provider: Callable) -> None:
+def register_queue_section(provider: Callable, covers_states: tuple[str, ...] = ()) -> None:
     if provider not in QUEUE_SECTIONS:
         QUEUE_SECTIONS.append(provider)
+    SECTION_COVERED_STATES.update(covers_states)
+
+
+def content_queue_states() -> tuple[str, ...]:
+    """States in which content waits in the content list of the queue."""
+    from .states import QUEUE_STATES
+
+    return tuple(state for state in QUEUE_STATES if state not in SECTION_COVERED_STATES)
 
 
 def queue_sections(moderator) -> list[QueueSection]:

@@ -205,3 +205,29 @@ def test_naughty_query_strings_and_form_values_never_500(mod_client, submit):
     assert huge.status_code == 409
     db.session.expire_all()
     assert review.status == "pending"
+
+
+def test_a_section_covering_hidden_items_takes_them_out_of_the_content_list(mod_client, submit, moderator):
+    from forum.catalog.models import Review
+    from moderation.kinds import SECTION_COVERED_STATES
+
+    review = submit(title="Flagged and hidden")
+    moderation.approve_submission("review", review.id, moderator)
+    moderation.transition(db.session.get(Review, review.id), "hide", None, system=True, reason="flagged")
+    db.session.commit()
+    pending = submit(title="Still pending")
+    assert "Flagged and hidden" in mod_client.get("/moderation").get_data(as_text=True)
+
+    def provider(moderator):
+        return QueueSection(key="flags", label="Flags", template="moderation/items/test_section.html",
+                            items=[], count=0)
+
+    register_queue_section(provider, covers_states=("hidden",))
+    try:
+        page = mod_client.get("/moderation").get_data(as_text=True)
+        assert "Flagged and hidden" not in page and "Still pending" in page
+        assert moderation.queue_counts() == {**{k: 0 for k in moderation.queue_counts()}, "review": 1}
+    finally:
+        QUEUE_SECTIONS.remove(provider)
+        SECTION_COVERED_STATES.discard("hidden")
+    assert pending.status == "pending"
