@@ -243,7 +243,7 @@ def review_numbers(start: datetime, end: datetime) -> tuple[str, dict]:
 
 
 def _hours(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds / 3600.0, 1)
+    return None if seconds is None else round(seconds / 3600.0, 2)
 
 
 def decisions_by_kind(start: datetime, end: datetime) -> tuple[str, dict]:
