@@ -12,8 +12,8 @@ DEFAULTS = {
     "REMOVAL_RESPONSE_DAYS": 30,
     "REMOVAL_MAX_EXTENSION_DAYS": 60,
     "REMOVAL_COMPLAINT_CONTACT": (
-        "If you disagree with our decision, reply to this email or write to our data protection officer "
-        "at privacy@shop.example, quoting your reference."
+        "If you disagree with our decision, write to our data protection officer at privacy@shop.example, "
+        "quoting your reference."
     ),
     "REMOVAL_SUPERVISORY_AUTHORITY": (
         "You also have the right to lodge a complaint with the data protection supervisory authority "
