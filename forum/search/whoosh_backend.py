@@ -30,6 +30,7 @@ from markupsafe import Markup, escape
 from whoosh.support.levenshtein import distance as edit_distance
 from whoosh import columns, fields
 from whoosh import index as whoosh_index
+from whoosh.codec.whoosh3 import W3Codec
 from whoosh.query import And, AndNot, NullQuery, Or, Phrase, Term
 from whoosh.scoring import BM25F
 from whoosh.sorting import FieldFacet
@@ -45,6 +46,21 @@ MAX_PREFIX_TERMS = 64        # a prefix ("batt*") expands to at most this many t
 MAX_COLLECT = 1000           # deepest result reachable through pagination
 KEEP_OLD_DIRS = 1            # previous index directories kept for searchers still reading them
 LOCK_POLL = 0.01
+
+
+class SearchCodec(W3Codec):
+    """Whoosh's codec without per-block length statistics.
+
+    Writing them reads every posting's document length back from disk while the
+    segment is written (about a sixth of a full rebuild); BM25 scoring still uses
+    the exact lengths, only block-skipping bounds get looser, which measured no
+    slower on our queries. Level 1 compression: same size here, less CPU.
+    """
+
+    length_stats = False
+
+    def __init__(self):
+        super().__init__(compression=1)
 
 
 def build_schema() -> fields.Schema:
@@ -194,7 +210,7 @@ class WhooshBackend(SearchBackend):
         with self.lock.hold(timeout):
             ix = self._index(self._ensure_index())
             # Our lock is the real one; whoosh's own lock is then always free.
-            writer = ix.writer(timeout=timeout)
+            writer = ix.writer(timeout=timeout, codec=SearchCodec())
             wrapper = _Writer(writer)
             try:
                 yield wrapper
@@ -214,7 +230,7 @@ class WhooshBackend(SearchBackend):
                 ix = whoosh_index.create_in(str(path), self.schema)
                 # One process, one big segment written as separate files: opening a searcher
                 # then maps the files instead of copying a compound file into memory.
-                writer = ix.writer(procs=1, limitmb=self.reindex_limitmb, compound=False)
+                writer = ix.writer(procs=1, limitmb=self.reindex_limitmb, compound=False, codec=SearchCodec())
                 try:
                     for document in documents:
                         writer.add_document(**document_fields(document))
