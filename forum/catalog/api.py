@@ -15,6 +15,7 @@ from . import api_bp, services
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
+MAX_PAGE = 100_000  # larger numbers would overflow the database's OFFSET
 
 
 class BadQuery(DomainError):
@@ -57,7 +58,7 @@ def _public(response):
 
 @api_bp.route("/products/<sku>/reviews")
 def product_reviews(sku):
-    page = _positive_int_arg("page", 1)
+    page = _positive_int_arg("page", 1, MAX_PAGE)
     per_page = _positive_int_arg("per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE)
     sort = request.args.get("sort", "newest")
     if sort not in services.SORTS:

@@ -31,10 +31,13 @@ def _posting_limit() -> str:
     return current_app.config["RATELIMIT_POSTING"]
 
 
+MAX_PAGE = 100_000  # far beyond any real list; larger numbers would overflow the database's OFFSET
+
+
 def _page_arg() -> int:
     # Pages are forgiving: a bad ?page= shows the first page rather than an error.
     page = request.args.get("page", 1, type=int)
-    return page if page and page > 0 else 1
+    return page if page and 0 < page <= MAX_PAGE else 1
 
 
 def _sort_arg() -> str:

@@ -185,3 +185,19 @@ def test_html_in_review_is_shown_as_text(client, product, member, publish):
         assert "&lt;b&gt;bold&lt;/b&gt; &amp; &lt;i&gt;co&lt;/i&gt;" in html
         assert "&lt;script&gt;alert(" in html
         assert '<a href="javascript' not in html
+
+
+def test_naughty_addresses_and_query_values_never_500(client, product):
+    from urllib.parse import quote
+
+    from tests.conftest import naughty_strings
+
+    for text in naughty_strings():
+        if "\x00" in text:
+            continue
+        quoted = quote(text, safe="")
+        assert client.get(f"/products/{quoted}").status_code in (404, 308), text
+        response = client.get(f"/api/products/{product.sku}/reviews", query_string={"page": text, "sort": text})
+        assert response.status_code in (200, 400), text
+        response = client.get(f"/products/{product.sku}", query_string={"page": text, "sort": text})
+        assert response.status_code == 200, text
