@@ -35,7 +35,7 @@ def upgrade():
 
     if op.get_bind().dialect.name != 'postgresql':
         return
-    # The index of the PostgreSQL backend (forum/search/pg.py). Only the
+    # The index of the PostgreSQL backend (forum/search/pg_backend.py). Only the
     # searchable vector and the filter columns are kept: result text is read
     # from the content tables, so removed text lives nowhere here.
     op.create_table('search_document',
