@@ -97,3 +97,20 @@ def test_no_rating_based_path_exists():
         assert not any(word in text for word in ("rating", "negative", "star", "sentiment", "low"))
     source = inspect.getsource(catalog.published_reviews_query) + inspect.getsource(catalog.rating_summaries)
     assert "Review.status == PUBLISHED" in source and "Review.rating <" not in source and "Review.rating >" not in source
+
+
+def test_deleting_the_account_takes_its_reviews_down(client, product, member, publish):
+    from forum.accounts import services as accounts
+    from forum.accounts.services import export_account_data
+
+    review = publish(member, product, 2, "Mine", "My words.")
+    exported = export_account_data(member)["reviews"]
+    assert [(r["id"], r["status"], r["title"], r["body"], r["sha256"], r["product_name"]) for r in exported] == [
+        (review.id, "published", "Mine", "My words.", review.fingerprint, product.name)]
+    review_id = review.id
+    accounts.delete_account(member, "correct horse battery staple")
+    db.session.expire_all()
+    stored = db.session.get(Review, review_id)
+    assert (stored.status, stored.title, stored.body, stored.author_id) == ("removed", None, None, None)
+    assert client.get(f"/reviews/{review_id}").status_code == 404
+    assert client.get(f"/api/products/{product.sku}/reviews").get_json()["review_count"] == 0
