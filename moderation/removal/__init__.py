@@ -41,6 +41,12 @@ def init_app(app) -> None:
     register_queue_section(views.queue_section)
     if overdue_badge not in moderator_badges:
         moderator_badges.append(overdue_badge)
+    from forum import demo
+
+    from .demo import load_removal_requests
+
+    if load_removal_requests not in [loader for _, loader in demo.loaders]:
+        demo.loaders.append(("removal requests", load_removal_requests))
     _register_transparency()
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from forum.accounts.services import normalise_email
 from forum.errors import Conflict, ValidationFailed
 from forum.extensions import limiter
 from forum.forms import apply_errors, render_form
@@ -21,7 +22,13 @@ def _limit(name: str):
 
 
 def _email_key() -> str:
-    return "removal-email:" + (request.form.get("email") or "").strip().lower()[:254]
+    """One counter per address however it is spelled (case, spaces, Unicode forms)."""
+    raw = (request.form.get("email") or "")[:300]
+    try:
+        address = normalise_email(raw)
+    except ValidationFailed:
+        address = raw.strip().lower()
+    return "removal-email:" + address
 
 
 @bp.after_request

@@ -314,3 +314,36 @@ def test_extending_needs_a_reason_that_is_mailed_and_at_most_60_days_in_all(clie
     assert reason in status and "extended by 60 days" in status
     extended = db.session.scalars(select(ModerationLog).where(ModerationLog.action == "extended")).all()
     assert len(extended) == 2 and all(row.reference == rr.reference for row in extended)
+
+
+def test_items_already_gone_are_decided_without_a_second_removal(client_for, moderator, make_user, publish_review,
+                                                                 submit_and_confirm):
+    from forum.catalog import services as catalog
+    from moderation import services as moderation
+
+    from forum.catalog.models import Product
+
+    jane = make_user("member", email="jane@example.com")
+    toaster = Product(sku="TOASTER", name="Toaster", description="")
+    db.session.add(toaster)
+    db.session.commit()
+    withdrawn = publish_review(author=jane, body="Withdrawn but still stored.")
+    removed = publish_review(author=jane, body="Removed earlier.", product=toaster)
+    rr, _ = submit_and_confirm(links=[f"/reviews/{withdrawn.id}", f"/reviews/{removed.id}"])
+    catalog.withdraw_review(jane, withdrawn.id)
+    moderation.transition(db.session.get(Review, removed.id), "remove", moderator, reason="spam")
+    db.session.commit()
+
+    page = client_for(moderator).get(f"/moderation/removal-requests/{rr.id}").get_data(as_text=True)
+    assert "Status: withdrawn." in page and "Status: removed." in page
+    assert "Withdrawn but still stored." in page and "Its text has been erased." in page
+    items = {item.item_id: item for item in rr.items}
+    removal.decide_item(rr.id, items[withdrawn.id].id, moderator, "remove")
+    removal.decide_item(rr.id, items[removed.id].id, moderator, "remove")
+    # The withdrawn review's text is erased now; the removed one is not removed twice.
+    assert db.session.get(Review, withdrawn.id).body is None
+    removes = db.session.scalars(select(ModerationLog.subject_id).where(
+        ModerationLog.subject_kind == "review", ModerationLog.action == "remove")).all()
+    assert sorted(removes) == sorted([withdrawn.id, removed.id])
+    assert db.session.get(RemovalRequest, rr.id).status == "completed"
+    assert verify_chain().ok
