@@ -183,6 +183,18 @@ def _server_env(instance: Path, url: str) -> dict:
     return env
 
 
+def _stop_with_parent() -> None:
+    """In the server process: get SIGTERM when pytest dies, even if it is killed
+    (e.g. by a CI timeout) before the fixture can stop the server."""
+    try:
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the fixture's finaliser still stops it
+        pass
+
+
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory):
     root = tmp_path_factory.mktemp("live-server")
@@ -201,7 +213,7 @@ def live_server(tmp_path_factory):
              "--threads", "4", "--timeout", "60", "--graceful-timeout", "5",
              "--access-logfile", "-", "--error-logfile", "-", "wsgi:app"],
             cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=_stop_with_parent,
         )
     try:
         deadline = time.monotonic() + 60
