@@ -82,6 +82,9 @@ TRUE_WORDS = {"1", "yes", "y", "true", "active"}
 FALSE_WORDS = {"0", "no", "n", "false", "inactive"}
 
 
+KEEP = "keep"  # no `active` column: new products are active, existing ones keep their setting
+
+
 def _parse_active(raw: str | None):
     """Optional `active` column: blank means active (products are on sale unless told otherwise)."""
     value = (raw or "").strip().lower()
@@ -121,7 +124,7 @@ def import_products_csv(text: str) -> dict:
             sku = (row.get("sku") or "").strip()
             name = (row.get("name") or "").strip()
             description = row.get("description") or ""
-            active = _parse_active(row.get("active"))
+            active = _parse_active(row.get("active")) if "active" in header else KEEP
             if "\x00" in sku + name + description:
                 problems.append(f"line {line}: contains a NUL character")
             elif not sku or len(sku) > 64 or any(ch.isspace() or ch in "/?#%\\" for ch in sku):
@@ -146,7 +149,9 @@ def import_products_csv(text: str) -> dict:
 
 
 def save_products(rows) -> dict:
-    """Create or update (sku, name, description, active) rows by sku, in one transaction."""
+    """Create or update (sku, name, description, active) rows by sku, in one transaction.
+
+    `active` may be KEEP: a new product is then active and an existing one keeps its setting."""
     rows = list(rows)
     skus = [row[0] for row in rows]
     existing = {p.sku: p for p in db.session.scalars(select(Product).where(Product.sku.in_(skus)))} if skus else {}
@@ -154,9 +159,12 @@ def save_products(rows) -> dict:
     for sku, name, description, active in rows:
         product = existing.get(sku)
         if product is None:
-            db.session.add(Product(sku=sku, name=name, description=description, active=active))
+            db.session.add(Product(sku=sku, name=name, description=description, active=active is not False))
             created += 1
-        elif (product.name, product.description, product.active) != (name, description, active):
+            continue
+        if active is KEEP:
+            active = product.active
+        if (product.name, product.description, product.active) != (name, description, active):
             product.name, product.description, product.active = name, description, active
             updated += 1
     db.session.commit()

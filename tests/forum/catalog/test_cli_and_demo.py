@@ -155,3 +155,17 @@ def test_demo_catalog_has_every_state_and_loads_once(app):
     assert any("none added" in line for line in again)
     assert db.session.scalar(select(func.count()).select_from(ModerationLog)) == log_rows
     assert db.session.scalar(select(func.count()).select_from(Product)) == 30
+
+
+def test_reimport_without_active_column_keeps_a_withdrawn_product_inactive(runner, tmp_path):
+    path = tmp_path / "products.csv"
+    path.write_text("sku,name,description,active\nA-1,Alpha,x,no\n", encoding="utf-8")
+    assert runner.invoke(args=["products", "import", str(path)]).exit_code == 0
+    path.write_text("sku,name,description\nA-1,Alpha 2,x\nB-1,Beta,y\n", encoding="utf-8")
+    result = runner.invoke(args=["products", "import", str(path)])
+    assert "1 created, 1 updated" in result.output
+    products = _products()
+    assert (products["A-1"].name, products["A-1"].active, products["B-1"].active) == ("Alpha 2", False, True)
+    path.write_text("sku,name,description,active\nA-1,Alpha 2,x,maybe\n", encoding="utf-8")
+    result = runner.invoke(args=["products", "import", str(path)])
+    assert result.exit_code == 1 and "line 2: active must be yes or no" in result.output
