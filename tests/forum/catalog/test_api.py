@@ -7,8 +7,6 @@ import json
 
 import pytest
 
-from forum.catalog import services as catalog
-from moderation import services as moderation
 
 
 def test_product_reviews_shape(client, product, member, publish):
