@@ -8,7 +8,6 @@ import json
 import pytest
 
 
-
 def test_product_reviews_shape(client, product, member, publish):
     review = publish(member, product, 4, "Tïtle “quoted” <b>", "Body\r\nline 2 ✓\t")
     response = client.get(f"/api/products/{product.sku}/reviews")
