@@ -255,12 +255,8 @@ def _items_by_account(email: str) -> list[tuple[str, int]]:
 
 # --- the request ---------------------------------------------------------------------
 
-def submit_request(email, scope, links_text, removal_kind, details) -> RemovalRequest:
-    """Check and store a request and mail the confirmation link.
-
-    The answer is the same whether or not the address has content here: the
-    account is looked up only after the owner of the mailbox has confirmed.
-    """
+def check_request(email, scope, links_text, removal_kind, details) -> tuple[str, list]:
+    """Every field's problems at once; returns the normalised address and the resolved links."""
     errors: dict[str, list[str]] = {}
     try:
         email = normalise_email(email)
@@ -288,7 +284,16 @@ def submit_request(email, scope, links_text, removal_kind, details) -> RemovalRe
             ]
     if errors:
         raise ValidationFailed(field_errors=errors)
+    return email, links
 
+
+def submit_request(email, scope, links_text, removal_kind, details) -> RemovalRequest:
+    """Check and store a request and mail the confirmation link.
+
+    The answer is the same whether or not the address has content here: the
+    account is looked up only after the owner of the mailbox has confirmed.
+    """
+    email, links = check_request(email, scope, links_text, removal_kind, details)
     now = utcnow()
     token = secrets.token_urlsafe(32)  # 256 bits; only its hash is stored
     hours = _config("REMOVAL_CONFIRM_HOURS")

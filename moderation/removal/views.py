@@ -68,6 +68,15 @@ def request_form():
         else:
             # The same page for every address, whether or not it has content here.
             return render_template("removal/check_email.html", **_deadlines())
+    elif request.method == "POST" and "csrf_token" not in form.errors:
+        # Show every problem at once, not the form's first and the service's after a second try.
+        try:
+            services.check_request(form.email.data, form.scope.data, form.links.data,
+                                   form.removal_kind.data, form.details.data)
+        except ValidationFailed as error:
+            more = {name: messages for name, messages in error.field_errors.items() if not getattr(form, name).errors}
+            if more:
+                apply_errors(form, ValidationFailed(field_errors=more))
     return _form_page(form)
 
 
