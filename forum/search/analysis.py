@@ -11,14 +11,24 @@ StemmingAnalyzer, with the same on-disk format.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+import threading
+from collections import Counter, defaultdict
 
 from whoosh.analysis import Token, Tokenizer
-from whoosh.analysis.filters import STOP_WORDS
-from whoosh.formats import Positions
+from whoosh.formats import Existence, Positions
 from whoosh.lang.porter2 import stem as porter2_stem
 
 WORD_RE = re.compile(r"\w+(?:\.\w+)*", re.UNICODE)
+# PostgreSQL's english.stop (also NLTK's list): both backends ignore the same words. They are
+# about a third of English text; dropping them keeps the index smaller and phrases cheaper.
+STOP_WORDS = frozenset("""
+i me my myself we our ours ourselves you your yours yourself yourselves he him his himself she her hers
+herself it its itself they them their theirs themselves what which who whom this that these those am is
+are was were be been being have has had having do does did doing a an the and but if or because as until
+while of at by for with about against between into through during before after above below to from up down
+in out on off over under again further then once here there when where why how all any both each few more
+most other some such no nor not only own same so than too very s t can will just don should now
+""".split())
 MIN_WORD = 2      # single letters say nothing
 MAX_WORD = 40     # longer "words" are noise (hashes, runs of letters)
 _STEMS: dict[str, str] = {}
@@ -91,21 +101,44 @@ class SearchAnalyzer(Tokenizer):
             yield token
 
 
-def term_positions(text: str) -> dict[str, list[int]]:
-    """{term: [positions]} of `text`: exactly `analyze`, minus the character offsets, faster."""
-    poses: dict[str, list[int]] = defaultdict(list)
+_last = threading.local()   # the last text analysed: a body's positions and pairs share one analysis
+
+
+def term_sequence(text: str) -> list[str]:
+    """The terms of `text` in order: exactly `analyze`, minus positions and offsets, faster."""
+    if getattr(_last, "text", None) is text:
+        return _last.terms
+    terms = []
+    append = terms.append
     stems, stops = _STEMS, STOP_WORDS
-    pos = 0
     for word in WORD_RE.findall(text):
         word = word.lower()
         if len(word) < MIN_WORD or len(word) > MAX_WORD or word in stops:
             continue
         term = stems.get(word)
-        if term is None:
-            term = stem(word)
+        append(term if term is not None else stem(word))
+    _last.text, _last.terms = text, terms
+    return terms
+
+
+def term_positions(text: str) -> dict[str, list[int]]:
+    """{term: [positions]} of `text`."""
+    poses: dict[str, list[int]] = defaultdict(list)
+    for pos, term in enumerate(term_sequence(text)):
         poses[term].append(pos)
-        pos += 1
     return poses
+
+
+def pair_term(first: str, second: str) -> str:
+    return f"{first} {second}"
+
+
+def common_pairs(text: str, common: frozenset) -> set[str]:
+    """Adjacent term pairs of `text` whose two terms are both common (see CommonPairs)."""
+    if not common:
+        return set()
+    terms = term_sequence(text)
+    return {pair_term(a, b) for a, b in zip(terms, terms[1:]) if a in common and b in common}
 
 
 class FastPositions(Positions):
@@ -130,3 +163,35 @@ class FastPositions(Positions):
                 yield term, 1, fb, encoded
             else:
                 yield term, len(poslist), len(poslist) * fb, encode(poslist)
+
+
+class CommonPairs(Existence):
+    """The "common grams" of a text: each adjacent pair of two *common* terms, as one term.
+
+    A phrase of two very common words ("works great") would otherwise make Whoosh walk
+    and decode the positions of thousands of documents containing both; with this field it
+    is one short posting list. Which terms are common is decided from the corpus when the
+    index is rebuilt and kept in the index's schema, so queries and later writes to the same
+    index use the same set. Phrases with a less common word stay on positions: the list of
+    documents containing that word is short anyway.
+    """
+
+    def __init__(self, common=frozenset(), field_boost=1.0, **options):
+        super().__init__(field_boost=field_boost, **options)
+        self.common = frozenset(common)
+
+    def word_values(self, value, analyzer, **kwargs):
+        fb = self.field_boost
+        for pair in common_pairs(value, self.common):
+            yield pair, 1, fb, b""
+
+
+def choose_common_terms(texts, count: int, min_share: float = 0.01) -> frozenset:
+    """The `count` terms found in the most texts (each in at least `min_share` of them)."""
+    frequencies: Counter = Counter()
+    total = 0
+    for text in texts:
+        frequencies.update(set(term_sequence(text)))
+        total += 1
+    floor = max(2, int(total * min_share))
+    return frozenset(term for term, n in frequencies.most_common(count) if n >= floor)

@@ -15,7 +15,7 @@ from datetime import datetime
 from flask import current_app
 from markupsafe import Markup
 
-from .backend import SORTS, SearchRequest
+from .backend import SORTS, SearchHits, SearchRequest
 from .indexing import drain, get_backend, has_due_rows, public_documents
 from .analysis import terms_of
 from .query import ParsedQuery, parse
@@ -128,7 +128,10 @@ def search(q: str | None, *, group: str | None = None, product: str | None = Non
         offset=(result.page - 1) * per_page,
         limit=per_page,
     )
-    hits = backend.search(request)
+    if request.kinds == []:   # a part of the site that has nothing searchable here
+        hits = SearchHits(0, [])
+    else:
+        hits = backend.search(request)
     found = public_documents([doc_id for doc_id, _ in hits.hits])
     # The index may still list something removed a moment ago: it is dropped, and not counted.
     dropped = sum(1 for doc_id, _ in hits.hits if doc_id not in found)

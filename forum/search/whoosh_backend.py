@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import fcntl
 import os
 import secrets
@@ -36,7 +37,16 @@ from whoosh.scoring import BM25F
 from whoosh.sorting import FieldFacet
 
 from . import snippets
-from .analysis import FastPositions, SearchAnalyzer, analyze, stem, terms_of
+from .analysis import (
+    CommonPairs,
+    FastPositions,
+    SearchAnalyzer,
+    analyze,
+    choose_common_terms,
+    pair_term,
+    stem,
+    terms_of,
+)
 from .backend import IndexBusy, IndexWriter, SearchBackend, SearchHits, SearchRequest
 from .query import Clause, ParsedQuery
 from .registry import SearchDocument
@@ -44,6 +54,8 @@ from .registry import SearchDocument
 TITLE_BOOST = 2.5            # a word in the title counts this much more than in the body
 MAX_PREFIX_TERMS = 64        # a prefix ("batt*") expands to at most this many terms
 MAX_COLLECT = 1000           # deepest result reachable through pagination
+COMMON_TERMS = 300           # terms whose adjacent pairs get their own postings (CommonPairs)
+COMMON_SAMPLE = 20_000       # documents a rebuild reads to choose them
 KEEP_OLD_DIRS = 1            # previous index directories kept for searchers still reading them
 LOCK_POLL = 0.01
 
@@ -63,8 +75,11 @@ class SearchCodec(W3Codec):
         super().__init__(compression=1)
 
 
-def build_schema() -> fields.Schema:
+def build_schema(common_terms=frozenset()) -> fields.Schema:
     analyzer = SearchAnalyzer()
+    pairs = fields.TEXT(analyzer=analyzer, phrase=False)
+    pairs.format = CommonPairs(common_terms)
+    pairs.scorable = False
 
     def text_field() -> fields.TEXT:
         field = fields.TEXT(analyzer=analyzer, phrase=True)
@@ -79,18 +94,21 @@ def build_schema() -> fields.Schema:
         category=fields.ID(),
         title=text_field(),
         body=text_field(),
+        pairs=pairs,          # adjacent pairs of common terms of the body (phrase queries)
         # Sort key only (microseconds since 1970), not searchable.
         published=fields.COLUMN(columns.NumericColumn("q")),
     )
 
 
 def document_fields(document: SearchDocument) -> dict:
+    body = document.body or ""
     values = dict(
         doc_id=document.doc_id,
         kind=document.kind,
         grp=document.group,
         title=document.title or "",
-        body=document.body or "",
+        body=body,
+        pairs=body,   # the same string: analysed once for both fields
         published=int(document.published_at.astimezone(timezone.utc).timestamp() * 1_000_000),
     )
     if document.product_sku:
@@ -227,7 +245,11 @@ class WhooshBackend(SearchBackend):
         with self.lock.hold(timeout):
             path = self._new_dir()
             try:
-                ix = whoosh_index.create_in(str(path), self.schema)
+                documents = iter(documents)
+                sample = list(itertools.islice(documents, COMMON_SAMPLE))
+                common = choose_common_terms((d.body or "" for d in sample), COMMON_TERMS)
+                documents = itertools.chain(sample, documents)
+                ix = whoosh_index.create_in(str(path), build_schema(common))
                 # One process, one big segment written as separate files: opening a searcher
                 # then maps the files instead of copying a compound file into memory.
                 writer = ix.writer(procs=1, limitmb=self.reindex_limitmb, compound=False, codec=SearchCodec())
@@ -314,7 +336,21 @@ class WhooshBackend(SearchBackend):
         if len(stems) == 1:
             term = stems[0]
             return Or([Term("title", term, boost=TITLE_BOOST), Term("body", term)]), stems
-        return Or([Phrase("title", stems, boost=TITLE_BOOST), Phrase("body", stems)]), stems
+        common = self._common_terms(reader)
+        if len(stems) == 2 and stems[0] in common and stems[1] in common:
+            # Two common words: their pair term says where they are adjacent (CommonPairs);
+            # the word terms give the score.
+            in_body = And([Term("body", stems[0]), Term("body", stems[1]), Term("pairs", pair_term(*stems))])
+        else:
+            in_body = Phrase("body", stems)
+        return Or([Phrase("title", stems, boost=TITLE_BOOST), in_body]), stems
+
+    @staticmethod
+    def _common_terms(reader) -> frozenset:
+        schema = getattr(reader, "schema", None)
+        if schema is None or "pairs" not in schema:
+            return frozenset()
+        return getattr(schema["pairs"].format, "common", frozenset())
 
     def build_query(self, query: ParsedQuery, reader):
         """(whoosh query or None, stems to highlight)."""

@@ -208,3 +208,21 @@ def test_erased_text_leaves_nothing_to_highlight(publish, moderator, drain, sear
     drain()
     assert db.session.get(Review, review.id).body is None
     assert result_ids(search_page("smithers")[1]) == []
+
+
+def test_phrases_of_common_words_after_a_rebuild(app, runner, publish, drain, backend, search_page):
+    """Whoosh indexes adjacent pairs of the corpus's common words; phrases stay exact."""
+    adjacent = [publish(f"Review {n}", "It works great with my laptop.") for n in range(3)]
+    apart = [publish(f"Other {n}", "Great price, and it works with my laptop.") for n in range(3)]
+    drain()
+    assert runner.invoke(args=["search", "reindex"]).exit_code == 0
+    if backend.name == "whoosh":
+        with backend._index(backend._current_name()).searcher() as searcher:
+            assert {"work", "great"} <= backend._common_terms(searcher.reader())
+    assert set(result_ids(search_page('"works great"')[1])) == {r.id for r in adjacent}
+    assert set(result_ids(search_page("works great")[1])) == {r.id for r in adjacent + apart}
+    # Written after the rebuild: the same index keeps using the same common words.
+    later = publish("Later", "Honestly it works great.")
+    drain()
+    assert set(result_ids(search_page('"works great"')[1])) == {r.id for r in adjacent + [later]}
+    assert set(result_ids(search_page('"great works"')[1])) == set()
