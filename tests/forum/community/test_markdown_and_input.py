@@ -143,9 +143,10 @@ def test_naughty_replies_edits_and_previews(quick_index, client_for, make_user, 
     reply = services.create_reply(author, topic.id, "to edit")
     for n, text in enumerate(NAUGHTY):
         _ok(client.post(f"/forums/topics/{topic.id}/reply", data={"body": text}), 302, 422)
-        if n % 4 == 0:
+        # The edit and preview forms share the topic form's fields (tested with every string above): a sample.
+        if n % 10 == 0:
             _ok(client.post(f"/forums/topics/{topic.id}/reply", data={"body": text, "preview": "1"}), 200, 422)
-        if n % 4 == 1:
+        if n % 10 == 1:
             version = db.session.get(ForumPost, reply.id).version
             _ok(client.post(f"/forums/posts/{reply.id}/edit", data={"body": text, "version": str(version)}),
                 302, 422)
@@ -235,7 +236,7 @@ def test_naughty_suspension_reasons_and_move_targets(quick_index, client_for, mo
     until = (utcnow().date() + timedelta(days=2)).isoformat()
     for n, text in enumerate(NAUGHTY):
         _ok(client.post(f"/moderation/members/{member.id}/suspend", data={"reason": text, "until": until}), 302, 422)
-        if n % 5 == 0:
+        if n % 10 == 0:
             _ok(client.post(f"/moderation/members/{member.id}/suspend", data={"reason": "x", "until": text}), 422)
             _ok(client.post(f"/forums/topics/{topic.id}/move", data={"move-category": text}), 302, 422)
             _ok(client.post(f"/forums/topics/{topic.id}/tools", data={"action": text}), 400)
