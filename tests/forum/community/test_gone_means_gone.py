@@ -208,3 +208,16 @@ def test_status_is_only_ever_changed_by_the_transition_function(monkeypatch, app
         event.remove(db.engine, "before_cursor_execute", watch)
     assert status_writes and all(status_writes), status_writes
     assert len(status_writes) >= 8
+
+
+def test_removal_requests_resolve_links_to_forum_posts(app, thread):
+    resolver = pytest.importorskip("moderation.removal.services")
+    topic, replies = thread
+    reply_id = replies["published"].id
+    with app.test_request_context(base_url="http://shop.example"):
+        for link, expected in ((f"http://shop.example/forums/posts/{reply_id}", reply_id),
+                               (f"/forums/posts/{reply_id}/edit", reply_id),
+                               (f"http://shop.example/forums/topics/{topic.id}", topic.opening.id),
+                               (f"http://shop.example/forums/topics/{topic.id}?page=1#post-{reply_id}", reply_id)):
+            kind, item_id = resolver.resolve_link(link)
+            assert (kind.name, item_id) == ("forum_post", expected), link
