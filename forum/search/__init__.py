@@ -49,7 +49,8 @@ DEFAULTS = {
     "SEARCH_DRAIN_TIMEOUT_ON_SEARCH": 0.5,
     "SEARCH_PER_PAGE": 10,
     "SEARCH_MAX_PAGES": 50,
-    "SEARCH_REINDEX_LIMITMB": 512,         # whoosh memory for a rebuild before spilling to disk
+    "SEARCH_REINDEX_LIMITMB": 512,         # whoosh memory for a rebuild (per process) before spilling to disk
+    "SEARCH_REINDEX_PROCS": 1,             # whoosh processes writing a rebuild
     "RATELIMIT_SEARCH": "60 per minute;600 per hour",
 }
 

@@ -47,7 +47,8 @@ def create_backend(app) -> SearchBackend:
     if name == "whoosh":
         from .whoosh_backend import WhooshBackend
 
-        return WhooshBackend(app.config["SEARCH_INDEX_DIR"], app.config["SEARCH_REINDEX_LIMITMB"])
+        return WhooshBackend(app.config["SEARCH_INDEX_DIR"], app.config["SEARCH_REINDEX_LIMITMB"],
+                             app.config["SEARCH_REINDEX_PROCS"])
     if name == "postgres":
         dialect = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name()
         if dialect != "postgresql":

@@ -35,6 +35,7 @@ from whoosh.codec.whoosh3 import W3Codec
 from whoosh.query import And, AndNot, NullQuery, Or, Phrase, Term
 from whoosh.scoring import BM25F
 from whoosh.sorting import FieldFacet
+from whoosh.writing import MERGE_SMALL
 
 from . import snippets
 from .analysis import (
@@ -147,6 +148,21 @@ class _Lock:
             os.close(fd)
 
 
+MERGE_LIMIT = 5_000          # segments bigger than this are never merged by a drain
+
+
+def merge_small_segments(writer, segments):
+    """Whoosh's MERGE_SMALL, but never touching a big segment (the one a rebuild wrote).
+
+    Merging it would rewrite the whole index inside a drain, i.e. at the end of some
+    moderator's request, holding the writer lock for minutes; `flask search reindex`
+    is the way to compact the index.
+    """
+    big = [seg for seg in segments if seg.doc_count_all() > MERGE_LIMIT]
+    small = [seg for seg in segments if seg.doc_count_all() <= MERGE_LIMIT]
+    return big + MERGE_SMALL(writer, small)
+
+
 class _Writer(IndexWriter):
     def __init__(self, writer):
         self.writer = writer
@@ -164,10 +180,11 @@ class _Writer(IndexWriter):
 class WhooshBackend(SearchBackend):
     name = "whoosh"
 
-    def __init__(self, root: str, reindex_limitmb: int = 512):
+    def __init__(self, root: str, reindex_limitmb: int = 512, reindex_procs: int = 1):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.reindex_limitmb = reindex_limitmb
+        self.reindex_procs = max(1, int(reindex_procs))
         self.lock = _Lock(self.root / "write.lock")
         self.schema = build_schema()
         self._indexes: dict[str, whoosh_index.FileIndex] = {}
@@ -236,7 +253,7 @@ class WhooshBackend(SearchBackend):
                 writer.cancel()
                 raise
             if wrapper.changed:
-                writer.commit()
+                writer.commit(mergetype=merge_small_segments)
             else:
                 writer.cancel()
 
@@ -250,9 +267,13 @@ class WhooshBackend(SearchBackend):
                 common = choose_common_terms((d.body or "" for d in sample), COMMON_TERMS)
                 documents = itertools.chain(sample, documents)
                 ix = whoosh_index.create_in(str(path), build_schema(common))
-                # One process, one big segment written as separate files: opening a searcher
-                # then maps the files instead of copying a compound file into memory.
-                writer = ix.writer(procs=1, limitmb=self.reindex_limitmb, compound=False, codec=SearchCodec())
+                # Big segments written as separate files: opening a searcher then maps the files
+                # instead of copying a compound file into memory. With reindex_procs > 1, worker
+                # processes analyse and write one segment each while this one reads the database.
+                options = dict(limitmb=self.reindex_limitmb, compound=False, codec=SearchCodec())
+                if self.reindex_procs > 1:
+                    options.update(procs=self.reindex_procs, multisegment=True, batchsize=500)
+                writer = ix.writer(**options)
                 try:
                     for document in documents:
                         writer.add_document(**document_fields(document))
@@ -261,6 +282,8 @@ class WhooshBackend(SearchBackend):
                     writer.cancel()
                     raise
                 writer.commit(optimize=False)
+                if ix.doc_count() != count:   # never swap in an incomplete index
+                    raise RuntimeError(f"the new index holds {ix.doc_count()} documents instead of {count}")
             except BaseException:
                 shutil.rmtree(path, ignore_errors=True)
                 raise

@@ -87,3 +87,15 @@ def test_status_and_sync(app, runner, publish):
     assert result.exit_code == 0 and "Queued changes: 1" in result.output
     result = runner.invoke(args=["search", "sync"])
     assert result.exit_code == 0 and "Applied 1 change(s); 0 still queued." in result.output
+
+
+def test_reindex_with_worker_processes(app, runner, publish, drain, backend, search_page):
+    if backend.name != "whoosh":
+        return
+    backend.reindex_procs = 2
+    reviews = [publish(f"Curlew {n}", f"curlew number {n}") for n in range(12)]
+    drain()
+    result = runner.invoke(args=["search", "reindex"])
+    assert result.exit_code == 0, result.output
+    assert indexed(backend) == {f"review:{r.id}" for r in reviews}
+    assert runner.invoke(args=["search", "check"]).exit_code == 0
