@@ -191,11 +191,25 @@ def reset_password(token: str, new_password: str) -> User:
     if claimed != 1:
         db.session.rollback()
         raise Gone("This link has already been used.")
-    user.password_hash = hash_password(new_password)
-    user.session_version += 1
+    _set_password(user, new_password)
     queue_mail(user.email, "Your password was changed", "password_changed", user=user)
     db.session.commit()
     return user
+
+
+def _set_password(user: User, new_password: str) -> None:
+    """New hash, every other session ended, and no older reset link works any more."""
+    user.password_hash = hash_password(new_password)
+    user.session_version += 1
+    db.session.execute(
+        AuthToken.__table__.update()
+        .where(
+            AuthToken.user_id == user.id,
+            AuthToken.purpose == PASSWORD_RESET,
+            AuthToken.used_at.is_(None),
+        )
+        .values(used_at=utcnow())
+    )
 
 
 def _require_password(user: User, password: str, field: str = "current_password") -> None:
@@ -227,8 +241,7 @@ def change_email(user: User, new_email: str, current_password: str) -> None:
 def change_password(user: User, current_password: str, new_password: str) -> None:
     _require_password(user, current_password)
     _check_password(new_password, user.email, user.display_name, field="new_password")
-    user.password_hash = hash_password(new_password)
-    user.session_version += 1  # every other session ends
+    _set_password(user, new_password)
     queue_mail(user.email, "Your password was changed", "password_changed", user=user)
     db.session.commit()
 

@@ -276,3 +276,33 @@ def test_account_page_labels_each_point_to_one_input(client, member, login_as):
     assert sorted(label_targets) == sorted(visible_inputs)
     # Field names stay plain, so the posts keep working.
     assert 'name="current_password"' in page and 'name="new_password"' in page
+
+
+def _reset_links(sent_mail):
+    return [re.search(r"http://localhost(/password-reset/\S+)", m.body).group(1) for m in sent_mail
+            if m.subject == "Reset your password"]
+
+
+def test_a_new_password_voids_every_other_reset_link(client, member, sent_mail):
+    client.post("/password-reset", data={"email": member.email})
+    client.post("/password-reset", data={"email": member.email})
+    first, second = _reset_links(sent_mail)
+    new_password = "a brand new secret phrase"
+    assert client.post(first, data={"password": new_password, "confirm": new_password}).status_code == 302
+    # The other link, still unexpired, no longer works.
+    assert client.get(second).status_code == 410
+    assert client.post(second, data={"password": "an attacker's choice!", "confirm": "an attacker's choice!"}).status_code == 410
+    assert login(client, member.email, new_password).status_code == 302
+
+
+def test_changing_the_password_voids_outstanding_reset_links(client, member, login_as, sent_mail):
+    client.post("/password-reset", data={"email": member.email})
+    [link] = _reset_links(sent_mail)
+    login_as(member)
+    new_password = "another strong passphrase"
+    response = client.post(
+        "/account/password",
+        data={"current_password": STRONG_PASSWORD, "new_password": new_password, "confirm": new_password},
+    )
+    assert response.status_code == 302
+    assert client.get(link).status_code == 410
