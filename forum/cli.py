@@ -71,7 +71,8 @@ def list_users():
 
 
 @mail_cli.command("send-pending")
-@click.option("--all", "include_not_due", is_flag=True, help="Also retry messages still backing off.")
+@click.option("--all", "include_not_due", is_flag=True,
+              help="Retry every unsent message now, also those backing off or given up.")
 def send_pending(include_not_due):
     """Send queued mail that is due; failures stay queued."""
     from .mail import send_pending as send
@@ -90,6 +91,11 @@ def mail_status():
     status = outbox_status()
     click.echo(f"Pending: {status['pending']} (of which failing: {status['failing']})")
     click.echo(f"Sent: {status['sent']}")
+    if status["given_up"]:
+        click.echo(
+            f"Given up after {current_app.config['MAIL_MAX_ATTEMPTS']} attempts: {status['given_up']} "
+            "(retry them with `flask mail send-pending --all`)"
+        )
     if status["oldest_pending_at"]:
         click.echo(f"Oldest pending since: {status['oldest_pending_at']:%Y-%m-%d %H:%M} UTC")
     if status["last_error"]:

@@ -122,13 +122,17 @@ def deliver(message_ids) -> tuple[int, int]:
 
 
 def send_pending(include_not_due: bool = False, limit: int = 500) -> tuple[int, int]:
-    """Send queued messages that are due (all unsent ones with include_not_due)."""
-    query = select(OutboxMessage.id).where(
-        OutboxMessage.sent_at.is_(None),
-        OutboxMessage.attempts < current_app.config["MAIL_MAX_ATTEMPTS"],
-    )
+    """Send queued messages that are due.
+
+    Automatic retries stop after MAIL_MAX_ATTEMPTS; `include_not_due` (an operator's
+    `--all`, e.g. after a long outage) tries every unsent message again.
+    """
+    query = select(OutboxMessage.id).where(OutboxMessage.sent_at.is_(None))
     if not include_not_due:
-        query = query.where(OutboxMessage.next_attempt_at <= utcnow())
+        query = query.where(
+            OutboxMessage.next_attempt_at <= utcnow(),
+            OutboxMessage.attempts < current_app.config["MAIL_MAX_ATTEMPTS"],
+        )
     ids = db.session.scalars(query.order_by(OutboxMessage.id).limit(limit)).all()
     return deliver(ids)
 
@@ -146,6 +150,12 @@ def outbox_status() -> dict:
         sent=db.session.scalar(
             select(func.count()).where(OutboxMessage.sent_at.is_not(None))
         ),
+    )
+    counts["given_up"] = db.session.scalar(
+        select(func.count()).where(
+            OutboxMessage.sent_at.is_(None),
+            OutboxMessage.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"],
+        )
     )
     counts["oldest_pending_at"] = db.session.scalar(
         select(func.min(OutboxMessage.created_at)).where(OutboxMessage.sent_at.is_(None))

@@ -276,3 +276,23 @@ def test_building_a_mail_link_mid_transaction_commits_nothing(app, sent_mail, me
     assert sent_mail == []
     deliver_committed()
     assert [m.subject for m in sent_mail] == ["Your password was changed"]
+
+
+def test_after_the_last_automatic_retry_an_operator_can_still_send(smtp_config, smtp_port, app, runner, member):
+    app.config["MAIL_MAX_ATTEMPTS"] = 2
+    queue_mail(member.email, "Your password was changed", "password_changed", user=member)
+    db.session.commit()
+    deliver_committed()  # server down: attempt 1
+    assert runner.invoke(args=["mail", "send-pending", "--all"]).exit_code == 1  # attempt 2
+    db.session.expire_all()
+    # Not due for automatic retries any more, and the status says so.
+    db.session.execute(db.update(OutboxMessage).values(next_attempt_at=OutboxMessage.created_at))
+    db.session.commit()
+    assert "Sent 0, failed 0." in runner.invoke(args=["mail", "send-pending"]).output
+    status = runner.invoke(args=["mail", "status"]).output
+    assert "Given up after 2 attempts: 1" in status and "send-pending --all" in status
+    with SmtpServer(smtp_port) as inbox:
+        result = runner.invoke(args=["mail", "send-pending", "--all"])
+        assert result.exit_code == 0 and "Sent 1, failed 0." in result.output
+        assert len(inbox.messages) == 1
+    assert "Given up" not in runner.invoke(args=["mail", "status"]).output
