@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass
 
 from flask import url_for
@@ -19,6 +18,7 @@ from sqlalchemy.orm import joinedload
 from forum.errors import NotFound, PermissionDenied, ValidationFailed
 from forum.extensions import db
 from forum.fingerprint import content_fingerprint
+from forum.fingerprint import fingerprint_payload as _fingerprint_payload
 from forum.mail import queue_mail
 from forum.urls import external_url
 from forum.models import User
@@ -279,8 +279,8 @@ def reviews_by_author(user: User) -> list[Review]:
 
 
 def fingerprint_payload(review: Review) -> str:
-    """The exact string whose UTF-8 bytes are hashed (the rule in forum.fingerprint), for the verify page."""
-    return json.dumps([review.title, review.body], ensure_ascii=False, separators=(",", ":"))
+    """The exact string whose UTF-8 bytes are hashed, for the verify page."""
+    return _fingerprint_payload(review.title, review.body)
 
 
 def review_state_for(user: User | None, product: Product) -> dict:

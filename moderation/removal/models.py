@@ -90,7 +90,7 @@ class RemovalRequest(db.Model):
             f"AND close_explanation IS NOT NULL AND length(trim(close_explanation, '{WHITESPACE}')) > 0)",
             name="closed_with_reason",
         ),
-        CheckConstraint(f"status = 'unconfirmed' OR (confirmed_at IS NOT NULL AND due_at IS NOT NULL)",
+        CheckConstraint("status = 'unconfirmed' OR (confirmed_at IS NOT NULL AND due_at IS NOT NULL)",
                         name="confirmed_has_due_date"),
         Index("ix_removal_request_status_due", "status", "due_at"),
     )

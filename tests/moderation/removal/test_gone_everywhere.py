@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from sqlalchemy import select, text
 
-from forum.catalog.models import Review
 from forum.extensions import db
 from moderation.audit import verify_chain
 from moderation.models import ModerationLog
