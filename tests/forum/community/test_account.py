@@ -103,3 +103,14 @@ def test_deleting_my_account_takes_my_posts_down_and_erases_them(client, member,
 def test_account_deletion_page_explains_what_happens_to_forum_posts(client_for, member):
     page = client_for(member).get("/account/delete").text
     assert "forum topics and replies" in page
+
+
+def test_my_account_shows_my_suspension(client_for, member, moderator):
+    from datetime import timedelta
+
+    from forum.accounts import suspensions
+    from forum.timeutil import utcnow
+
+    suspensions.suspend_member(moderator, member.id, "Shouting <in> capitals", utcnow().date() + timedelta(days=2))
+    page = client_for(member).get("/account").text
+    assert "Suspensions of your account" in page and "Shouting &lt;in&gt; capitals" in page
