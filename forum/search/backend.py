@@ -62,11 +62,14 @@ class SearchBackend(ABC):
     name: str
 
     @abstractmethod
-    def writing(self, session, timeout: float) -> AbstractContextManager[IndexWriter]:
+    def writing(self, session, timeout: float,
+                reload: Callable[[list[str]], list[SearchDocument]] | None = None,
+                ) -> AbstractContextManager[IndexWriter]:
         """Exclusive writer: waits up to `timeout` seconds for other writers, else raises IndexBusy.
 
         `session` is the database session of the caller (the postgres backend writes through it;
-        the caller commits it after the block).
+        the caller commits it after the block). `reload(doc_ids)` returns the current public
+        documents among `doc_ids`; a backend may use it to rewrite parts of its index.
         """
 
     @abstractmethod

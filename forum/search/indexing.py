@@ -138,7 +138,11 @@ def drain(max_rows: int = 500, timeout: float | None = None, *, include_not_due:
             session.rollback()   # read the rows afresh once the lock is held
             try:
                 failures: dict[tuple[str, int], str] = {}
-                with backend.writing(session, timeout) as writer:
+
+                def reload(doc_ids: list[str]) -> list[SearchDocument]:
+                    return [document for _, document in public_documents(doc_ids, session).values()]
+
+                with backend.writing(session, timeout, reload) as writer:
                     rows = session.scalars(
                         select(SearchOutbox).where(*condition).order_by(SearchOutbox.id).limit(max_rows)
                     ).all()
@@ -321,8 +325,9 @@ def _sort_key(value: str):
         return (value, 0)
 
 
-def public_documents(doc_ids: list[str]) -> dict[str, tuple[object, SearchDocument]]:
+def public_documents(doc_ids: list[str], session=None) -> dict[str, tuple[object, SearchDocument]]:
     """The public ones among `doc_ids`, freshly read from the database: {doc_id: (obj, document)}."""
+    session = session or db.session
     wanted: dict[str, list[int]] = defaultdict(list)
     for value in doc_ids:
         try:
@@ -336,7 +341,7 @@ def public_documents(doc_ids: list[str]) -> dict[str, tuple[object, SearchDocume
             searchable = SEARCHABLES.get(kind)
             if searchable is None:
                 continue
-            for item_id, obj in load_items(db.session, searchable, ids, fresh=True).items():
+            for item_id, obj in load_items(session, searchable, ids, fresh=True).items():
                 if searchable.is_public(obj):
                     found[doc_id(kind, item_id)] = (obj, searchable.to_document(obj))
     return found

@@ -201,7 +201,7 @@ class PostgresBackend(SearchBackend):
             time.sleep(LOCK_POLL)
 
     @contextlib.contextmanager
-    def writing(self, session, timeout: float):
+    def writing(self, session, timeout: float, reload=None):
         self._lock(session, timeout)
         yield _Writer(session)
 

@@ -33,9 +33,11 @@ from whoosh import columns, fields
 from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3Codec
 from whoosh.query import And, AndNot, NullQuery, Or, Phrase, Term
+from whoosh.reading import EmptyReader, MultiReader, SegmentReader
 from whoosh.scoring import BM25F
+from whoosh.searching import Searcher
+from whoosh.writing import NO_MERGE
 from whoosh.sorting import FieldFacet
-from whoosh.writing import MERGE_SMALL
 
 from . import snippets
 from .analysis import (
@@ -149,32 +151,84 @@ class _Lock:
 
 
 MERGE_LIMIT = 5_000          # segments bigger than this are never merged by a drain
+MERGE_FACTOR = 4             # this many segments of one size tier are merged into one
 
 
-def merge_small_segments(writer, segments):
-    """Whoosh's MERGE_SMALL, but never touching a big segment (the one a rebuild wrote).
+def _tier(doc_count: int) -> int:
+    tier = 0
+    while doc_count >= MERGE_FACTOR:
+        doc_count //= MERGE_FACTOR
+        tier += 1
+    return tier
 
-    Merging it would rewrite the whole index inside a drain, i.e. at the end of some
-    moderator's request, holding the writer lock for minutes; `flask search reindex`
-    is the way to compact the index.
+
+def segments_to_merge(segments) -> list:
+    """Tiered merging: MERGE_FACTOR segments of one size tier become one.
+
+    Each drain writes a small segment. A merge costs about its size, so a merge of n
+    documents happens once every n drains and the cost per publication stays small and
+    even (Whoosh's MERGE_SMALL now and then merges hundreds of documents inside one drain,
+    i.e. at the end of a moderator's request). Segments above MERGE_LIMIT (a rebuild's)
+    are never merged: `flask search reindex` compacts the index.
     """
-    big = [seg for seg in segments if seg.doc_count_all() > MERGE_LIMIT]
-    small = [seg for seg in segments if seg.doc_count_all() <= MERGE_LIMIT]
-    return big + MERGE_SMALL(writer, small)
+    tiers: dict[int, list] = {}
+    for segment in segments:
+        count = segment.doc_count_all()
+        if count <= MERGE_LIMIT:
+            tiers.setdefault(_tier(count), []).append(segment)
+    for tier in sorted(tiers):
+        if len(tiers[tier]) >= MERGE_FACTOR:
+            return tiers[tier]
+    return []
+
+
+def tiered_merge(writer, segments):
+    """Whoosh merge policy for `segments_to_merge`, copying postings with add_reader.
+
+    Only used when the documents cannot be re-read from the database: copying a small
+    segment's postings costs about ten times indexing its documents again.
+    """
+    group = segments_to_merge(segments)
+    for segment in group:
+        reader = SegmentReader(writer.storage, writer.schema, segment)
+        writer.add_reader(reader)
+        reader.close()
+    return [segment for segment in segments if segment not in group]
+
+
+def _segment_state(segment) -> tuple:
+    """What a segment's reader depends on: the segment and its deleted documents."""
+    deleted = tuple(sorted(segment.deleted_docs())) if segment.deleted_count() else ()
+    return segment.segment_id(), deleted
 
 
 class _Writer(IndexWriter):
-    def __init__(self, writer):
+    """Writes through a whoosh writer; finds existing documents with the searcher of the same
+    generation (taken under the lock), so adding a new document opens no other reader."""
+
+    def __init__(self, writer, searcher):
         self.writer = writer
+        self.searcher = searcher
         self.changed = False
+        self.touched: set[str] = set()
+
+    def _delete_existing(self, doc_id: str) -> None:
+        if self.searcher is None:
+            self.writer.delete_by_term("doc_id", doc_id)
+            return
+        for docnum in self.searcher.document_numbers(doc_id=doc_id):
+            self.writer.delete_document(docnum)
 
     def index(self, document: SearchDocument) -> None:
-        self.writer.update_document(**document_fields(document))
+        self._delete_existing(document.doc_id)
+        self.writer.add_document(**document_fields(document))
         self.changed = True
+        self.touched.add(document.doc_id)
 
     def delete(self, doc_id: str) -> None:
-        self.writer.delete_by_term("doc_id", doc_id)
+        self._delete_existing(doc_id)
         self.changed = True
+        self.touched.add(doc_id)
 
 
 class WhooshBackend(SearchBackend):
@@ -241,21 +295,52 @@ class WhooshBackend(SearchBackend):
     # --- writing -----------------------------------------------------------
 
     @contextlib.contextmanager
-    def writing(self, session, timeout: float):
+    def writing(self, session, timeout: float, reload=None):
         with self.lock.hold(timeout):
             ix = self._index(self._ensure_index())
+            # Holding the lock, nobody else can change the index: this searcher and the
+            # writer see the same generation, so document numbers agree.
+            searcher = self._searcher()
             # Our lock is the real one; whoosh's own lock is then always free.
             writer = ix.writer(timeout=timeout, codec=SearchCodec())
-            wrapper = _Writer(writer)
+            if searcher is not None and [s.segment_id() for s in writer.segments] != [
+                    r.segment().segment_id() for r, _ in searcher.reader().leaf_readers() if r.segment()]:
+                searcher = None   # (cannot happen under the lock; fall back to whoosh's own lookup)
+            wrapper = _Writer(writer, searcher)
             try:
                 yield wrapper
             except BaseException:
                 writer.cancel()
                 raise
-            if wrapper.changed:
-                writer.commit(mergetype=merge_small_segments)
-            else:
+            if not wrapper.changed:
                 writer.cancel()
+                return
+            group = segments_to_merge(writer.segments)
+            if group and reload is not None and searcher is not None:
+                self._merge_by_reindexing(writer, searcher, group, wrapper.touched, reload)
+            else:
+                writer.commit(mergetype=tiered_merge)
+
+    @staticmethod
+    def _merge_by_reindexing(writer, searcher, group, touched, reload) -> None:
+        """Merge `group` by indexing its documents again from the database into this commit.
+
+        Ten times cheaper than copying postings; documents no longer public (drift) drop out.
+        """
+        merged_ids = {segment.segment_id() for segment in group}
+        doc_ids = set()
+        for leaf, _ in searcher.reader().leaf_readers():
+            if leaf.segment() is not None and leaf.segment().segment_id() in merged_ids:
+                doc_ids.update(fields["doc_id"] for _, fields in leaf.iter_docs())
+        try:
+            documents = reload(sorted(doc_ids - touched))
+        except Exception:   # the database failed us: merge another time
+            writer.commit(mergetype=NO_MERGE)
+            return
+        for document in documents:
+            writer.add_document(**document_fields(document))
+        writer.commit(mergetype=lambda _writer, segments: [
+            segment for segment in segments if segment.segment_id() not in merged_ids])
 
     def rebuild(self, documents: Iterable[SearchDocument], session, timeout: float) -> int:
         count = 0
@@ -297,20 +382,47 @@ class WhooshBackend(SearchBackend):
     # --- reading -----------------------------------------------------------
 
     def _searcher(self):
-        """This thread's searcher, reopened when the live index or its generation changed."""
+        """This thread's searcher for the latest generation of the live index (None if none yet).
+
+        Reopened whenever the live directory or its generation changed, never "refreshed":
+        whoosh-reloaded's Searcher.refresh() reuses a segment's reader even when the segment
+        gained deletions, so a deleted document can still be found. Here a segment's reader
+        is reused only when the segment *and its deleted documents* are unchanged; the rest
+        (new segments, segments with new deletions) is opened afresh.
+        """
         local = self._local
         name = self._current_name()
         if name is None:
             return None
         ix = self._index(name)
-        key = (name, ix.latest_generation())
-        if getattr(local, "key", None) != key:
-            old = getattr(local, "searcher", None)
-            local.searcher = ix.searcher(weighting=BM25F(B=0.75, K1=1.2))
-            local.key = key
-            if old is not None:
-                with contextlib.suppress(Exception):
-                    old.close()
+        if getattr(local, "key", None) == (name, ix.latest_generation()):
+            return local.searcher
+        toc = ix._read_toc()
+        old = getattr(local, "searcher", None)
+        reusable = {}
+        if old is not None and local.key[0] == name:
+            reusable = {_segment_state(r.segment()): r for r, _ in old.reader().leaf_readers()
+                        if r.segment() is not None}
+        readers = []
+        for segment in toc.segments:
+            reader = reusable.pop(_segment_state(segment), None)
+            if reader is None:
+                reader = SegmentReader(ix.storage, toc.schema, segment, generation=toc.generation)
+            readers.append(reader)
+        if not readers:
+            reader = EmptyReader(toc.schema)
+        elif len(readers) == 1:
+            reader = readers[0]
+        else:
+            reader = MultiReader(readers, generation=toc.generation)
+        local.searcher = Searcher(reader, weighting=BM25F(B=0.75, K1=1.2), fromindex=ix)
+        local.key = (name, toc.generation)
+        if old is not None and local.key[0] != name:
+            with contextlib.suppress(Exception):
+                old.close()
+        for unused in reusable.values():
+            with contextlib.suppress(Exception):
+                unused.close()
         return local.searcher
 
     def _forget_searcher(self) -> None:

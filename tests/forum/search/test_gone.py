@@ -234,3 +234,46 @@ def test_concurrent_approvals_from_several_processes_are_all_indexed(app, app_co
     assert indexing.pending_count() == 0
     assert indexed(backend) == {f"review:{r.id}" for r in reviews}
     assert backend.search(SearchRequest(parse("plover"), limit=50)).total == len(reviews)
+
+
+def test_whoosh_reuses_only_segment_readers_without_new_deletions(app, publish, drain, backend, moderator):
+    if backend.name != "whoosh":
+        pytest.skip("whoosh only")
+    first = publish("Skua one", "skua")
+    drain()
+    _hits(backend, "skua")
+    readers_before = {r.segment().segment_id(): r for r, _ in backend._searcher().reader().leaf_readers()}
+    second = publish("Skua two", "skua")
+    drain()
+    assert _hits(backend, "skua") == {f"review:{first.id}", f"review:{second.id}"}
+    readers_after = {r.segment().segment_id(): r for r, _ in backend._searcher().reader().leaf_readers()}
+    kept = set(readers_before) & set(readers_after)
+    assert kept and all(readers_after[k] is readers_before[k] for k in kept)   # unchanged: reused
+
+    moderation.transition(first, "remove", moderator, reason="spam")
+    db.session.commit()
+    drain()
+    assert _hits(backend, "skua") == {f"review:{second.id}"}   # its segment gained a deletion: reopened
+    assert backend.search(SearchRequest(parse("skua"))).total == 1
+
+
+def test_whoosh_merges_small_segments_by_indexing_them_again(app, publish, drain, backend):
+    """Drains write one small segment each; merges re-read the documents from the database."""
+    if backend.name != "whoosh":
+        pytest.skip("whoosh only")
+    from sqlalchemy import update
+
+    reviews = []
+    for n in range(3):
+        reviews.append(publish(f"Shag {n}", "shag"))
+        drain()
+    # Made private behind the index's back (no outbox row): the next merge drops it.
+    db.session.execute(update(Review).where(Review.id == reviews[0].id).values(status="hidden"))
+    db.session.commit()
+    for n in range(3, 9):
+        reviews.append(publish(f"Shag {n}", "shag"))
+        drain()
+    segments = backend._index(backend._current_name())._segments()
+    assert len(segments) < 6
+    assert indexed(backend) == {f"review:{r.id}" for r in reviews[1:]}
+    assert backend.search(SearchRequest(parse("shag"), limit=50)).total == 8
