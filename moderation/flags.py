@@ -474,7 +474,8 @@ def init_app(app) -> None:
     app.config.setdefault("FLAG_HIDE_THRESHOLD", DEFAULT_HIDE_THRESHOLD)
     if "flags" not in app.blueprints:
         app.register_blueprint(bp)
-    register_queue_section(flags_queue_section)
+    # Hidden items are listed in the flags section, not a second time as content.
+    register_queue_section(flags_queue_section, covers_states=("hidden",))
     app.add_template_global(REJECTION_REASONS, "flag_removal_reasons")
     if export_flags not in [s for _, s in accounts.export_sections]:
         accounts.export_sections.append(("flags", export_flags))

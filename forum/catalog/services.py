@@ -15,7 +15,8 @@ from flask import url_for
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import joinedload
 
-from forum.errors import NotFound, PermissionDenied, ValidationFailed
+from forum.accounts.suspensions import check_can_post
+from forum.errors import NotFound, ValidationFailed
 from forum.extensions import db
 from forum.fingerprint import content_fingerprint
 from forum.fingerprint import fingerprint_payload as _fingerprint_payload
@@ -213,6 +214,7 @@ def live_reviews_of(user: User, product: Product) -> list[Review]:
 
 def submit_review(user: User, product: Product, rating, title: str, body: str) -> Review:
     """Store the review exactly as received, with its fingerprint, pending moderation."""
+    check_can_post(user)  # logged in and not suspended, as for every other kind of post
     rating_value = _check_review_fields(rating, title, body)
     live = live_reviews_of(user, product)
     if any(r.status == PENDING for r in live):
@@ -292,11 +294,6 @@ def review_state_for(user: User | None, product: Product) -> dict:
         "pending": next((r for r in live if r.status == PENDING), None),
         "published": next((r for r in live if r.status in (PUBLISHED, "hidden")), None),
     }
-
-
-def check_can_review(user: User | None) -> None:
-    if user is None or not user.is_authenticated:
-        raise PermissionDenied("Log in to write a review.")
 
 
 # --- moderation hooks -------------------------------------------------------------

@@ -238,3 +238,13 @@ def test_account_export_lists_my_flags_and_deletion_forgets_their_notes(post, me
     accounts.delete_account(members[0], STRONG_PASSWORD)
     flag = db.session.scalar(select(Flag))
     assert flag.user_id is None and flag.note is None
+
+
+def test_hidden_item_is_listed_once_in_the_queue(post, members):
+    """A flag-hidden post shows in the flags section only, not a second time as content."""
+    from moderation import services as moderation_services
+
+    _hide(post, members)
+    listed = [(kind.name, item.id) for kind, item in moderation_services.queue_items()]
+    assert ("forum_post", post.id) not in listed
+    assert moderation_services.queue_counts().get("forum_post", 0) == 0

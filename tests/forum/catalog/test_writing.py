@@ -274,3 +274,20 @@ def test_failed_form_keeps_what_was_typed(client, product, member, login_as):
     assert 'checked id="rating-4"' in html
     # The textarea's first newline is eaten by HTML parsers, so the widget adds one: the text round-trips.
     assert element_text(html, "body") == "\r\n" + body
+
+
+def test_suspended_member_cannot_review_and_is_told_why(client, app, product, member, moderator, login_as):
+    from datetime import timedelta
+
+    from forum.accounts import suspensions
+    from forum.catalog.models import Review
+    from forum.timeutil import utcnow
+
+    suspensions.suspend_member(moderator, member.id, "Repeated spam", utcnow().date() + timedelta(days=3))
+    login_as(member)
+    response = client.post(
+        f"/products/{product.sku}/reviews", data={"rating": "4", "title": "Hi", "body": "Buy my stuff"}
+    )
+    assert response.status_code == 403
+    assert "Repeated spam" in response.get_data(as_text=True)
+    assert Review.query.count() == 0
