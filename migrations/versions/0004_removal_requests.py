@@ -1,7 +1,7 @@
 """removal requests: requests, the items they name, their timeline
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-25 09:00:00
 
 The CHECK constraint ck_removal_request_item_refusal_has_reason makes a
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0004'
-down_revision = '0002'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
