@@ -257,6 +257,7 @@ def published_count() -> int:
 
 
 def iter_published_documents(session, progress: Callable[[int], None] | None = None):
+    done = 0
     with url_context():
         for searchable in list(SEARCHABLES.values()):
             statement = searchable.published_query()
@@ -266,8 +267,11 @@ def iter_published_documents(session, progress: Callable[[int], None] | None = N
             for obj in session.scalars(statement):
                 if searchable.is_public(obj):
                     yield searchable.to_document(obj)
-                if progress:
-                    progress(1)
+                done += 1
+                if progress and done % 500 == 0:   # redrawing a progress bar per item is not free
+                    progress(500)
+    if progress and done % 500:
+        progress(done % 500)
 
 
 def reindex(progress: Callable[[int], None] | None = None, timeout: float = 120.0) -> int:
