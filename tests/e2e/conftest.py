@@ -340,7 +340,7 @@ def new_page(browser, live_server, browser_errors, request):
     def make(**options):
         options.setdefault("base_url", str(live_server))
         context = browser.new_context(**options)
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(20_000)  # generous: CI machines can be busy
         _watch(context, browser_errors)
         contexts.append(context)
         return context.new_page()
