@@ -47,6 +47,7 @@ DEFAULTS = {
     "SEARCH_LOCK_TIMEOUT": 5.0,            # seconds a drain waits for another index writer
     "SEARCH_DRAIN_ON_SEARCH": True,        # apply queued changes before searching
     "SEARCH_DRAIN_TIMEOUT_ON_SEARCH": 0.5,
+    "SEARCH_TIME_BUDGET": 0.5,             # seconds one search may spend ranking before it shows what it has
     "SEARCH_PER_PAGE": 10,
     "SEARCH_MAX_PAGES": 50,
     "SEARCH_REINDEX_LIMITMB": 512,         # whoosh memory for a rebuild (per process) before spilling to disk

@@ -38,12 +38,16 @@ class SearchRequest:
     sort: str = "relevance"
     offset: int = 0
     limit: int = 10
+    time_budget: float = 1.0           # seconds; a slower search returns what it found so far
 
 
 @dataclass
 class SearchHits:
     total: int
     hits: list[tuple[str, float]] = field(default_factory=list)   # (doc_id, score), best first
+    # False when the search ran out of its time budget: `total` is then a lower bound and
+    # the hits the best of the part searched.
+    exact: bool = True
 
 
 class IndexWriter(ABC):
@@ -82,6 +86,10 @@ class SearchBackend(ABC):
 
         whole=True marks matches in the whole text (titles) instead of choosing fragments.
         """
+
+    @abstractmethod
+    def has_term(self, word: str) -> bool:
+        """Does the index know this word (in any document, public or not)? Cheap."""
 
     @abstractmethod
     def suggest(self, word: str, public_text: Callable[[str], str | None], limit: int = 3) -> list[str]:

@@ -37,6 +37,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR, insert
+from sqlalchemy.exc import OperationalError
 
 from .analysis import words_of
 from .backend import IndexBusy, IndexWriter, SearchBackend, SearchHits, SearchRequest
@@ -262,6 +263,19 @@ class PostgresBackend(SearchBackend):
         if tsquery is None:
             return SearchHits(0, [])
         session = self.db.session
+        # A time budget for this statement only (cancelled past it, as "ran out of time").
+        session.execute(text(f"SET LOCAL statement_timeout = {max(1, int(request.time_budget * 1000))}"))
+        try:
+            hits = self._search(session, request, tsquery)
+        except OperationalError as error:
+            if "statement timeout" not in str(error):
+                raise
+            session.rollback()   # (which also ends the SET LOCAL)
+            return SearchHits(0, [], exact=False)
+        session.execute(text("RESET statement_timeout"))
+        return hits
+
+    def _search(self, session, request: SearchRequest, tsquery) -> SearchHits:
         query_cte = select(tsquery.label("q")).cte("q")
         conditions = self._where(request, query_cte.c.q)
         total = session.execute(
@@ -296,6 +310,11 @@ class PostgresBackend(SearchBackend):
             "body", with_ordinality="ord").render_derived(name="t")
         statement = select(rows.c.ord, func.ts_headline(_CONFIG, rows.c.body, tsquery, options)).order_by(rows.c.ord)
         return [_marks_to_html(headline) for _, headline in self.db.session.execute(statement)]
+
+    def has_term(self, word: str) -> bool:
+        return self.db.session.execute(
+            select(literal(1)).where(search_document.c.tsv.op("@@")(func.plainto_tsquery(_CONFIG, word))).limit(1)
+        ).first() is not None
 
     def suggest(self, word: str, public_text: Callable[[str], str | None], limit: int = 3) -> list[str]:
         word = word.lower()

@@ -23,6 +23,7 @@ from .registry import GROUP_LABELS, GROUPS, SEARCHABLES, kinds_in_group
 from .snippets import excerpt
 
 MAX_FILTER_CHARS = 100
+MAX_SUGGESTED_WORDS = 3
 KIND_LABELS = {"review": "Review", "forum_post": "Forum post", "blog_post": "Blog post",
                "blog_comment": "Blog comment"}
 
@@ -57,6 +58,7 @@ class SearchPage:
     page: int
     per_page: int
     total: int = 0
+    total_exact: bool = True
     results: list[Result] = field(default_factory=list)
     suggestion: str | None = None
     message: str | None = None
@@ -127,6 +129,7 @@ def search(q: str | None, *, group: str | None = None, product: str | None = Non
         sort=result.sort,
         offset=(result.page - 1) * per_page,
         limit=per_page,
+        time_budget=current_app.config["SEARCH_TIME_BUDGET"],
     )
     if request.kinds == []:   # a part of the site that has nothing searchable here
         hits = SearchHits(0, [])
@@ -136,6 +139,10 @@ def search(q: str | None, *, group: str | None = None, product: str | None = Non
     # The index may still list something removed a moment ago: it is dropped, and not counted.
     dropped = sum(1 for doc_id, _ in hits.hits if doc_id not in found)
     result.total = max(0, hits.total - dropped)
+    result.total_exact = hits.exact
+    if not hits.exact:
+        result.notices.append("Your search matches a great many items, so only part of them were ranked. "
+                              "Add words (or use \"quotes\") to narrow it down.")
     documents = [found[doc_id][1] for doc_id, _ in hits.hits if doc_id in found]
     if documents:
         titles = backend.highlight(query, [d.title for d in documents], whole=True)
@@ -191,14 +198,8 @@ def suggest(query: ParsedQuery, request: SearchRequest) -> str | None:
         return cache[doc_id]
 
     replacements: dict[str, str] = {}
-    for clause in query.clauses():
-        if clause.kind != "word":
-            continue
-        word = clause.words[0]
-        alone = SearchRequest(query=parse(word), limit=5)
-        hits = backend.search(alone)
-        if hits.total and public_documents([d for d, _ in hits.hits]):
-            continue   # the word itself is found; the combination is what fails
+    unknown = [c.words[0] for c in query.clauses() if c.kind == "word" and not backend.has_term(c.words[0])]
+    for word in unknown[:MAX_SUGGESTED_WORDS]:   # known words: the combination is what fails
         candidates = backend.suggest(word, public_text, limit=3)
         if candidates:
             replacements[word] = candidates[0]

@@ -32,7 +32,8 @@ from whoosh.support.levenshtein import distance as edit_distance
 from whoosh import columns, fields
 from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3Codec
-from whoosh.query import And, AndNot, NullQuery, Or, Phrase, Term
+from whoosh.collectors import TimeLimit, TimeLimitCollector
+from whoosh.query import And, AndNot, ConstantScoreQuery, NullQuery, Or, Phrase, Term
 from whoosh.reading import EmptyReader, MultiReader, SegmentReader
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
@@ -531,14 +532,52 @@ class WhooshBackend(SearchBackend):
             limit = min(request.offset + request.limit, MAX_COLLECT)
             if request.offset >= limit:
                 return SearchHits(0, [])
-            options = dict(limit=limit, filter=self._filter(request), terms=False)
+            options = dict(limit=limit, terms=False)
             if request.sort == "newest":
                 options["sortedby"] = FieldFacet("published", reverse=True)
-            results = searcher.search(q, **options)
+            # A time budget: "time OR way OR make OR ..." over common words would otherwise
+            # score most of the index. Out of time, the best hits found so far are shown.
+            # (The filter must wrap the time limit: it filters in its own matching loop.)
+            started = time.monotonic()
+            filter_query = self._filter(request)
+            if filter_query is not None:
+                # Part of the query (scoring nothing) rather than a FilterCollector: that one
+                # bypasses the time limit and is not applied when counting.
+                q = And([q, ConstantScoreQuery(filter_query, 0.0)])
+            collector = searcher.collector(**options)
+            limited = TimeLimitCollector(collector, timelimit=request.time_budget, use_alarm=False)
+            try:
+                searcher.search_with_collector(q, limited)
+                timed_out = False
+            except TimeLimit:
+                timed_out = True
+            results = limited.results()
             hits = [(hit["doc_id"], hit.score or 0.0) for hit in results[request.offset:limit]]
-            return SearchHits(len(results), hits)
+            if timed_out:
+                return SearchHits(max(results.scored_length(), collector.count() if collector.computes_count()
+                                      else 0), hits, exact=False)
+            remaining = request.time_budget - (time.monotonic() - started)
+            if request.sort == "newest":   # the sorting collector saw every match
+                total, exact = len(results), True
+            else:
+                total, exact = self._count(searcher, q, remaining)
+            return SearchHits(total, hits, exact)
 
         return self._with_searcher(run, SearchHits(0, []))
+
+    @staticmethod
+    def _count(searcher, query, budget: float) -> tuple[int, bool]:
+        """(number of matches, exact?): counting walks every match, so it gets a budget too.
+
+        The ranking collector skips blocks that cannot reach the first page, so it does not
+        know the total (and its has_exact_length() judges by the last segment only).
+        """
+        deadline = time.monotonic() + max(budget, 0.05)
+        count = 0
+        for count, _ in enumerate(searcher.docs_for_query(query), 1):
+            if count % 1000 == 0 and time.monotonic() > deadline:
+                return count, False
+        return count, True
 
     def highlight(self, query: ParsedQuery, texts: list[str], *, whole: bool = False) -> list[Markup]:
         stems, prefix_terms = self.highlight_terms(query)
@@ -564,6 +603,17 @@ class WhooshBackend(SearchBackend):
                 return expanded
             self._with_searcher(run, [])
         return stems, frozenset(expanded)
+
+    def has_term(self, word: str) -> bool:
+        stems = terms_of(word)
+        if not stems:
+            return True   # a stop word: nothing to correct
+
+        def run(searcher):
+            reader = searcher.reader()
+            return any(reader.doc_frequency(field, stems[0]) for field in ("body", "title"))
+
+        return self._with_searcher(run, False)
 
     def suggest(self, word: str, public_text: Callable[[str], str | None], limit: int = 3) -> list[str]:
         stems = [t for t, _, _, _ in analyze(word)]

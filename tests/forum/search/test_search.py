@@ -226,3 +226,29 @@ def test_phrases_of_common_words_after_a_rebuild(app, runner, publish, drain, ba
     drain()
     assert set(result_ids(search_page('"works great"')[1])) == {r.id for r in adjacent + [later]}
     assert set(result_ids(search_page('"great works"')[1])) == set()
+
+
+def test_totals_are_exact_with_filters_over_several_segments(app, backend):
+    """Counts come from the filtered query, over a rebuilt segment and a drained one."""
+    from sqlalchemy.orm import Session
+
+    documents = [
+        SearchDocument("review" if n % 4 else "forum_post", n, f"Plug {n}", "plug " * (1 + n % 7), "A",
+                       utcnow(), "/", "reviews" if n % 4 else "forum", product_sku=f"SKU-{n % 5}")
+        for n in range(1, 1201)
+    ]
+    with Session(db.engine) as session:
+        backend.rebuild(documents, session, 5)
+        session.commit()
+    with backend.writing(db.session, 5) as writer:
+        writer.index(SearchDocument("forum_post", 5000, "Plug", "plug", "A", utcnow(), "/", "forum"))
+    db.session.commit()
+    for request, expected in [
+        (SearchRequest(parse("plug")), 1201),
+        (SearchRequest(parse("plug"), kinds=["forum_post"]), 301),
+        (SearchRequest(parse("plug"), kinds=["forum_post"], sort="newest"), 301),
+        (SearchRequest(parse("plug"), product_sku="SKU-3"), 240),
+        (SearchRequest(parse("plug"), product_sku="SKU-3", kinds=["review"]), 180),
+    ]:
+        hits = backend.search(request)
+        assert (hits.total, hits.exact) == (expected, True), request
