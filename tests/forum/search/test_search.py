@@ -252,3 +252,24 @@ def test_totals_are_exact_with_filters_over_several_segments(app, backend):
     ]:
         hits = backend.search(request)
         assert (hits.total, hits.exact) == (expected, True), request
+
+
+def test_a_search_out_of_time_shows_what_it_found(app, publish, search_page, backend, monkeypatch):
+    if backend.name != "whoosh":
+        pytest.skip("whoosh: the collector's time limit is simulated")
+    from whoosh.collectors import TimeLimitCollector
+
+    from forum.search import whoosh_backend
+
+    for n in range(3):
+        publish(f"Plug {n}", "A plug.")
+
+    class OutOfTime(TimeLimitCollector):
+        def prepare(self, top_searcher, q, context):
+            super().prepare(top_searcher, q, context)
+            self.greedy, self.timedout = True, True   # keep one hit, then stop
+
+    monkeypatch.setattr(whoosh_backend, "TimeLimitCollector", OutOfTime)
+    status, html = search_page("plug")
+    assert status == 200 and len(result_ids(html)) == 1
+    assert "More than 1 result" in html and "only part of them were ranked" in html
