@@ -38,7 +38,7 @@ from forum.timeutil import UTCDateTime, utcnow
 
 from .audit import append_log
 from .kinds import KINDS, QueueSection, kind_of, register_queue_section
-from .states import HIDDEN, PUBLISHED, REJECTION_REASONS
+from .states import HIDDEN, PENDING, PUBLISHED, REJECTION_REASONS
 
 # What a member may say is wrong. Codes fit the log's reason column.
 FLAG_REASONS = {
@@ -196,6 +196,8 @@ def resolve_flags_on_decision(subject, action, actor, from_state) -> None:
 
 def enable_flags(kind) -> None:
     """Call when registering a ContentKind that members may flag."""
+    # Its hidden items appear in the flags section with their flags, not again as content.
+    kind.queue_states = (PENDING,)
     if resolve_flags_on_decision not in kind.on_transition:
         kind.on_transition.append(resolve_flags_on_decision)
 
@@ -474,8 +476,7 @@ def init_app(app) -> None:
     app.config.setdefault("FLAG_HIDE_THRESHOLD", DEFAULT_HIDE_THRESHOLD)
     if "flags" not in app.blueprints:
         app.register_blueprint(bp)
-    # Hidden items are listed in the flags section, not a second time as content.
-    register_queue_section(flags_queue_section, covers_states=("hidden",))
+    register_queue_section(flags_queue_section)
     app.add_template_global(REJECTION_REASONS, "flag_removal_reasons")
     if export_flags not in [s for _, s in accounts.export_sections]:
         accounts.export_sections.append(("flags", export_flags))

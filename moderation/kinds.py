@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from .states import QUEUE_STATES
+
 
 @dataclass
 class ContentKind:
@@ -32,6 +34,10 @@ class ContentKind:
     # e.g. {"catalog.review_page": "review_id"}. A value may instead be a
     # callable(view_args) -> item id or None; view_args has "_fragment" too.
     url_endpoints: dict = field(default_factory=dict)
+    # States in which items of this kind are listed as content in the queue.
+    # Flaggable kinds list only pending ones: their hidden items are shown with
+    # their flags in the flags section, so nothing is listed twice.
+    queue_states: tuple[str, ...] = QUEUE_STATES
 
 
 KINDS: dict[str, ContentKind] = {}
@@ -67,23 +73,11 @@ class QueueSection:
 
 
 QUEUE_SECTIONS: list[Callable] = []
-# Content states a section takes care of (e.g. the flags section shows hidden
-# items with their flags): the content list then leaves them out, so no item is
-# listed twice.
-SECTION_COVERED_STATES: set[str] = set()
 
 
-def register_queue_section(provider: Callable, covers_states: tuple[str, ...] = ()) -> None:
+def register_queue_section(provider: Callable) -> None:
     if provider not in QUEUE_SECTIONS:
         QUEUE_SECTIONS.append(provider)
-    SECTION_COVERED_STATES.update(covers_states)
-
-
-def content_queue_states() -> tuple[str, ...]:
-    """States in which content waits in the content list of the queue."""
-    from .states import QUEUE_STATES
-
-    return tuple(state for state in QUEUE_STATES if state not in SECTION_COVERED_STATES)
 
 
 def queue_sections(moderator) -> list[QueueSection]:

@@ -16,7 +16,7 @@ from forum.models import User
 from forum.timeutil import utcnow
 
 from .audit import append_log
-from .kinds import KINDS, content_queue_states, kind_of
+from .kinds import KINDS, kind_of
 from .models import ModerationLog
 from .states import (
     AUTHOR,
@@ -221,13 +221,12 @@ def decide_many(items: list[tuple[str, int, int | None]], action: str, moderator
 
 def _queue_keys(kinds):
     """(kind, id, created_at) of every queued item of these kinds, as one UNION."""
-    states = content_queue_states()
     parts = [
         select(
             literal(kind.name, String(30)).label("kind"),
             kind.model.id.label("id"),
             kind.model.created_at.label("created_at"),
-        ).where(kind.model.status.in_(states))
+        ).where(kind.model.status.in_(kind.queue_states))
         for kind in kinds
     ]
     return union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
@@ -270,9 +269,8 @@ def queue_counts() -> dict[str, int]:
         return dict(cached)
     if not KINDS:
         return {}
-    states = content_queue_states()
     counts = [
-        select(func.count()).select_from(kind.model).where(kind.model.status.in_(states))
+        select(func.count()).select_from(kind.model).where(kind.model.status.in_(kind.queue_states))
         .scalar_subquery().label(f"count_{i}")
         for i, kind in enumerate(KINDS.values())
     ]
