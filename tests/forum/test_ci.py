@@ -31,7 +31,10 @@ def test_ci_runs_the_readme_commands():
     assert "python -m pip install --quiet -e '.[test]'" in script
     # The README's test command, as is, on SQLite and on PostgreSQL; then the browser tests.
     runs = re.findall(r"^(.*)run_tests (.+)$", script, re.M)
-    assert [command for _, command in runs] == ["pytest", "pytest", "pytest -m e2e tests/e2e"]
+    # (the PostgreSQL run waits its turn for the shared database "test")
+    assert [command for _, command in runs] == [
+        "pytest", 'flock --close "$PG_LOCK" pytest', "pytest -m e2e tests/e2e"
+    ]
     assert "TEST_DATABASE_URL=\"$PG_URL\"" in runs[1][0]
     assert 'PG_URL="postgresql+psycopg://postgres@127.0.0.1:5432/test"' in script
 
