@@ -20,10 +20,10 @@ from forum.errors import NotFound, ValidationFailed
 from forum.extensions import db
 from forum.fingerprint import content_fingerprint
 from forum.fingerprint import fingerprint_payload as _fingerprint_payload
-from forum.mail import queue_mail
 from forum.urls import external_url
 from forum.models import User
 from moderation import services as moderation
+from moderation.notify import DecisionMail
 from moderation.states import PENDING, PUBLISHED, reason_label
 
 from .models import REVIEW_BODY_MAX, REVIEW_TITLE_MAX, Product, Review
@@ -307,22 +307,6 @@ def _supersede_replaced_review(review: Review, action: str, actor, from_state: s
         moderation.transition(old, "supersede", None, system=True, reason="replaced")
 
 
-def _mail_author_about_decision(review: Review, action: str, actor, from_state: str) -> None:
-    if action not in ("approve", "reject") or review.author is None:
-        return
-    if action == "approve":
-        queue_mail(
-            review.author.email, "Your review is published", "review_published",
-            review=review, link=external_url("catalog.review_page", review_id=review.id),
-        )
-    else:
-        queue_mail(
-            review.author.email, "Your review was not published", "review_rejected",
-            review=review, reason=reason_label(review.decision_reason), note=review.decision_note,
-            link=external_url("catalog.product_page", sku=review.product.sku),
-        )
-
-
 def _erase_review(review: Review) -> None:
     review.title = None
     review.body = None
@@ -344,7 +328,16 @@ def register_review_kind():
             model=Review,
             queue_template="moderation/items/review.html",
             before_transition=[_supersede_replaced_review],
-            on_transition=[_mail_author_about_decision],
+            on_transition=[
+                DecisionMail(
+                    published_subject="Your review is published",
+                    published_template="review_published",
+                    rejected_subject="Your review was not published",
+                    rejected_template="review_rejected",
+                    published_link=lambda r: external_url("catalog.review_page", review_id=r.id),
+                    rejected_link=lambda r: external_url("catalog.product_page", sku=r.product.sku),
+                )
+            ],
             erase=_erase_review,
             queue_options=queue_options,
             public_url=lambda r: url_for("catalog.review_page", review_id=r.id),
