@@ -22,7 +22,7 @@ from forum.extensions import db
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 STRONG_PASSWORD = "correct horse battery staple"
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+TEST_DATA = Path(__file__).resolve().parent / "data"
 
 
 def _base_config(instance: Path, database_uri: str) -> dict:
@@ -197,7 +197,7 @@ def sent_mail(app):
 def naughty_strings() -> list[str]:
     import json
 
-    return json.loads((SHARED / "testdata" / "blns" / "blns.json").read_text(encoding="utf-8"))
+    return json.loads((TEST_DATA / "blns" / "blns.json").read_text(encoding="utf-8"))
 
 
 def csrf_token_from(html: str) -> str:

@@ -57,3 +57,24 @@ def test_browser_requirement_met_here(monkeypatch):
 
     monkeypatch.setenv("CI", "true")
     e2e._require_browser()  # neither skips nor fails
+
+
+def test_nothing_in_the_project_reads_the_shared_folder_beside_the_clone():
+    """A fresh clone anywhere must test green: test data lives in tests/data."""
+    offenders = []
+    for path in PROJECT_ROOT.rglob("*"):
+        if not path.is_file() or ".git" in path.parts or path.suffix in {".pyc", ".json"}:
+            continue
+        if any(part in {".venv", "instance", "node_modules"} for part in path.parts):
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        if path == Path(__file__):
+            continue
+        if re.search(r"\.\./shared|parents\[\d\] / \"shared\"", text):
+            offenders.append(str(path.relative_to(PROJECT_ROOT)))
+    assert offenders == []
+    assert (PROJECT_ROOT / "tests" / "data" / "blns" / "blns.json").is_file()
+    assert (PROJECT_ROOT / "tests" / "data" / "blns" / "LICENSE").is_file()
