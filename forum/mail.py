@@ -58,14 +58,19 @@ class DevelopmentEmailBackend(BaseEmailBackend):
         return len(email_messages)
 
 
-def queue_mail(to_address: str, subject: str, template: str, **context) -> OutboxMessage:
+def queue_mail(
+    to_address: str, subject: str, template: str, *, headers: dict[str, str] | None = None, **context
+) -> OutboxMessage:
     """Queue a plain-text mail rendered from templates/mail/<template>.txt.
 
     The subject is always our own fixed text: user input never reaches a header
-    other than the validated recipient address.
+    other than the validated recipient address. `headers` are extra headers the
+    code makes itself (List-Unsubscribe, List-Unsubscribe-Post).
     """
     body = render_template(f"mail/{template}.txt", **context)
-    message = OutboxMessage(to_address=to_address, subject=subject, body_text=body)
+    message = OutboxMessage(
+        to_address=to_address, subject=subject, body_text=body, headers=headers or None
+    )
     db.session.add(message)
     return message
 
@@ -102,6 +107,7 @@ def deliver(message_ids) -> tuple[int, int]:
                 body=message.body_text,
                 from_email=current_app.config["MAIL_DEFAULT_SENDER"],
                 to=[message.to_address],
+                headers=dict(message.headers or {}),
                 connection=mail.get_connection(),
             ).send()
         except Exception as error:  # any transport failure: keep it queued

@@ -296,3 +296,16 @@ def test_after_the_last_automatic_retry_an_operator_can_still_send(smtp_config, 
         assert result.exit_code == 0 and "Sent 1, failed 0." in result.output
         assert len(inbox.messages) == 1
     assert "Given up" not in runner.invoke(args=["mail", "status"]).output
+
+
+def test_extra_headers_of_our_making_reach_the_sent_message(app, sent_mail, member):
+    queue_mail(
+        member.email, "Hello", "password_reset", user=member, reset_url="https://example.test/r",
+        headers={"List-Unsubscribe": "<https://example.test/u/abc>",
+                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+    )
+    db.session.commit()
+    deliver_committed()
+    assert len(sent_mail) == 1
+    assert sent_mail[0].extra_headers["List-Unsubscribe"] == "<https://example.test/u/abc>"
+    assert sent_mail[0].extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
