@@ -127,7 +127,7 @@ def test_naughty_topic_titles_and_bodies(quick_index, client_for, make_user, cat
         post = db.session.scalars(select(ForumPost).order_by(ForumPost.id.desc())).first()
         assert (post.title, post.body) == (text, text), repr(text)
         shown.append(text)
-    assert len(shown) > 450
+    assert len(shown) > len(NAUGHTY) * 0.85
     # Every title is shown back exactly (escaped) in the topic lists.
     pages = "".join(client.get(f"/forums/{category.slug}?page={n}").text for n in range(1, len(shown) // 25 + 2))
     for text in shown:
@@ -174,7 +174,7 @@ def test_naughty_category_names_and_descriptions(quick_index, client_for, admin)
                 or not text.strip() else None
         if n % 10 == 0:
             _ok(client.post("/forums/admin/categories", data={"name": f"ok {n}", "position": text}), 302, 422)
-    assert created > 400
+    assert created > len(NAUGHTY) * 0.75
     listing = client.get("/forums")
     assert listing.status_code == 200
     for category in db.session.scalars(select(ForumCategory)):
