@@ -290,7 +290,7 @@ def test_after_the_last_automatic_retry_an_operator_can_still_send(smtp_config, 
     db.session.commit()
     assert "Sent 0, failed 0." in runner.invoke(args=["mail", "send-pending"]).output
     status = runner.invoke(args=["mail", "status"]).output
-    assert "Given up after 2 attempts: 1" in status and "send-pending --all" in status
+    assert "Given up after 2 attempts or a permanent error: 1" in status and "send-pending --all" in status
     with SmtpServer(smtp_port) as inbox:
         result = runner.invoke(args=["mail", "send-pending", "--all"])
         assert result.exit_code == 0 and "Sent 1, failed 0." in result.output
