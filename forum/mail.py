@@ -152,6 +152,18 @@ def is_permanent_failure(error: BaseException) -> bool:
     return False
 
 
+def describe_error(error: BaseException) -> str:
+    """The error for the row, the status and the log, without the recipient's address."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        answers = sorted({f"{code} {reply.decode('utf-8', 'replace') if isinstance(reply, bytes) else reply}"
+                          for code, reply in error.recipients.values()})
+        return f"SMTPRecipientsRefused: {'; '.join(answers)}"
+    if isinstance(error, smtplib.SMTPResponseException):
+        reply = error.smtp_error.decode("utf-8", "replace") if isinstance(error.smtp_error, bytes) else error.smtp_error
+        return f"{type(error).__name__}: {error.smtp_code} {reply}"
+    return f"{type(error).__name__}: {error}"
+
+
 def _send(message: OutboxMessage) -> None:
     EmailMessage(
         subject=message.subject,
@@ -174,7 +186,7 @@ def _record(message: OutboxMessage, error: BaseException | None) -> str:
         message.last_error = None
         message.given_up_at = None
         return "sent"
-    message.last_error = f"{type(error).__name__}: {error}"[:2000]
+    message.last_error = describe_error(error)[:2000]
     message.next_attempt_at = now + _backoff(message.attempts)
     permanent = is_permanent_failure(error)
     if permanent or message.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
