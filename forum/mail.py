@@ -296,6 +296,22 @@ def send_pending(include_not_due: bool = False, limit: int = 500, *,
     return sent, failed
 
 
+def _held_count(now) -> int:
+    """Messages a sender is working on right now."""
+    if db.engine.dialect.name != "postgresql":
+        return db.session.scalar(
+            select(func.count()).select_from(OutboxMessage)
+            .where(OutboxMessage.sent_at.is_(None), OutboxMessage.claimed_until > now)) or 0
+    # On PostgreSQL a sender holds a row lock: count the unsent rows we cannot lock.
+    with Session(db.engine) as session:
+        unsent = session.scalar(select(func.count()).select_from(OutboxMessage)
+                                .where(OutboxMessage.sent_at.is_(None))) or 0
+        free = len(session.scalars(select(OutboxMessage.id).where(OutboxMessage.sent_at.is_(None))
+                                   .with_for_update(read=True, key_share=True, skip_locked=True)).all())
+        session.rollback()
+    return max(0, unsent - free)
+
+
 def outbox_status() -> dict:
     now = utcnow()
     max_attempts = current_app.config["MAIL_MAX_ATTEMPTS"]
@@ -307,7 +323,7 @@ def outbox_status() -> dict:
 
     counts = dict(
         pending=count(unsent),
-        held=count(unsent, OutboxMessage.claimed_until.is_not(None), OutboxMessage.claimed_until > now),
+        held=_held_count(now),
         failing=count(unsent, OutboxMessage.attempts > 0, ~given_up),
         given_up=count(unsent, given_up),
         sent=count(OutboxMessage.sent_at.is_not(None)),

@@ -44,6 +44,7 @@ from .models import OutboxMessage, WorkerHeartbeat, WorkerJob
 from .timeutil import utcnow
 
 log = logging.getLogger("forum.worker")
+HEARTBEAT_SECONDS = 5          # how often a worker refreshes its heartbeat row (well under WORKER_STALE_SECONDS)
 
 DEFAULTS = {
     "WORKER_POLL_SECONDS": 1.0,        # how often the outboxes are looked at
@@ -270,6 +271,7 @@ class Worker:
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
         self.started_at = utcnow()
+        self.last_beat = time.monotonic()
 
     def _loop(self, name: str, step: Callable[[], float | None]) -> None:
         failures = 0
@@ -299,7 +301,9 @@ class Worker:
         return 0 if report.applied and not (report.busy or report.failed) else None
 
     def schedule_step(self) -> float | None:
-        beat(self.started_at)
+        if time.monotonic() - self.last_beat >= HEARTBEAT_SECONDS:
+            beat(self.started_at)
+            self.last_beat = time.monotonic()
         run_due_jobs()
         return None
 
@@ -384,7 +388,7 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _start_worker_in_development():
-        if in_process_wanted(app) and id(app) not in _background:
+        if id(app) not in _background and in_process_wanted(app):
             start_in_background(app)
 
     app.cli.add_command(worker_cli)

@@ -195,15 +195,29 @@ def test_temporary_smtp_error_is_retried_with_backoff(production_like, app):
 
 
 def test_mail_status_shows_a_message_held_by_a_live_sender(production_like, app, runner):
-    _queue(1)
-    db.session.execute(update(OutboxMessage).values(claimed_by="elsewhere:1:abc",
-                                                    claimed_until=utcnow() + timedelta(minutes=2)))
+    from sqlalchemy import text
+
+    _queue(2)
+    if TEST_DATABASE_URL:
+        # A sender on PostgreSQL holds the row lock while it talks to the server.
+        with db.engine.connect() as sender:
+            sender.execute(text("SELECT id FROM mail_outbox ORDER BY id LIMIT 1 FOR UPDATE"))
+            status = runner.invoke(args=["mail", "status"]).output
+            assert "Pending: 2 (of which failing: 0)" in status and "Held (being sent right now): 1" in status
+            with SmtpServer() as server:
+                _use_port(app, server.port)
+                assert send_pending() == (1, 0)          # the other one; the held one is skipped
+            sender.rollback()
+        return
+    db.session.execute(update(OutboxMessage).where(OutboxMessage.id == 1)
+                       .values(claimed_by="elsewhere:1:abc", claimed_until=utcnow() + timedelta(minutes=2)))
     db.session.commit()
     status = runner.invoke(args=["mail", "status"]).output
-    assert "Held (being sent right now): 1" in status and "held (being sent)" in status
-    # Another host's live claim is respected until its lease ends (SQLite) ...
-    if not TEST_DATABASE_URL:
-        assert send_pending() == (0, 0)
+    assert "Held (being sent right now): 1" in status and "#1 held (being sent)" in status
+    # Another host's live claim is respected until its lease ends.
+    with SmtpServer() as server:
+        _use_port(app, server.port)
+        assert send_pending() == (1, 0)
 
 
 # --- killed workers lose nothing, several workers send once -----------------------------------
