@@ -136,6 +136,7 @@ def run_job_if_due(job: Job) -> bool:
     engine = db.engine
     postgres = engine.dialect.name == "postgresql"
     lock_connection = None
+    locked = False
     try:
         with Session(engine, expire_on_commit=False) as session:
             _ensure_row(session, job)
@@ -148,6 +149,7 @@ def run_job_if_due(job: Job) -> bool:
                 lock_connection.commit()
                 if not got:
                     return False
+                locked = True
             if not _take(session, job, postgres):
                 return False
             started = time.monotonic()
@@ -176,8 +178,10 @@ def run_job_if_due(job: Job) -> bool:
     finally:
         if lock_connection is not None:
             try:
-                lock_connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _advisory_key(job.name)})
-                lock_connection.commit()
+                if locked:
+                    lock_connection.execute(text("SELECT pg_advisory_unlock(:key)"),
+                                            {"key": _advisory_key(job.name)})
+                    lock_connection.commit()
             finally:
                 lock_connection.close()
 
@@ -185,7 +189,12 @@ def run_job_if_due(job: Job) -> bool:
 def run_due_jobs() -> int:
     """Run every registered job that is due (one after the other). Returns how many ran."""
     ran = 0
+    now = utcnow()
+    with Session(db.engine) as session:   # one cheap look at the schedule before taking any lock
+        next_runs = dict(session.execute(select(WorkerJob.name, WorkerJob.next_run_at)).all())
     for job in list(jobs(current_app).values()):
+        if job.name in next_runs and next_runs[job.name] > now:
+            continue
         try:
             ran += run_job_if_due(job)
         except Exception:   # the database went away for a moment: try again next round
