@@ -152,6 +152,31 @@ def test_search_is_not_indexed_by_requests(production_like, app, client, make_us
     assert f'href="/reviews/{review.id}"' in client.get("/search?q=walrus").get_data(as_text=True)
 
 
+def test_a_reindex_holding_the_whoosh_lock_slows_no_request(production_like, app, client, make_user, moderator):
+    from forum.search import indexing
+    from forum.search.models import SearchOutbox
+
+    product = Product(sku="KETTLE-1", name="Quiet kettle", description="1.7 l.")
+    db.session.add(product)
+    db.session.commit()
+    reviews = [catalog.submit_review(make_user(), product, 4, f"Walrus {i}", "Boils fast.") for i in range(5)]
+    assert login(client, moderator.email).status_code == 302
+    backend = indexing.get_backend()
+    with backend.lock.hold(1):                     # what `flask search reindex` holds while it builds
+        started = time.monotonic()
+        for review in reviews:
+            response = client.post(f"/moderation/items/review/{review.id}/approve",
+                                   data={f"review-{review.id}-version": str(review.version)})
+            assert response.status_code == 303
+        assert client.get("/search?q=walrus").status_code == 200
+        assert time.monotonic() - started < 3      # SEARCH_LOCK_TIMEOUT alone is 5 s
+        report = indexing.drain(timeout=0.1)       # the worker meanwhile: busy, keeps the rows
+        assert report.busy and db.session.scalar(select(func.count()).select_from(SearchOutbox)) == 5
+    Worker(app).search_step()                      # the lock is free again
+    assert backend.doc_ids() == {f"review:{r.id}" for r in reviews}
+    assert db.session.scalar(select(func.count()).select_from(SearchOutbox)) == 0
+
+
 # --- permanent errors, status -----------------------------------------------------------------
 
 def test_permanent_smtp_error_fails_at_once_and_is_resendable(production_like, app, runner):
