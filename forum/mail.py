@@ -96,7 +96,7 @@ _identity: tuple[int, str] | None = None
 
 
 def process_identity() -> str:
-    """"host:pid:random" of this process (a forked child gets its own)."""
+    """The "host:pid:random" name of this process (a forked child gets its own)."""
     global _identity
     if _identity is None or _identity[0] != os.getpid():
         _identity = (os.getpid(), f"{socket.gethostname()[:80]}:{os.getpid()}:{secrets.token_hex(4)}")

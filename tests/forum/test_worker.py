@@ -6,6 +6,7 @@ import email
 import os
 import re
 import signal
+import smtplib
 import time
 from datetime import timedelta
 from email.policy import default as default_policy
@@ -203,6 +204,23 @@ def test_permanent_smtp_error_fails_at_once_and_is_resendable(production_like, a
         assert result.exit_code == 0 and "Sent 1, failed 0." in result.output
     assert len(inbox.messages) == 1 and _unsent() == []
     assert "Given up" not in runner.invoke(args=["mail", "status"]).output
+
+
+@pytest.mark.parametrize("error, permanent", [
+    (smtplib.SMTPRecipientsRefused({"a@example.com": (550, b"No such user")}), True),
+    (smtplib.SMTPRecipientsRefused({"a@example.com": (450, b"Mailbox busy")}), False),
+    (smtplib.SMTPDataError(554, b"Rejected as spam"), True),
+    (smtplib.SMTPSenderRefused(553, b"Sender refused", "community@shop.example"), True),
+    (smtplib.SMTPDataError(451, b"Local error"), False),
+    (smtplib.SMTPAuthenticationError(535, b"Bad credentials"), False),   # our setting: retry after fixing
+    (smtplib.SMTPServerDisconnected("Connection unexpectedly closed: timed out"), False),
+    (ConnectionRefusedError(111, "Connection refused"), False),
+])
+def test_only_a_5xx_answer_about_the_message_is_permanent(error, permanent):
+    from forum.mail import describe_error, is_permanent_failure
+
+    assert is_permanent_failure(error) is permanent
+    assert "a@example.com" not in describe_error(error)
 
 
 def test_temporary_smtp_error_is_retried_with_backoff(production_like, app):
