@@ -76,6 +76,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from moderation import removal
 
     removal.init_app(app)  # after moderation: it adds a queue section and a badge
+    from . import worker
+
+    worker.init_app(app)  # after the areas whose settings its jobs read
 
     from . import cli, templating
 

@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 
 from .errors import DomainError
 from .models import ROLES
+from .timeutil import utcnow
 
 users_cli = AppGroup("users", help="Manage accounts and roles.")
 mail_cli = AppGroup("mail", help="Inspect and send the mail outbox.")
@@ -74,7 +75,7 @@ def list_users():
 @click.option("--all", "include_not_due", is_flag=True,
               help="Retry every unsent message now, also those backing off or given up.")
 def send_pending(include_not_due):
-    """Send queued mail that is due; failures stay queued."""
+    """Send queued mail that is due now (`flask worker` does this continuously)."""
     from .mail import send_pending as send
 
     sent, failed = send(include_not_due=include_not_due)
@@ -90,16 +91,26 @@ def mail_status():
 
     status = outbox_status()
     click.echo(f"Pending: {status['pending']} (of which failing: {status['failing']})")
-    click.echo(f"Sent: {status['sent']}")
+    click.echo(f"Held (being sent right now): {status['held']}")
     if status["given_up"]:
         click.echo(
-            f"Given up after {current_app.config['MAIL_MAX_ATTEMPTS']} attempts: {status['given_up']} "
-            "(retry them with `flask mail send-pending --all`)"
+            f"Given up after {current_app.config['MAIL_MAX_ATTEMPTS']} attempts or a permanent error: "
+            f"{status['given_up']} (retry them with `flask mail send-pending --all`)"
         )
+    click.echo(f"Sent: {status['sent']}")
     if status["oldest_pending_at"]:
         click.echo(f"Oldest pending since: {status['oldest_pending_at']:%Y-%m-%d %H:%M} UTC")
     if status["last_error"]:
         click.echo(f"Last error: {status['last_error']}")
+    for row in status["problems"]:
+        if row.given_up_at is not None or row.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
+            state = "given up"
+        elif row.claimed_until is not None and row.claimed_until > utcnow():
+            state = "held (being sent)"
+        else:
+            state = "failing"
+        click.echo(f"  #{row.id} {state}, {row.attempts} attempt(s), queued {row.created_at:%Y-%m-%d %H:%M} UTC, "
+                   f"{row.subject!r}: {row.last_error or '-'}")
 
 
 def _upgrade_keeping_loggers() -> None:
@@ -152,7 +163,12 @@ def demo(no_serve, port, host):
             "Mail is not sent anywhere: each message is printed here and saved in "
             f"{current_app.config['MAIL_FILE_PATH']}"
         )
-    run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)
+    from .worker import start_in_background
+
+    app = current_app._get_current_object()
+    if app.config.get("WORKER_IN_PROCESS") is not False:
+        start_in_background(app)   # mail and search within a second, without `flask worker`
+    run_simple(host, port, app, threaded=True, use_reloader=False)
 
 
 def init_app(app) -> None:

@@ -80,7 +80,8 @@ def load_demo_data(site_url: str = "http://127.0.0.1:5000"):
     from flask import current_app
     from sqlalchemy import func
 
-    from .mail import deliver_committed, quiet_development_mail
+    from .mail import quiet_development_mail, send_pending
+    from .search.indexing import drain_all
     from .models import OutboxMessage
 
     fake = Faker("en_GB")
@@ -89,13 +90,15 @@ def load_demo_data(site_url: str = "http://127.0.0.1:5000"):
         Faker.seed(DEMO_SEED)
         fake.unique.clear()
         # One request context around each loader, as if the changes came from the site:
-        # links are built from it, and its teardown (indexing, mail) comes after the commit.
+        # links are built from it.
         with quiet_development_mail(), current_app.test_request_context("/", base_url=site_url):
             yield from loader(fake)
             db.session.commit()
-        # Deliver the loader's notifications now (quietly), not when the server stops.
-        with quiet_development_mail():
-            deliver_committed()
+    # What the worker would do next, done now: the loaders' notifications are sent quietly
+    # (they would bury the passwords printed above) and the search index is brought up to date.
+    with quiet_development_mail():
+        send_pending(limit=100_000)
+    drain_all(include_not_due=True)
     mailed = db.session.scalar(select(func.count()).select_from(OutboxMessage)) - mail_before
     if mailed:
         where = current_app.config["MAIL_FILE_PATH"]

@@ -90,7 +90,43 @@ class OutboxMessage(db.Model):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The worker holding the claim ("host:pid:random"): a claim by a dead process is taken over at once.
+    claimed_by: Mapped[str | None] = mapped_column(String(120))
+    # Set when automatic retries stop (a permanent SMTP error, or MAIL_MAX_ATTEMPTS reached);
+    # `flask mail send-pending --all` tries it again.
+    given_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Extra headers of our own making (List-Unsubscribe, ...), as JSON; never user input.
     headers: Mapped[dict | None] = mapped_column(JSON)
+
+
+class WorkerJob(db.Model):
+    """A scheduled job of `flask worker`: when it runs next, and who runs it now.
+
+    The row is both the schedule shared by every worker (on every host) and the lease
+    that makes a job run once at a time: a worker takes it with a conditional UPDATE.
+    """
+
+    __tablename__ = "worker_job"
+
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    next_run_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(String(120))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_result: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class WorkerHeartbeat(db.Model):
+    """One row per running worker, refreshed every loop: /healthz reads the newest."""
+
+    __tablename__ = "worker_heartbeat"
+
+    worker_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

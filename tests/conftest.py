@@ -38,6 +38,11 @@ def _base_config(instance: Path, database_uri: str) -> dict:
         "SERVER_NAME": None,
         "SEARCH_INDEX_DIR": str(instance / "search-index"),
         "MAIL_FILE_PATH": str(instance / "mail"),
+        # The worker's own outbox drains run at the end of each app context that committed
+        # rows, so tests read the mail and search results a request caused. Tests of the
+        # worker itself turn this off (requests then only enqueue, as in production).
+        "WORKER_INLINE": True,
+        "WORKER_IN_PROCESS": False,
     }
 
 

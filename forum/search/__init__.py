@@ -45,8 +45,7 @@ def enqueue_delete(kind: str, item_id: int) -> None:
 DEFAULTS = {
     "SEARCH_BACKEND": "whoosh",            # or "postgres" (PostgreSQL databases only)
     "SEARCH_LOCK_TIMEOUT": 5.0,            # seconds a drain waits for another index writer
-    "SEARCH_DRAIN_ON_SEARCH": True,        # apply queued changes before searching
-    "SEARCH_DRAIN_TIMEOUT_ON_SEARCH": 0.5,
+    "SEARCH_CHECK_MINUTES": 60,            # the worker compares the index with the database this often
     "SEARCH_TIME_BUDGET": 0.5,             # seconds one search may spend ranking before it shows what it has
     "SEARCH_PER_PAGE": 10,
     "SEARCH_MAX_PAGES": 50,
@@ -72,12 +71,11 @@ def init_app(app) -> None:
     # Areas registered after us may (re)create their ContentKinds: hook them too.
     app.before_request(attach_transition_hooks)
 
-    # At the end of the app context (each request has its own; so does each CLI command), not
-    # at teardown_request: url_for helpers push short-lived request contexts in the middle of
-    # a transaction, and a drain there would wait on that transaction's own write lock.
+    # Requests only enqueue; `flask worker` applies the outbox. WORKER_INLINE (tests only)
+    # runs the worker's drain at the end of an app context that committed rows.
     @app.teardown_appcontext
     def _index_after_commit(exc):
-        if exc is None:
+        if exc is None and app.config.get("WORKER_INLINE"):
             indexing.drain_committed()
 
 

@@ -112,6 +112,13 @@ class SearchBackend(ABC):
     def clear(self, session, timeout: float) -> None:
         ...
 
+    def cleanup(self, timeout: float) -> list[str]:
+        """Remove what an interrupted writer (a killed reindex or drain) left behind.
+
+        Returns what was removed (for the log); raises IndexBusy when a writer is at work.
+        """
+        return []
+
     def size_bytes(self) -> int:
         return 0
 

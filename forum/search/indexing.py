@@ -9,10 +9,12 @@ changes in commit order and never lose one; a drain that cannot get the lock
 in time, or fails, leaves its rows for the next one. Nothing here raises to
 the person whose action caused the change.
 
-When drains run:
-  - after every commit that wrote outbox rows, at the end of the request or CLI command;
-  - at the start of a search request, when rows are waiting (e.g. left by a crash);
-  - `flask search sync` (e.g. from cron), `flask search reindex` and `flask search check`.
+When drains run (never inside a request):
+  - `flask worker`, within a second of the commit (forum/worker.py);
+  - `flask search sync`, `flask search reindex` and `flask search check`;
+  - with WORKER_INLINE (tests only), at the end of an app context that committed rows.
+The worker also repairs drift (`repair_drift`, every SEARCH_CHECK_MINUTES) and removes
+what a killed reindex left (`cleanup_index`).
 """
 
 from __future__ import annotations
@@ -321,6 +323,48 @@ def check(sync: bool = True) -> CheckReport:
     )
 
 
+def repair_drift() -> int:
+    """Make the index agree with the database again; returns how many items were repaired.
+
+    Whatever `check` finds missing or extra goes through the outbox (the drain then
+    decides from the item's state), and the drift is logged, since it means some change
+    once escaped the outbox.
+    """
+    from . import enqueue_delete, enqueue_index
+
+    report = check(sync=True)
+    if report.ok:
+        return 0
+    for value in report.missing:
+        kind, item_id = parse_doc_id(value)
+        enqueue_index(kind, item_id)
+    for value in report.extra:
+        try:
+            kind, item_id = parse_doc_id(value)
+        except ValueError:
+            continue
+        enqueue_delete(kind, item_id)
+    db.session.commit()
+    db.session.info.pop("search_outbox_committed", None)
+    drain_all(include_not_due=True)
+    current_app.logger.warning(
+        "search index drift repaired: %d missing (%s), %d extra (%s)",
+        len(report.missing), ", ".join(report.missing[:20]), len(report.extra), ", ".join(report.extra[:20]))
+    return len(report.missing) + len(report.extra)
+
+
+def cleanup_index(timeout: float = 1.0) -> int:
+    """Remove what an interrupted reindex or drain left; 0 when a writer is at work (next time)."""
+    try:
+        removed = get_backend().cleanup(timeout)
+    except IndexBusy:
+        return 0
+    if removed:
+        current_app.logger.warning("search index: removed what an interrupted writer left: %s",
+                                   ", ".join(removed[:20]))
+    return len(removed)
+
+
 def _sort_key(value: str):
     try:
         kind, item_id = parse_doc_id(value)
@@ -356,6 +400,6 @@ def documents_text(document: SearchDocument) -> str:
 
 
 __all__ = [
-    "CheckReport", "DrainReport", "check", "create_backend", "drain", "drain_all", "drain_committed",
-    "get_backend", "has_due_rows", "public_documents", "reindex",
+    "CheckReport", "DrainReport", "check", "cleanup_index", "create_backend", "drain", "drain_all",
+    "drain_committed", "get_backend", "has_due_rows", "public_documents", "reindex", "repair_drift",
 ]

@@ -16,7 +16,7 @@ from flask import current_app
 from markupsafe import Markup
 
 from .backend import SORTS, SearchHits, SearchRequest
-from .indexing import drain, get_backend, has_due_rows, public_documents
+from .indexing import get_backend, public_documents
 from .analysis import terms_of
 from .query import ParsedQuery, parse
 from .registry import GROUP_LABELS, GROUPS, SEARCHABLES, kinds_in_group
@@ -116,10 +116,8 @@ def search(q: str | None, *, group: str | None = None, product: str | None = Non
                               "“the” or “and” and punctuation are ignored). Try more specific words.")
         return result
 
-    # Changes left in the outbox (a crash, a busy index) are applied before searching.
-    if current_app.config["SEARCH_DRAIN_ON_SEARCH"] and has_due_rows():
-        drain(timeout=current_app.config["SEARCH_DRAIN_TIMEOUT_ON_SEARCH"])
-
+    # Searching never applies queued changes (`flask worker` does): results are re-checked
+    # against the database below, so nothing removed is shown meanwhile.
     backend = get_backend()
     request = SearchRequest(
         query=query,

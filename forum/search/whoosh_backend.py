@@ -380,6 +380,38 @@ class WhooshBackend(SearchBackend):
     def clear(self, session, timeout: float) -> None:
         self.rebuild([], session, timeout)
 
+    def cleanup(self, timeout: float) -> list[str]:
+        """Under the writer lock (so no rebuild or drain is running): remove index directories
+        a killed rebuild never swapped in (newer than the live one), older directories beyond
+        KEEP_OLD_DIRS, stray `.current-*` links, and files of the live index that no
+        generation uses (segments of a killed drain, old tables of contents)."""
+        removed: list[str] = []
+        with self.lock.hold(timeout):
+            live = self._current_name()
+            for stray in self.root.glob(".current-*"):
+                with contextlib.suppress(OSError):
+                    stray.unlink()
+                    removed.append(stray.name)
+            directories = sorted(p.name for p in self.root.glob("ix-*") if p.is_dir())
+            if live is None:
+                abandoned, older = directories, []
+            else:
+                abandoned = [name for name in directories if name > live]
+                older = [name for name in directories if name < live]
+            keep = set(older[-KEEP_OLD_DIRS:]) if KEEP_OLD_DIRS else set()
+            for name in abandoned + [n for n in older if n not in keep]:
+                shutil.rmtree(self.root / name, ignore_errors=True)
+                self._indexes.pop(name, None)
+                removed.append(name + "/")
+            if live is not None and (self.root / live).is_dir():
+                ix = self._index(live)
+                storage = ix.storage
+                before = set(storage.list())
+                toc = ix._read_toc()
+                whoosh_index.clean_files(storage, ix.indexname, toc.generation, toc.segments)
+                removed.extend(f"{live}/{name}" for name in sorted(before - set(storage.list())))
+        return removed
+
     # --- reading -----------------------------------------------------------
 
     def _searcher(self):

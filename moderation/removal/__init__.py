@@ -11,6 +11,9 @@ DEFAULTS = {
     "REMOVAL_CONFIRM_HOURS": 48,
     "REMOVAL_RESPONSE_DAYS": 30,
     "REMOVAL_MAX_EXTENSION_DAYS": 60,
+    # Closed requests keep their email and free text this long, then only the reference,
+    # dates and decisions (flask worker's job "removal-retention").
+    "REMOVAL_RETENTION_DAYS": 365,
     "REMOVAL_COMPLAINT_CONTACT": (
         "If you disagree with our decision, write to our data protection officer at privacy@shop.example, "
         "quoting your reference."

@@ -117,6 +117,10 @@ class RemovalRequest(db.Model):
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     close_reason: Mapped[str | None] = mapped_column(String(40))
     close_explanation: Mapped[str | None] = mapped_column(Text)
+    # The requester was told once that we missed the deadline.
+    overdue_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Email and free text erased after REMOVAL_RETENTION_DAYS (reference, dates, decisions kept).
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     items: Mapped[list["RemovalItem"]] = relationship(
         back_populates="request", cascade="all, delete-orphan", passive_deletes=True,

@@ -26,7 +26,7 @@ from forum.accounts.services import find_user_by_email, hash_token, normalise_em
 from forum.errors import Conflict, Gone, NotFound, PermissionDenied, ValidationFailed
 from forum.extensions import db
 from forum.mail import queue_mail
-from forum.models import User
+from forum.models import STAFF_ROLES, User
 from forum.timeutil import utcnow
 from forum.urls import external_url
 from moderation.audit import append_log
@@ -37,6 +37,7 @@ from moderation.states import REMOVED
 from .models import (
     CLOSE_REASONS,
     CLOSED,
+    CLOSED_STATES,
     COMPLETED,
     DECISION_REFUSED,
     DECISION_REMOVED,
@@ -68,6 +69,11 @@ SUBJECT_CONFIRM = "Please confirm your removal request"
 SUBJECT_ACKNOWLEDGED = "We received your removal request"
 SUBJECT_EXTENDED = "Your removal request: we need more time"
 SUBJECT_OUTCOME = "Your removal request: our decision"
+SUBJECT_OVERDUE = "Your removal request: we are late"
+SUBJECT_REMINDER = "Removal requests due soon or overdue"
+REMINDER_DAYS = 7
+ERASED_EMAIL = "erased"
+ERASED_TEXT = "[Erased after the retention period.]"
 
 
 class LinkGone(Gone):
@@ -424,6 +430,97 @@ def purge_expired(now: datetime | None = None) -> int:
     return len(ids)
 
 
+# --- scheduled jobs (run by `flask worker`) ---------------------------------------------------
+
+def notify_overdue_requesters(now: datetime | None = None) -> int:
+    """Tell each requester once that their request passed its due date unanswered. Returns how many."""
+    now = now or utcnow()
+    overdue = db.session.scalars(
+        select(RemovalRequest).where(RemovalRequest.status == OPEN, RemovalRequest.due_at < now,
+                                     RemovalRequest.overdue_notified_at.is_(None))
+        .order_by(RemovalRequest.id).with_for_update(skip_locked=True)
+    ).all()
+    for rr in overdue:
+        claimed = db.session.execute(
+            update(RemovalRequest)
+            .where(RemovalRequest.id == rr.id, RemovalRequest.overdue_notified_at.is_(None))
+            .values(overdue_notified_at=now).execution_options(synchronize_session=False)
+        ).rowcount
+        if not claimed:
+            continue
+        _event(rr, "overdue", f"We did not answer by {format_day(rr.due_at)} as we should have. "
+                              "We are sorry; our moderators have been reminded.")
+        queue_mail(rr.email, SUBJECT_OVERDUE, "removal_overdue", rr=rr, due=format_day(rr.due_at),
+                   **_complaint_context())
+        _log(rr, "notified", actor_role="system", from_state=OPEN, to_state=OPEN, reason="overdue")
+    db.session.commit()
+    return len(overdue)
+
+
+def remind_moderators(now: datetime | None = None) -> int:
+    """Mail every moderator the open requests due within REMINDER_DAYS days and the overdue ones.
+
+    Daily: an overdue request is in every reminder until it is answered. Returns how many requests.
+    """
+    now = now or utcnow()
+    requests = db.session.scalars(
+        select(RemovalRequest)
+        .where(RemovalRequest.status == OPEN, RemovalRequest.due_at < now + timedelta(days=REMINDER_DAYS))
+        .order_by(RemovalRequest.due_at, RemovalRequest.id)
+    ).all()
+    if not requests:
+        return 0
+    moderators = db.session.scalars(
+        select(User).where(User.role.in_(STAFF_ROLES)).order_by(User.id)
+    ).all()
+    overdue = [rr for rr in requests if rr.due_at < now]
+    due_soon = [rr for rr in requests if rr.due_at >= now]
+    rows = lambda group: [dict(reference=rr.reference, due=format_day(rr.due_at),
+                               url=external_url("removal.decision", request_id=rr.id))
+                          for rr in group]
+    for moderator in moderators:
+        queue_mail(moderator.email, SUBJECT_REMINDER, "removal_reminder", overdue=rows(overdue),
+                   due_soon=rows(due_soon), days=REMINDER_DAYS,
+                   queue_url=external_url("removal.moderator_list"))
+    db.session.commit()
+    return len(requests)
+
+
+def erase_retained_requests(now: datetime | None = None) -> int:
+    """Erase the email and free text of requests closed more than REMOVAL_RETENTION_DAYS ago.
+
+    The reference, the dates, the scope and every decision (with its reason code) stay, so
+    the transparency figures and the moderation log keep adding up. Returns how many.
+    """
+    now = now or utcnow()
+    limit = now - timedelta(days=int(_config("REMOVAL_RETENTION_DAYS")))
+    requests = db.session.scalars(
+        select(RemovalRequest)
+        .where(RemovalRequest.status.in_(CLOSED_STATES), RemovalRequest.closed_at < limit,
+               RemovalRequest.erased_at.is_(None))
+        .options(selectinload(RemovalRequest.items), selectinload(RemovalRequest.events))
+        .order_by(RemovalRequest.id)
+    ).all()
+    for rr in requests:
+        rr.email = ERASED_EMAIL
+        rr.links_text = ""
+        rr.details = ""
+        if rr.close_explanation is not None:
+            rr.close_explanation = ERASED_TEXT
+        rr.status_token_hash = None          # the private status page is gone with the data
+        rr.confirm_token_hash = None
+        rr.erased_at = now
+        for item in rr.items:
+            item.source_url = None
+            if item.refusal_explanation is not None:
+                item.refusal_explanation = ERASED_TEXT
+        for event in rr.events:
+            event.message = ""
+        _log(rr, "erased", actor_role="system", from_state=rr.status, to_state=rr.status, reason="retention")
+    db.session.commit()
+    return len(requests)
+
+
 # --- moderators: reading ------------------------------------------------------------------
 
 def require_moderator(user) -> None:
@@ -684,6 +781,8 @@ def extend_deadline(request_id: int, moderator: User, days, reason: str | None) 
         raise ValidationFailed(field_errors=errors)
     rr.extension_days += days
     rr.due_at = rr.due_at + timedelta(days=days)
+    if rr.due_at > utcnow():
+        rr.overdue_notified_at = None     # a new deadline: missing it is told again
     db.session.flush()
     _log(rr, "extended", moderator, from_state=OPEN, to_state=OPEN)
     _event(rr, "extended",

@@ -178,6 +178,8 @@ def _server_env(instance: Path, url: str) -> dict:
         FLASK_MAIL_BACKEND="forum.mail.DevelopmentEmailBackend",
         FLASK_SITE_URL=url,
         FLASK_PASSWORD_HASH_METHOD="pbkdf2:sha256:1000",  # fast; production keeps scrypt
+        FLASK_WORKER_IN_PROCESS="false",                  # as in production: `flask worker` beside gunicorn
+        FLASK_WORKER_POLL_SECONDS="0.2",
         PYTHONUNBUFFERED="1",
     )
     return env
@@ -215,6 +217,11 @@ def live_server(tmp_path_factory):
             cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True, preexec_fn=_stop_with_parent,
         )
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "flask", "worker"],
+            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, preexec_fn=_stop_with_parent,
+        )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -229,13 +236,14 @@ def live_server(tmp_path_factory):
             time.sleep(0.2)
         yield server
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        for child in (process, worker):
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+                try:
+                    child.wait(15)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.wait()
 
 
 @pytest.fixture(scope="session")

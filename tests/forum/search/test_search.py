@@ -159,7 +159,7 @@ def test_results_rechecked_against_database(app, publish, search_page, moderator
     """Even before the index catches up, a removed review is never shown."""
     from moderation import services as moderation
 
-    app.config["SEARCH_DRAIN_ON_SEARCH"] = False
+    app.config["TEST_WORKER_BEFORE_SEARCH"] = False
     kept = publish("Kept review", "Nice charger cable.")
     removed = publish("Removed review", "Nice charger cable too.")
     db.session.info.pop("search_outbox_committed", None)
