@@ -259,7 +259,9 @@ class WhooshBackend(SearchBackend):
             return None
 
     def _new_dir(self) -> Path:
-        name = f"ix-{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+        # Names sort in creation order (cleanup tells abandoned from older by it), also
+        # for two directories made within the same second.
+        name = f"ix-{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10**9:09d}-{secrets.token_hex(3)}"
         path = self.root / name
         path.mkdir()
         return path
