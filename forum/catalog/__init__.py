@@ -11,10 +11,36 @@ def init_app(app) -> None:
     from forum.accounts import services as accounts
     from forum.sanitize import linkify_plain_text
 
-    from . import api, cli, services, views  # noqa: F401  (routes)
+    from . import api, cli, services, trust_models, views  # noqa: F401  (routes, models)
     from .demo import load_catalog
 
-    services.register_review_kind()
+    from . import engagement, extras_views, invitations, orders, photos, trust_cli  # noqa: F401  (routes)
+    from .transparency import trust_numbers
+    from moderation.flags import enable_flags
+    from moderation.transparency import register_transparency_section
+
+    kind = services.register_review_kind()
+    kind.on_transition.append(engagement.review_gone)
+    enable_flags(kind)  # a "Flag" link on every published review
+    if engagement.decide_submission_facts not in services.submission_checks:
+        services.submission_checks.append(engagement.decide_submission_facts)
+        services.submission_hooks.append(engagement.attach_submitted_photos)
+    for name, value in (
+        ("ORDERS_WEBHOOK_SECRET", None),
+        ("ORDERS_RETENTION_DAYS", orders.DEFAULT_RETENTION_DAYS),
+        ("REVIEW_INVITATION_DAYS", invitations.DEFAULT_INVITATION_DAYS),
+        ("REVIEW_INVITATION_MAX_LATE_DAYS", invitations.DEFAULT_INVITATION_MAX_LATE_DAYS),
+        ("RATELIMIT_VOTES", "120 per hour"),
+    ):
+        app.config.setdefault(name, value)
+    photos.init_app(app)
+    # Moderators see a review's photos in the queue.
+    app.add_template_global(lambda review_id: photos.photos_of([review_id])[review_id], "item_photos")
+    # Ahead of CSRF's before_request (it reads the form): the review form may carry photos.
+    app.before_request_funcs.setdefault(None, []).insert(0, extras_views.allow_photo_uploads)
+    app.cli.add_command(trust_cli.orders_cli)
+    app.cli.add_command(trust_cli.reviews_cli)
+    register_transparency_section(trust_numbers)
     # Review text is plain text: escaped, with clickable links (rel="nofollow ugc noopener").
     app.add_template_filter(linkify_plain_text, "linkify_plain_text")
     app.register_blueprint(bp)
@@ -25,6 +51,14 @@ def init_app(app) -> None:
     if services.export_reviews not in [s for _, s in accounts.export_sections]:
         accounts.export_sections.append(("reviews", services.export_reviews))
         accounts.deletion_handlers.append(services.remove_reviews_of_deleted_account)
+    if orders.export_orders not in [s for _, s in accounts.export_sections]:
+        accounts.export_sections.append(("orders", orders.export_orders))
+        accounts.export_sections.append(("helpful_votes", engagement.export_votes))
+        accounts.deletion_handlers.append(orders.erase_orders_of_deleted_account)
+        accounts.deletion_handlers.append(engagement.forget_votes_of_deleted_account)
+        accounts.deletion_explanations.append(
+            "Orders we received from the shop for your email address are deleted, and so are your “helpful” marks."
+        )
         accounts.deletion_explanations.append(
             "Your reviews (published or awaiting moderation) are taken down everywhere and their text is erased. "
             "Our moderation log keeps only their fingerprints, never the text."
