@@ -21,7 +21,11 @@ def init_app(app) -> None:
 
     kind = services.register_review_kind()
     kind.on_transition.append(engagement.review_gone)
-    enable_flags(kind)  # a "Flag" link on every published review
+    # A "Flag" link on every published review. Unlike forum posts, a hidden review stays listed as
+    # content in the queue (an unflagged hidden review must not vanish from it), so its states stay.
+    queue_states = kind.queue_states
+    enable_flags(kind)
+    kind.queue_states = queue_states
     if engagement.decide_submission_facts not in services.submission_checks:
         services.submission_checks.append(engagement.decide_submission_facts)
         services.submission_hooks.append(engagement.attach_submitted_photos)

@@ -49,7 +49,8 @@ def decide_submission_facts(review: Review, user: User, *, photos_to_attach=None
     verified = orders.decide_verified_purchase(review, user)
     db.session.add(ReviewFacts(review_id=review.id, verified_purchase=verified, from_invitation=from_invitation,
                                photo_count=len(photos_to_attach or []), helpful_count=0))
-    return orders.VERIFIED if verified else orders.NOT_VERIFIED
+    # The "submitted" row records the decision: reason "verified_purchase", or none (not verified).
+    return orders.VERIFIED if verified else None
 
 
 def attach_submitted_photos(review: Review, user: User, *, photos_to_attach=None, **_):

@@ -306,12 +306,11 @@ def has_order_for(email: str, sku: str, before: datetime | None = None) -> bool:
 
 
 VERIFIED = "verified_purchase"
-NOT_VERIFIED = "unverified_purchase"
 
 
 def decide_verified_purchase(review, user: User) -> bool:
     """At submission: a confirmed address with an order of this SKU dated before the review.
-    The outcome is logged as the reason of the review's "submitted" row."""
+    The outcome is logged as the reason of the review's "submitted" row ("verified_purchase" or none)."""
     return email_confirmed(user) and has_order_for(user.email, review.product.sku, before=review.created_at)
 
 
