@@ -50,8 +50,12 @@ def init_app(app) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(api_bp)
     app.cli.add_command(cli.products_cli)
+    from .trust_demo import load_orders, load_review_extras
+
     if load_catalog not in [loader for _, loader in demo_registry.loaders]:
+        demo_registry.loaders.append(("orders", load_orders))  # first: reviews of buyers are verified
         demo_registry.loaders.append(("catalog", load_catalog))
+        demo_registry.loaders.append(("review extras", load_review_extras))
     if services.export_reviews not in [s for _, s in accounts.export_sections]:
         accounts.export_sections.append(("reviews", services.export_reviews))
         accounts.deletion_handlers.append(services.remove_reviews_of_deleted_account)
