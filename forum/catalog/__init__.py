@@ -45,6 +45,10 @@ def init_app(app) -> None:
     app.cli.add_command(trust_cli.orders_cli)
     app.cli.add_command(trust_cli.reviews_cli)
     register_transparency_section(trust_numbers)
+    from moderation.removal import services as removal
+
+    if orders.erase_orders_for_removal_request not in removal.personal_data_erasers:
+        removal.personal_data_erasers.append(orders.erase_orders_for_removal_request)
     # Review text is plain text: escaped, with clickable links (rel="nofollow ugc noopener").
     app.add_template_filter(linkify_plain_text, "linkify_plain_text")
     app.register_blueprint(bp)

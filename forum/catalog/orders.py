@@ -351,6 +351,12 @@ def erase_orders_of_email(email: str) -> int:
     return len(ids)
 
 
+def erase_orders_for_removal_request(email: str) -> str:
+    """Removal requests ("everything posted with this email address"): the orders go at once."""
+    count = erase_orders_of_email(email)
+    return f"We deleted {count} order(s) the shop had sent us for your address." if count else ""
+
+
 def erase_orders_of_deleted_account(user: User) -> None:
     erase_orders_of_email(user.email)
 

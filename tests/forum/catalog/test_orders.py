@@ -272,3 +272,18 @@ def test_retention_deletes_old_orders(app, runner):
     app.config["ORDERS_RETENTION_DAYS"] = 10
     assert orders.purge_expired_orders() == 1
     assert _orders() == (0, 0)
+
+
+def test_a_confirmed_removal_request_for_everything_erases_the_orders(app):
+    from moderation.removal import services as removal
+    from moderation.removal.models import RemovalEvent
+    from tests.moderation.removal.conftest import confirm_token_in, outbox
+
+    _buy("jane@example.com", "CAB-1", ref="JANE")
+    _buy("other@example.com", "CAB-1", ref="OTHER")
+    removal.submit_request("jane@example.com", "everything", "", "whole", "Please delete everything about me.")
+    assert _orders()[0] == 2  # nothing happens before the owner of the mailbox confirms
+    removal.confirm_request(confirm_token_in(outbox("jane@example.com")[-1].body_text))
+    assert list(db.session.scalars(select(Order.order_ref))) == ["OTHER"]
+    messages = list(db.session.scalars(select(RemovalEvent.message).where(RemovalEvent.action == "personal_data_erased")))
+    assert messages == ["We deleted 1 order(s) the shop had sent us for your address."]
