@@ -39,7 +39,7 @@ def init_app(app) -> None:
         app.config.setdefault(name, value)
     photos.init_app(app)
     # Moderators see a review's photos in the queue.
-    app.add_template_global(lambda review_id: photos.photos_of([review_id])[review_id], "item_photos")
+    app.add_template_global(photos.queue_photos, "item_photos")
     # Ahead of CSRF's before_request (it reads the form): the review form may carry photos.
     app.before_request_funcs.setdefault(None, []).insert(0, extras_views.allow_photo_uploads)
     app.cli.add_command(trust_cli.orders_cli)

@@ -163,6 +163,9 @@ def spend_link(token: str, user, product) -> bool:
         update(InvitationLink).where(InvitationLink.id == link.id, InvitationLink.used_at.is_(None))
         .values(used_at=utcnow()).execution_options(synchronize_session=False)
     ).rowcount
+    if claimed == 1:
+        orders.mark_email_confirmed(user)  # the token was mailed to this address: it is theirs
+        db.session.flush()
     return claimed == 1
 
 

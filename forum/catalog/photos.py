@@ -213,6 +213,26 @@ def photos_of(review_ids) -> dict[int, list[ReviewPhoto]]:
     return found
 
 
+def queue_photos(review_id: int) -> list[ReviewPhoto]:
+    """Photos of a review in the moderation queue: one query per request for every waiting review."""
+    from flask import g
+
+    from .models import Review
+
+    cache = g.get("_review_queue_photos")
+    if cache is None:
+        cache = {}
+        for photo in db.session.scalars(
+            select(ReviewPhoto).join(Review, Review.id == ReviewPhoto.review_id)
+            .where(Review.status.in_(("pending", "hidden"))).order_by(ReviewPhoto.review_id, ReviewPhoto.position)
+        ):
+            cache.setdefault(photo.review_id, []).append(photo)
+        g._review_queue_photos = cache
+    if review_id not in cache:  # not waiting (e.g. a flagged published review): look it up alone
+        cache[review_id] = photos_of([review_id])[review_id]
+    return cache[review_id]
+
+
 # --- deletion: rows now, files once the transaction has committed -------------------------
 
 _PENDING_KEY = "review_photo_files_to_delete"

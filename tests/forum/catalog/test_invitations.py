@@ -168,3 +168,17 @@ def test_transparency_shows_invitations_and_per_star_shares(client, product, mak
     html = client.get("/transparency").get_data(as_text=True)
     assert "Verified purchases and photos by star rating" in html and 'id="invitations-sent">1<' in html
     assert engagement.extras_for([]) == {}
+
+
+def test_the_mailed_token_proves_the_address_even_without_opening_the_link_first(product, make_user, sent_mail):
+    _order("O-1", "buyer@example.com", [product.sku])
+    invitations.send_due_invitations()
+    token = _links(_invitations(sent_mail)[0])[0].rsplit("/", 1)[1]
+    buyer = make_user(email="buyer@example.com")
+    review = catalog.submit_review(buyer, product, 1, "Bad", "Broke.", invitation_token=token)
+    facts = db.session.get(ReviewFacts, review.id)
+    assert (facts.verified_purchase, facts.from_invitation) == (True, True)
+    # Spent: a second review (a replacement) with the same token is not "from an invitation".
+    moderation.approve_submission("review", review.id, make_user("moderator"))
+    again = catalog.submit_review(buyer, product, 2, "Update", "Still bad.", invitation_token=token)
+    assert db.session.get(ReviewFacts, again.id).from_invitation is False
