@@ -152,7 +152,8 @@ def prepare_photo(name: str, data: bytes) -> PreparedPhoto:
             if width < 1 or height < 1 or width * height > MAX_PIXELS:
                 raise _refuse(name, f"is {width} × {height} pixels: too large to open safely (at most 40 megapixels).")
             if _trailing_data(data, fmt):
-                raise _refuse(name, "has extra data after the picture (a file hidden inside an image), so we cannot accept it.")
+                raise _refuse(name, "has extra data after the picture (a second file inside it, such as a motion photo's "
+                              "video), so we cannot accept it. Save or export it as a still photo and try again.")
             image.seek(0)
             image.load()
             image = ImageOps.exif_transpose(image)  # keep the photo upright once its EXIF is gone
