@@ -145,8 +145,9 @@ def transition(
     return subject
 
 
-def record_submission(subject, actor: User | None) -> None:
-    """Log the birth of an item (no state change yet: it starts pending)."""
+def record_submission(subject, actor: User | None, reason: str | None = None) -> None:
+    """Log the birth of an item (no state change yet: it starts pending). `reason` is a code
+    decided at submission (e.g. a review's "verified_purchase")."""
     db.session.flush()
     append_log(
         actor=actor,
@@ -156,6 +157,7 @@ def record_submission(subject, actor: User | None) -> None:
         action="submitted",
         from_state=None,
         to_state=subject.status,
+        reason=reason,
         fingerprint=subject.fingerprint,
     )
 

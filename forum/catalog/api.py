@@ -12,6 +12,7 @@ from flask import jsonify, request, url_for
 from forum.errors import DomainError
 
 from . import api_bp, services
+from .engagement import extras_for
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
@@ -37,7 +38,11 @@ def _positive_int_arg(name: str, default: int, maximum: int | None = None) -> in
     return value
 
 
-def review_json(review) -> dict:
+def review_json(review, extras=None) -> dict:
+    from .engagement import ReviewExtras
+
+    extras = extras or ReviewExtras()
+    reply = extras.reply
     return {
         "id": review.id,
         "rating": review.rating,
@@ -47,6 +52,18 @@ def review_json(review) -> dict:
         "published_at": review.published_at.isoformat(timespec="seconds"),
         "sha256": review.fingerprint,
         "url": url_for("catalog.review_page", review_id=review.id, _external=True),
+        "verified_purchase": bool(extras.verified_purchase),
+        "helpful_count": extras.helpful_count,
+        "photos": [
+            {"url": url_for("catalog.photo", file_name=p.file_name, _external=True), "sha256": p.sha256,
+             "width": p.width, "height": p.height}
+            for p in extras.photos
+        ],
+        "company_reply": {
+            "body": reply.body,
+            "author": reply.author.display_name if reply.author else "The shop",
+            "published_at": reply.published_at.isoformat(timespec="seconds"),
+        } if reply is not None else None,
     }
 
 
@@ -63,9 +80,15 @@ def product_reviews(sku):
     sort = request.args.get("sort", "newest")
     if sort not in services.SORTS:
         raise BadQuery(f"sort must be one of: {', '.join(services.SORTS)}.")
+    raw_rating = request.args.get("rating")
+    if raw_rating is not None and raw_rating not in ("1", "2", "3", "4", "5"):
+        raise BadQuery("rating must be a whole number from 1 to 5.")
+    rating = int(raw_rating) if raw_rating is not None else None
     product = services.get_product(sku)
+    # Average, count and histogram always cover every published review, whatever the filter.
     summary = services.rating_summaries([product.id])[product.id]
-    pagination = services.published_reviews(product, sort=sort, page=page, per_page=per_page)
+    pagination = services.published_reviews(product, sort=sort, page=page, per_page=per_page, rating=rating)
+    extras = extras_for(pagination.items)
     return _public(jsonify(
         sku=product.sku,
         name=product.name,
@@ -74,17 +97,18 @@ def product_reviews(sku):
         review_count=summary.review_count,
         histogram=summary.histogram,
         sort=sort,
+        rating=rating,
         page=page,
         per_page=per_page,
         total=pagination.total,
         pages=pagination.pages,
-        reviews=[review_json(review) for review in pagination.items],
+        reviews=[review_json(review, extras[review.id]) for review in pagination.items],
     ))
 
 
 @api_bp.route("/reviews/<int:review_id>")
 def review(review_id):
     found = services.get_published_review(review_id)
-    data = review_json(found)
+    data = review_json(found, extras_for([found])[found.id])
     data["product"] = {"sku": found.product.sku, "name": found.product.name}
     return _public(jsonify(data))

@@ -27,12 +27,21 @@ from moderation.notify import DecisionMail
 from moderation.states import PENDING, PUBLISHED, reason_label
 
 from .models import REVIEW_BODY_MAX, REVIEW_TITLE_MAX, Product, Review
+from .trust_models import ReviewFacts
 
 SORTS = {
     "newest": (Review.published_at.desc(), Review.id.desc()),
     "highest": (Review.rating.desc(), Review.published_at.desc(), Review.id.desc()),
     "lowest": (Review.rating.asc(), Review.published_at.desc(), Review.id.desc()),
+    # Most helpful: the maintained count in review_facts (outer join: older reviews have no row).
+    "helpful": (func.coalesce(ReviewFacts.helpful_count, 0).desc(), Review.published_at.desc(), Review.id.desc()),
 }
+RATINGS = (1, 2, 3, 4, 5)
+# Inside the submission's transaction (see engagement): checks run before the "submitted" log
+# row, check(review, user, **extras) -> a code for that row's reason or None (verified purchase);
+# hooks run after it, hook(review, user, **extras) (photos), before the commit.
+submission_checks: list = []
+submission_hooks: list = []
 LIVE_STATES = (PENDING, PUBLISHED, "hidden")
 
 
@@ -212,8 +221,10 @@ def live_reviews_of(user: User, product: Product) -> list[Review]:
     )
 
 
-def submit_review(user: User, product: Product, rating, title: str, body: str) -> Review:
-    """Store the review exactly as received, with its fingerprint, pending moderation."""
+def submit_review(user: User, product: Product, rating, title: str, body: str, **extras) -> Review:
+    """Store the review exactly as received, with its fingerprint, pending moderation.
+
+    `extras` go to the submission hooks (photos_to_attach, invitation_token)."""
     check_can_post(user)  # logged in and not suspended, as for every other kind of post
     rating_value = _check_review_fields(rating, title, body)
     live = live_reviews_of(user, product)
@@ -234,7 +245,11 @@ def submit_review(user: User, product: Product, rating, title: str, body: str) -
         replaces_id=replaces.id if replaces else None,
     )
     db.session.add(review)
-    moderation.record_submission(review, user)
+    db.session.flush()
+    codes = [check(review, user, **extras) for check in submission_checks]
+    moderation.record_submission(review, user, reason=next((c for c in codes if c), None))
+    for hook in submission_hooks:
+        hook(review, user, **extras)
     db.session.commit()
     return review
 
@@ -250,15 +265,20 @@ def withdraw_review(user: User, review_id: int) -> Review:
 
 # --- reviews: reading -----------------------------------------------------------
 
-def published_reviews_query(product: Product | None = None, sort: str = "newest"):
+def published_reviews_query(product: Product | None = None, sort: str = "newest", rating: int | None = None):
     query = select(Review).where(Review.status == PUBLISHED)
     if product is not None:
         query = query.where(Review.product_id == product.id)
+    if rating is not None:
+        query = query.where(Review.rating == rating)
+    if sort == "helpful":
+        query = query.outerjoin(ReviewFacts, ReviewFacts.review_id == Review.id)
     return query.order_by(*SORTS.get(sort, SORTS["newest"]))
 
 
-def published_reviews(product: Product, sort: str = "newest", page: int = 1, per_page: int = 10):
-    query = published_reviews_query(product, sort).options(joinedload(Review.author))
+def published_reviews(product: Product, sort: str = "newest", page: int = 1, per_page: int = 10,
+                      rating: int | None = None):
+    query = published_reviews_query(product, sort, rating).options(joinedload(Review.author))
     return db.paginate(query, page=page, per_page=per_page, max_per_page=100, error_out=False)
 
 

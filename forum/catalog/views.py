@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, current_app, flash, redirect, render_template, request, session, url_for
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
 
@@ -17,7 +17,8 @@ from .models import REVIEW_BODY_MAX, REVIEW_TITLE_MAX
 
 PRODUCTS_PER_PAGE = 24
 REVIEWS_PER_PAGE = 10
-SORT_LABELS = {"newest": "Newest first", "highest": "Highest rating first", "lowest": "Lowest rating first"}
+SORT_LABELS = {"newest": "Newest first", "highest": "Highest rating first", "lowest": "Lowest rating first",
+               "helpful": "Most helpful first"}
 
 
 def posting_key() -> str:
@@ -43,6 +44,12 @@ def _page_arg() -> int:
 def _sort_arg() -> str:
     sort = request.args.get("sort", "newest")
     return sort if sort in SORT_LABELS else "newest"
+
+
+def _rating_arg() -> int | None:
+    # Forgiving like ?page=: anything but 1-5 shows every rating.
+    raw = request.args.get("rating", "")
+    return int(raw) if raw in ("1", "2", "3", "4", "5") else None
 
 
 def _product_jsonld(product, summary, reviews) -> dict:
@@ -97,9 +104,14 @@ def products():
 
 
 def _render_product_page(product, form: ReviewForm):
+    from . import engagement, orders
+
     sort = _sort_arg()
+    rating = _rating_arg()
+    # Average and histogram always count every published review, whatever the filter shows.
     summary = services.rating_summaries([product.id])[product.id]
-    pagination = services.published_reviews(product, sort=sort, page=_page_arg(), per_page=REVIEWS_PER_PAGE)
+    pagination = services.published_reviews(product, sort=sort, page=_page_arg(), per_page=REVIEWS_PER_PAGE,
+                                            rating=rating)
     return render_form(
         "catalog/product.html",
         form,
@@ -107,7 +119,11 @@ def _render_product_page(product, form: ReviewForm):
         summary=summary,
         pagination=pagination,
         sort=sort,
+        rating=rating,
         sort_labels=SORT_LABELS,
+        extras=engagement.extras_for(pagination.items, current_user),
+        purchase=orders.purchase_status(current_user, product),
+        can_reply=engagement.can_reply(current_user),
         own=services.review_state_for(current_user, product),
         jsonld=_product_jsonld(product, summary, pagination.items),
         title_max=REVIEW_TITLE_MAX,
@@ -118,7 +134,10 @@ def _render_product_page(product, form: ReviewForm):
 @bp.route("/products/<sku>")
 def product_page(sku):
     product = services.get_product(sku)
-    return _render_product_page(product, ReviewForm())
+    form = ReviewForm()
+    # Came from an invitation link (see extras_views.invitation_link): the form carries it.
+    form.invitation.data = session.get("review_invitations", {}).get(product.sku)
+    return _render_product_page(product, form)
 
 
 @bp.route("/products/<sku>/reviews", methods=["GET", "POST"])
@@ -129,13 +148,24 @@ def submit_review(sku):
     if request.method == "GET":
         # Someone reloading or bookmarking the form's address: show the product page and its form.
         return redirect(url_for("catalog.product_page", sku=sku, _anchor="write-review"))
+    from . import photos
+
     form = ReviewForm()
     if form.validate_on_submit():
         try:
-            review = services.submit_review(current_user, product, form.rating.data, form.title.data, form.body.data)
+            prepared = photos.prepare_photos(
+                (upload.filename, upload.read()) for upload in request.files.getlist(form.photos.name)
+            )
+            review = services.submit_review(
+                current_user, product, form.rating.data, form.title.data, form.body.data,
+                photos_to_attach=prepared, invitation_token=form.invitation.data or None,
+            )
         except ValidationFailed as error:
             apply_errors(form, error)
         else:
+            invitations = dict(session.get("review_invitations", {}))
+            if invitations.pop(product.sku, None):
+                session["review_invitations"] = invitations
             replaced = " Your earlier review stays published until this one is approved." if review.replaces_id else ""
             flash(
                 "Thank you! Your review is awaiting moderation. It will appear exactly as you wrote it once a "
@@ -148,18 +178,24 @@ def submit_review(sku):
 
 @bp.route("/reviews/<int:review_id>")
 def review_page(review_id):
+    from . import engagement
+
     review = services.get_published_review(review_id)
     return render_template(
-        "catalog/review.html", review=review, jsonld=_review_jsonld(review, with_product=True)
+        "catalog/review.html", review=review, jsonld=_review_jsonld(review, with_product=True),
+        extras=engagement.extras_for([review], current_user), can_reply=engagement.can_reply(current_user),
     )
 
 
 @bp.route("/reviews/<int:review_id>/verify")
 def verify_review(review_id):
+    from . import photos
+
     review = services.get_published_review(review_id)
     return render_template(
         "catalog/verify.html",
         review=review,
+        photos=photos.photos_of([review.id])[review.id],
         payload=services.fingerprint_payload(review),
         api_url=url_for("api.review", review_id=review.id, _external=True),
         payload_url=url_for("catalog.review_payload", review_id=review.id, _external=True),

@@ -373,6 +373,10 @@ def confirm_request(token: str) -> tuple[RemovalRequest, str]:
     db.session.refresh(rr)
     if rr.scope == SCOPE_EVERYTHING:
         _add_account_items(rr)
+        for eraser in personal_data_erasers:
+            erased = eraser(rr.email)
+            if erased:
+                _event(rr, "personal_data_erased", erased)
     _log(rr, "request_confirmed", actor_role="requester", from_state=UNCONFIRMED, to_state=OPEN)
     _event(rr, "confirmed",
            f"You confirmed your email address. We will answer by {format_day(due)}.")
@@ -382,6 +386,12 @@ def confirm_request(token: str) -> tuple[RemovalRequest, str]:
     _log(rr, "notified", actor_role="system", reason="acknowledgement", from_state=OPEN, to_state=OPEN)
     db.session.commit()
     return rr, status_token
+
+
+# Personal data of other areas tied to an address that is not moderated content (e.g. the shop's
+# orders): erased as soon as the requester confirms an "everything" request for that address.
+# eraser(email) -> a sentence for the requester's timeline, or "" when there was nothing. No commit.
+personal_data_erasers: list = []
 
 
 def _add_account_items(rr: RemovalRequest, moderator: User | None = None) -> int:

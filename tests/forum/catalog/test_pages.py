@@ -79,7 +79,11 @@ def test_product_page_average_histogram_and_text(client, product, make_user, pub
     html = client.get(f"/products/{product.sku}").get_data(as_text=True)
     assert "<strong>3.8</strong> out of 5 from 4 reviews" in html
     # The histogram is readable as text, not only as bars.
-    assert "5 stars</th>" in html and "2 reviews (50%)" in html
+    # Each row links to the reviews with that rating (?rating=N).
+    for n in range(1, 6):
+        assert f'<a href="/products/{product.sku}?rating={n}#reviews-heading">{n} star' in html
+    assert ">5 stars<span class=\"visually-hidden\">: show these reviews</span></a></th>" in html
+    assert "2 reviews (50%)" in html
     assert "1 review (25%)" in html
     assert html.count("0 reviews (0%)") == 2
     assert element_text(html, f"review-{1}-title") == "Good cable"
