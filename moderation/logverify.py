@@ -282,7 +282,7 @@ class Verifier:
 
 
 def parse_vkey(vkey: str) -> Verifier:
-    parts = vkey.strip().split("+")
+    parts = vkey.strip().split("+", 2)  # base64 may contain "+" too
     if len(parts) != 3:
         raise NoteError("a verifier key reads <name>+<hex key id>+<base64 key>")
     name, hex_id, data = parts
@@ -321,7 +321,7 @@ class Signer:
 
     @classmethod
     def from_skey(cls, skey: str) -> "Signer":
-        parts = skey.strip().split("+")
+        parts = skey.strip().split("+", 4)
         if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
             raise NoteError("a private key reads PRIVATE+KEY+<name>+<hex key id>+<base64 key>")
         name, hex_id, data = parts[2:]

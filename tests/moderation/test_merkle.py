@@ -122,7 +122,7 @@ def test_a_checkpoint_note_verifies_with_its_key_and_fails_with_another():
 def test_keys_round_trip_in_signed_note_form():
     signer = lv.Signer.generate("example.com/log")
     vkey = signer.verifier.vkey
-    name, kid, data = vkey.split("+")
+    name, kid, data = vkey.split("+", 2)
     assert name == "example.com/log" and len(kid) == 8
     assert lv.parse_vkey(vkey) == signer.verifier
     assert lv.Signer.from_skey(signer.skey).verifier == signer.verifier
