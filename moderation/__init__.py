@@ -14,9 +14,11 @@ def queue_badge() -> dict:
 def init_app(app) -> None:
     from forum.templating import moderator_badges
 
-    from . import cli, views  # noqa: F401  (routes)
+    from . import cli, tlog_cli, tlog_views, views  # noqa: F401  (routes)
 
     app.register_blueprint(bp)
+    app.register_blueprint(tlog_views.bp)
     app.cli.add_command(cli.audit_cli)
+    app.cli.add_command(tlog_cli.log_cli)
     if queue_badge not in moderator_badges:
         moderator_badges.append(queue_badge)
