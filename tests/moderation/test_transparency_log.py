@@ -4,12 +4,15 @@ witnesses, key rotation, `flask audit verify` against the checkpoints, and the v
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from xml.etree import ElementTree as ET
 
 import pytest
 from sqlalchemy import select, text, update
 
+from forum.catalog.models import Review
+from forum.errors import ValidationFailed
 from forum.extensions import db
 from moderation import logverify as lv
 from moderation import services as moderation
@@ -331,3 +334,86 @@ def test_log_overview_page_and_api_list_of_published_reviews(client, runner, pub
     assert data["total"] == 3 and data["pages"] == 2
     assert [r["id"] for r in data["reviews"]] == [published[0].id, published[1].id]
     assert get_json(client, "/api/reviews?page=2&per_page=2")["reviews"][0]["title"] == "Review 5"
+
+
+# --- no personal data ------------------------------------------------------------------------
+
+ENTRY_SHAPE = {
+    "index": lambda v: isinstance(v, int),
+    "time": lambda v: re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", v),
+    "kind": lambda v: re.fullmatch(r"[a-z_]{1,30}", v),
+    "id": lambda v: isinstance(v, int),
+    "action": lambda v: re.fullmatch(r"[a-z_]{1,30}", v),
+    "from_state": lambda v: v is None or re.fullmatch(r"[a-z_]{1,20}", v),
+    "to_state": lambda v: v is None or re.fullmatch(r"[a-z_]{1,20}", v),
+    "reason": lambda v: v is None or re.fullmatch(r"[a-z_]{1,40}", v),
+    "fingerprint": lambda v: v is None or re.fullmatch(r"[0-9a-f]{64}", v),
+    "actor_role": lambda v: re.fullmatch(r"[a-z_]{1,20}", v),
+    "moderator": lambda v: v is None or re.fullmatch(r"mod-[0-9a-f]{10}", v),
+}
+
+
+def assert_no_personal_data(entries: list[dict], secrets: set[str]) -> None:
+    for entry in entries:
+        for name, check in ENTRY_SHAPE.items():
+            assert check(entry[name]), (name, entry[name])  # codes, numbers and hashes only
+    dumped = json.dumps(entries, ensure_ascii=False)
+    leaked = [s for s in secrets if len(s.strip()) >= 6 and s in dumped]
+    assert not leaked, leaked[:5]
+
+
+def test_entries_hold_no_personal_data_from_naughty_strings(client, runner, make_user, product, moderator):
+    from forum.accounts.suspensions import suspend_member
+    from forum.catalog import services as catalog
+    from tests.conftest import naughty_strings
+
+    secrets: set[str] = set()
+    strings = [s for s in naughty_strings() if s.strip()][:120]
+    for n, value in enumerate(strings):
+        try:
+            author = make_user("member", email=f"naughty{n}@example.org", display_name=value[:60].strip())
+        except ValidationFailed:  # not a valid display name: the string still goes into the review
+            db.session.rollback()
+            author = make_user("member", email=f"naughty{n}@example.org", display_name=f"Naughty Person {n}")
+        secrets |= {author.email, author.display_name}
+        try:
+            review = catalog.submit_review(author, product, 1 + n % 5, value[:150] or "t", value or "b")
+        except ValidationFailed:  # refused input (e.g. too long, control characters): nothing logged
+            db.session.rollback()
+            continue
+        secrets |= {review.title, review.body}
+        if n % 2:
+            moderation.approve_submission("review", review.id, moderator)
+        else:
+            moderation.reject_submission("review", review.id, moderator, reason="spam", note=value or None)
+            secrets.add(value)
+    victim = make_user("member", email="suspended.person@example.org", display_name="Suspended Person")
+    suspend_member(moderator, victim.id, reason="Repeated abuse of Jane Doe at 12 Secret Lane",
+                   until=(tlog.utcnow() + timedelta(days=3)).date())
+    secrets |= {victim.email, victim.display_name, "Jane Doe", "12 Secret Lane",
+                moderator.email, moderator.display_name}
+    checkpoint_now(runner)
+    entries = get_json(client, "/transparency/log/entries?start=0&end=1000")["entries"]
+    assert len(entries) > 100
+    assert_no_personal_data(entries, secrets)
+
+
+def test_entries_hold_no_personal_data_from_the_demo(client, runner, app):
+    from forum.models import User
+    from forum.demo import load_demo_data
+
+    for _ in load_demo_data():
+        pass
+    checkpoint_now(runner)
+    users = db.session.scalars(select(User)).all()
+    secrets = {u.email for u in users} | {u.display_name for u in users}
+    secrets |= {r.title for r in db.session.scalars(select(Review)) if r.title}
+    secrets |= {r.decision_note for r in db.session.scalars(select(Review)) if r.decision_note}
+    size = tlog.tree_size()
+    entries = []
+    for start in range(0, size, 1000):
+        entries += get_json(client, f"/transparency/log/entries?start={start}&end={start + 1000}")["entries"]
+    assert len(entries) == size > 200
+    assert_no_personal_data(entries, secrets)
+    code, output = audit_verify(runner)
+    assert code == 0, output
