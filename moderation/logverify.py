@@ -468,12 +468,14 @@ class Report:
     new_entries: int
     reviews_checked: int
     pending_reviews: int
+    first_run: bool = False
 
     def summary(self) -> str:
         pending = f" ({self.pending_reviews} published after the checkpoint matched entries not yet checkpointed)" \
             if self.pending_reviews else ""
+        history = "first run, state saved" if self.first_run else "consistent with the last run"
         return (f"OK {self.origin}: tree size {self.size} verified ({self.new_entries} new entries), "
-                f"consistent with the last run; {self.reviews_checked} published reviews match their "
+                f"{history}; {self.reviews_checked} published reviews match their "
                 f"publication entries{pending}.")
 
 
@@ -600,7 +602,8 @@ class LogVerifier:
             "tree": compact.to_json(),
             "publications": publications,
         }
-        report = Report(checkpoint.origin, checkpoint.size, len(new_entries), checked, pending_matches)
+        report = Report(checkpoint.origin, checkpoint.size, len(new_entries), checked, pending_matches,
+                        first_run=state is None)
         return report, new_state
 
     def _follow_rotation(self, state: dict, served_key: str) -> Verifier:

@@ -417,3 +417,15 @@ def test_entries_hold_no_personal_data_from_the_demo(client, runner, app):
     assert_no_personal_data(entries, secrets)
     code, output = audit_verify(runner)
     assert code == 0, output
+
+
+def test_cosignature_posts_are_rate_limited(app_config, published):
+    app_config.update(RATELIMIT_ENABLED=True, RATELIMIT_COSIGNATURE="2 per hour")
+    from forum import create_app
+
+    app = create_app(app_config)
+    client = app.test_client()
+    with app.app_context():
+        statuses = [client.post("/transparency/log/cosignature", data=b"junk", content_type="text/plain").status_code
+                    for _ in range(3)]
+    assert statuses == [422, 422, 429]
