@@ -13,7 +13,10 @@ from tests.conftest import STRONG_PASSWORD, csrf_token_from
 # Views that may accept a POST without a CSRF token, each with the reason.
 # Keep this empty unless a route is authenticated by something a browser does
 # not send on its own (e.g. an API token header).
-CSRF_EXEMPT_ALLOWED: dict[str, str] = {}
+CSRF_EXEMPT_ALLOWED: dict[str, str] = {
+    "moderation.tlog_views.cosignature": "witnesses' machine endpoint: no cookies, authenticated by the "
+                                         "Ed25519 cosignature from a key in LOG_WITNESS_KEYS",
+}
 
 
 def _csp(response) -> dict[str, list[str]]:

@@ -181,3 +181,18 @@ def test_a_copy_of_the_verifier_imports_nothing_from_the_app(live_url, tmp_path,
                             capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "(0 new entries)" in result.stdout
+
+
+def test_the_verify_pages_hand_check_snippet_prints_the_root(live_url, published):
+    import html
+    import re
+    import urllib.request
+
+    publish_checkpoint()
+    page = urllib.request.urlopen(f"{live_url}/reviews/{published[2].id}/verify").read().decode()
+    snippet = html.unescape(re.search(r"<pre class=\"code\"><code>(python3 - &lt;&lt;'EOF'.*?EOF)</code></pre>",
+                                      page, re.S).group(1))
+    snippet = snippet.replace("python3 -", f"{sys.executable} -", 1)
+    result = subprocess.run(["bash", "-c", snippet], capture_output=True, text=True, timeout=60)
+    root = tlog.latest_checkpoint().root_b64
+    assert result.stdout.strip() == f"{root} (must be {root})", result.stderr
