@@ -40,6 +40,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=20000)
     parser.add_argument("--database-url")
+    parser.add_argument("--without-tree", action="store_true",
+                        help="baseline: append without the tree update (only the append figures mean anything)")
     args = parser.parse_args()
 
     instance = Path(tempfile.mkdtemp(prefix="tlog-bench-"))
@@ -50,7 +52,11 @@ def main() -> None:
     from forum import create_app
     from forum.extensions import db
     from moderation import tlog
+    from moderation import audit
     from moderation.audit import append_log
+
+    if args.without_tree:
+        audit.extend_tree = lambda: 0
 
     url = args.database_url or f"sqlite:///{instance / 'bench.sqlite3'}"
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "LOG_CHECKPOINT_MINUTES": 0})
@@ -80,6 +86,9 @@ def main() -> None:
             append()
             db.session.commit()
             single.append(time.perf_counter() - start)
+        if args.without_tree:
+            print(f"baseline without tree: bulk {(args.entries - 200) / bulk:,.0f} entries/s, one append {_ms(single)}")
+            return
         tlog.publish_checkpoint(respect_interval=False)
         size = tlog.tree_size()
 

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint, func, select, tuple_, update
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -213,10 +213,13 @@ def _with_stored_nodes(compute):
     compute(lambda lo, hi: ranges.append((lo, hi)) or lv.EMPTY_ROOT)
     wanted = {piece for lo, hi in ranges for piece in _pieces(lo, hi)}
     hashes: dict[tuple[int, int], bytes] = {}
-    wanted_list = sorted(wanted)
-    for start in range(0, len(wanted_list), 500):
-        chunk = wanted_list[start:start + 500]
-        for node in db.session.scalars(select(LogNode).where(tuple_(LogNode.level, LogNode.idx).in_(chunk))):
+    by_level: dict[int, list[int]] = {}
+    for level, idx in sorted(wanted):
+        by_level.setdefault(level, []).append(idx)
+    if by_level:
+        # One query; per level "idx IN (...)" so that both databases use the primary key.
+        where = or_(*[and_(LogNode.level == level, LogNode.idx.in_(idxs)) for level, idxs in by_level.items()])
+        for node in db.session.scalars(select(LogNode).where(where)):
             hashes[(node.level, node.idx)] = bytes.fromhex(node.hash)
 
     def mth(lo: int, hi: int) -> bytes:
