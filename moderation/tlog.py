@@ -13,6 +13,8 @@ so the site and outside verifiers share one implementation.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import secrets
 import time
@@ -257,8 +259,6 @@ def consistency(old: int, new: int) -> dict:
 
 
 def entries(start: int, end: int, limit: int = 1000) -> list[dict]:
-    import json
-
     end = min(end, start + limit)
     rows = db.session.scalars(
         select(LogLeaf.entry).where(LogLeaf.idx >= start, LogLeaf.idx < end).order_by(LogLeaf.idx)
@@ -457,8 +457,6 @@ def rotate_key(new_origin: str | None = None) -> tuple[lv.Signer, lv.Signer]:
         new = lv.Signer.generate(name)
     except lv.NoteError as error:
         raise ValidationFailed(f"Unusable origin: {error}.") from error
-    import hashlib
-
     append_log(actor=None, actor_role="system", subject_kind="log_key", subject_id=0, action="rotate_key",
                fingerprint=hashlib.sha256(new.verifier.vkey.encode("utf-8")).hexdigest())
     size = tree_size()
