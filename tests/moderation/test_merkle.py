@@ -111,7 +111,8 @@ def test_a_checkpoint_note_verifies_with_its_key_and_fails_with_another():
         lv.open_note(note, other.verifier)
     # Same name and key id, different key: the signature itself must fail.
     impostor = lv.Verifier(signer.name, lv.SIG_ED25519, other.verifier.public_key)
-    forged = note.replace(lv.b64(other.verifier.key_id), lv.b64(impostor.key_id))
+    text, (signature,) = lv.parse_note(note)
+    forged = text + "\n" + lv.signature_line(impostor.name, impostor.key_id, signature.signature)
     with pytest.raises(lv.NoteError):
         lv.open_note(forged, impostor)
     tampered = note.replace("\n8\n", "\n9\n")
@@ -147,7 +148,7 @@ def test_cosignature_v1_verifies_and_binds_the_checkpoint_and_time():
     raw = lv.unb64(line.split(" ")[2])
     assert raw[:4] == witness.verifier.key_id and struct.unpack(">Q", raw[4:12])[0] == 1_700_000_000
     # The message is "cosignature/v1\ntime <t>\n" + the checkpoint (C2SP tlog-cosignature).
-    lv.Verifier(witness.name, 4, witness.verifier.public_key).verify(
+    assert lv.Verifier(witness.name, 4, witness.verifier.public_key).verify(
         raw[12:], b"cosignature/v1\ntime 1700000000\n" + text.encode())
     with pytest.raises(lv.NoteError):
         lv.verify_cosignature(lv.Checkpoint("shop.example/log", 4, ROOTS[4]).text, line, witness.verifier)
