@@ -61,6 +61,18 @@ class DefaultConfig:
     TRUSTED_PROXIES = 0
 
     SITE_NAME = "Shop Community"
+
+    # The public transparency log of moderation (docs/transparency-log.md).
+    # A checkpoint is signed whenever the log has grown, at most every this many minutes.
+    LOG_CHECKPOINT_MINUTES = 10
+    # The log's name in checkpoints; default "<host of SITE_URL>/moderation-log".
+    LOG_ORIGIN = None
+    # The Ed25519 signing key (PRIVATE+KEY+... as `flask log key --private` prints it); without it
+    # the key lives in <instance>/log-signing-key, created on first use. Never in the repository.
+    LOG_SIGNING_KEY = None
+    # Witnesses whose cosignatures we accept: verifier keys (type 0x04), separated by spaces or commas.
+    LOG_WITNESS_KEYS = ()
+    RATELIMIT_COSIGNATURE = "60 per hour"
     # Public address used in mail links, e.g. https://community.shop.example
     SITE_URL = None
 

@@ -83,7 +83,7 @@ ERROR_EXPLANATIONS = {
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or (
+    return request.path.startswith(("/api/", "/transparency/log/")) or (
         request.accept_mimetypes.best == "application/json"
     )
 

@@ -13,6 +13,7 @@ from forum.extensions import db
 from forum.timeutil import utcnow
 
 from .models import ModerationLog, ModerationLogHead
+from .tlog import extend_tree
 
 GENESIS_HASH = "0" * 64
 HASHED_FIELDS = (
@@ -76,6 +77,8 @@ def append_log(
         update(ModerationLogHead).where(ModerationLogHead.id == 1).values(last_hash=row_hash)
     )
     session.flush()
+    # The same row as a public entry and a leaf of the transparency log's Merkle tree.
+    extend_tree()
     return entry
 
 

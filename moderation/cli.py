@@ -17,13 +17,24 @@ def verify():
     from .audit import verify_chain
 
     result = verify_chain()
-    if result.ok:
-        click.echo(f"OK: {result.rows_checked} rows checked; the chain is intact.")
-        click.echo(f"Head hash: {result.head_hash}")
-        return
-    click.echo(f"BROKEN at row {result.broken_seq}: {result.problem}", err=True)
-    click.echo(f"{result.rows_checked} rows before it are intact; last good hash: {result.head_hash}", err=True)
-    sys.exit(1)
+    if not result.ok:
+        click.echo(f"BROKEN at row {result.broken_seq}: {result.problem}", err=True)
+        click.echo(f"{result.rows_checked} rows before it are intact; last good hash: {result.head_hash}", err=True)
+        sys.exit(1)
+    click.echo(f"OK: {result.rows_checked} rows checked; the chain is intact.")
+    click.echo(f"Head hash: {result.head_hash}")
+    # The public transparency log: entries and Merkle tree recomputed from the rows, against
+    # every signed checkpoint ever published (a rewritten chain cannot match them).
+    from .tlog import verify_tree
+
+    tree = verify_tree()
+    if not tree.ok:
+        click.echo(f"BROKEN transparency log: {tree.problem}", err=True)
+        sys.exit(1)
+    if tree.checkpoints:
+        click.echo(f"OK: the Merkle tree of {tree.size} entries matches all {tree.checkpoints} signed checkpoints.")
+    else:
+        click.echo(f"OK: {tree.size} entries; no checkpoint has been published yet (flask log checkpoint).")
 
 
 @audit_cli.command("log")

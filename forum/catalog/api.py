@@ -112,3 +112,19 @@ def review(review_id):
     data = review_json(found, extras_for([found])[found.id])
     data["product"] = {"sku": found.product.sku, "name": found.product.name}
     return _public(jsonify(data))
+
+
+@api_bp.route("/reviews")
+def all_reviews():
+    """Every published review, oldest first (stable pages for archivers and `logverify`)."""
+    page = _positive_int_arg("page", 1, MAX_PAGE)
+    per_page = _positive_int_arg("per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE)
+    pagination = services.all_published_reviews(page=page, per_page=per_page)
+    return _public(jsonify(
+        page=page,
+        per_page=per_page,
+        total=pagination.total,
+        pages=pagination.pages,
+        reviews=[{**review_json(review), "product": {"sku": review.product.sku, "name": review.product.name}}
+                 for review in pagination.items],
+    ))

@@ -282,6 +282,17 @@ def published_reviews(product: Product, sort: str = "newest", page: int = 1, per
     return db.paginate(query, page=page, per_page=per_page, max_per_page=100, error_out=False)
 
 
+def all_published_reviews(page: int = 1, per_page: int = 20):
+    """Published reviews of active products, oldest first (the public API's full list)."""
+    query = (
+        select(Review).join(Product, Review.product_id == Product.id)
+        .where(Review.status == PUBLISHED, Product.active.is_(True))
+        .options(joinedload(Review.author), joinedload(Review.product))
+        .order_by(Review.id)
+    )
+    return db.paginate(query, page=page, per_page=per_page, max_per_page=100, error_out=False)
+
+
 def get_published_review(review_id: int) -> Review:
     review = db.session.get(Review, review_id)
     if review is None or review.status != PUBLISHED or not review.product.active:

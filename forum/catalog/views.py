@@ -10,6 +10,7 @@ from forum.errors import Conflict, ValidationFailed
 from forum.extensions import db, limiter
 from forum.forms import apply_errors, render_form
 from forum.security import is_safe_next
+from moderation.tlog_views import review_log_context
 
 from . import bp, services
 from .forms import ReviewForm
@@ -199,6 +200,7 @@ def verify_review(review_id):
         payload=services.fingerprint_payload(review),
         api_url=url_for("api.review", review_id=review.id, _external=True),
         payload_url=url_for("catalog.review_payload", review_id=review.id, _external=True),
+        **review_log_context(review),
     )
 
 

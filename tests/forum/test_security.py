@@ -18,6 +18,9 @@ CSRF_EXEMPT_ALLOWED: dict[str, str] = {
     "forum.catalog.extras_views.receive_order": "POST /api/orders, signed with ORDERS_WEBHOOK_SECRET",
     # RFC 8058 one-click unsubscribe: mail clients POST without cookies; the secret token in the URL is the proof.
     "forum.catalog.extras_views.invitation_opt_out": "List-Unsubscribe-Post one-click opt-out",
+
+    "moderation.tlog_views.cosignature": "witnesses' machine endpoint: no cookies, authenticated by the "
+                                         "Ed25519 cosignature from a key in LOG_WITNESS_KEYS",
 }
 
 
