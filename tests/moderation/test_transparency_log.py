@@ -347,7 +347,7 @@ ENTRY_SHAPE = {
     "action": lambda v: re.fullmatch(r"[a-z_]{1,30}", v),
     "from_state": lambda v: v is None or re.fullmatch(r"[a-z_]{1,20}", v),
     "to_state": lambda v: v is None or re.fullmatch(r"[a-z_]{1,20}", v),
-    "reason": lambda v: v is None or re.fullmatch(r"[a-z_]{1,40}", v),
+    "reason": lambda v: v is None or re.fullmatch(r"[a-z_0-9]{1,40}", v),  # e.g. photo_1
     "fingerprint": lambda v: v is None or re.fullmatch(r"[0-9a-f]{64}", v),
     "actor_role": lambda v: re.fullmatch(r"[a-z_]{1,20}", v),
     "moderator": lambda v: v is None or re.fullmatch(r"mod-[0-9a-f]{10}", v),
