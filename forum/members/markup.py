@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from flask import url_for
+from flask import current_app, has_request_context, url_for
 from markdown_it.token import Token
 from markupsafe import Markup
 from sqlalchemy import and_, select
@@ -30,6 +30,15 @@ QUOTED_POST_REMOVED = "quoted post removed"
 QUOTE_HREF_RE = re.compile(r"(?:https?://[^/\s]+)?/forums/posts/(\d+)(?:[#?].*)?")
 QUOTE_LINE_RE = re.compile(r"^[ \t]*(?:>[ \t]*)+\[[^\]\n]*\]\(((?:https?://[^/\s)]+)?/forums/posts/(\d+))[^)]*\)",
                            re.MULTILINE)
+
+
+def site_path(endpoint: str, **values) -> str:
+    """A path of this site, in a request or not (CLI, worker, services called from tests)."""
+    if has_request_context():
+        return url_for(endpoint, **values)
+    anchor = values.pop("_anchor", None)
+    path = current_app.url_map.bind("localhost").build(endpoint, values)
+    return f"{path}#{anchor}" if anchor else path
 
 
 @dataclass
@@ -139,7 +148,7 @@ def _link_mentions(children: list[Token], handles: dict[str, str]) -> list[Token
             if match.start() > pos:
                 out.append(Token("text", "", 0, content=text[pos:match.start()]))
             link = Token("link_open", "a", 1)
-            link.attrSet("href", url_for("members.profile", ref=handle))
+            link.attrSet("href", site_path("members.profile", ref=handle))
             link.attrSet("title", f"Profile of @{handle}")
             out.extend([link, Token("text", "", 0, content=match.group(0)), Token("link_close", "a", -1)])
             pos = match.end()

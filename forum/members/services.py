@@ -287,7 +287,7 @@ def quote_source(viewer, post_id: int) -> str:
         raise NotFound("There is no such post to quote. It may have been removed.")
     profile = db.session.get(MemberProfile, post.author_id) if post.author_id else None
     who = f"@{profile.handle}" if profile else "A former member"
-    lines = [f"> [{who} wrote]({url_for('community.post', post_id=post.id)}):", ">"]
+    lines = [f"> [{who} wrote]({markup.site_path('community.post', post_id=post.id)}):", ">"]
     lines += [f"> {line}".rstrip() for line in post.body.replace("\r\n", "\n").split("\n")]
     return "\n".join(lines) + "\n\n"
 
@@ -406,12 +406,11 @@ def _recipients(post: ForumPost) -> list[tuple[int, str]]:
         if user_id is not None and user_id != author_id and user_id not in found:
             found[user_id] = kind
 
-    # At most MAX_MENTIONS handles of a post notify anyone (the first ones written).
-    handles = markup.mentioned_handles(post.body)[:MAX_MENTIONS]
+    # At most MAX_MENTIONS members are notified per post (the first ones written who can be mentioned).
+    handles = markup.mentioned_handles(post.body)
     mentioned = markup.mentionable(handles)
-    for key in handles:
-        if key in mentioned:
-            add(mentioned[key][1], "mention")
+    for key in [k for k in handles if k in mentioned and mentioned[k][1] != author_id][:MAX_MENTIONS]:
+        add(mentioned[key][1], "mention")
     quoted = markup.quoted_post_ids(post.body) - {post.id}
     if quoted:
         public = markup.public_post_ids(quoted)
@@ -511,10 +510,10 @@ def list_notifications(user, page: int = 1, per_page: int = 20):
             text = _sentence(note.kind, note.actor, likes.get(note.post_id, 0))
             items.append(dict(note=note, sentence=text, topic_title=note.post.topic.title,
                               excerpt=_excerpt(markup.render_body(note.post.body, ctx).striptags(), 200),
-                              link=url_for("members.open_notification", notification_id=note.id)))
+                              link=markup.site_path("members.open_notification", notification_id=note.id)))
         else:
             items.append(dict(note=note, sentence=_decision_sentence(note), topic_title=None, excerpt=None,
-                              link=url_for("members.open_notification", notification_id=note.id)))
+                              link=markup.site_path("members.open_notification", notification_id=note.id)))
     return pagination, items
 
 
@@ -539,8 +538,8 @@ def open_notification(user, notification_id: int) -> str:
         note.read_at = utcnow()
         db.session.commit()
     if note.post_id is not None:
-        return url_for("community.post", post_id=note.post_id)
-    return note.link or url_for("members.notifications")
+        return markup.site_path("community.post", post_id=note.post_id)
+    return note.link or markup.site_path("members.notifications")
 
 
 def mark_notification_read(user, notification_id: int) -> None:
