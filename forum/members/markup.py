@@ -62,6 +62,32 @@ def mentioned_handles(body: str | None) -> list[str]:
     return list(seen)
 
 
+def mentions_for_notifying(body: str | None) -> list[str]:
+    """Handles written as @handle in the post's own words: not in code, links (a quote's
+    attribution) or quoted text, so quoting someone does not mention everyone they mentioned."""
+    found: dict[str, None] = {}
+    if not body or "@" not in body:
+        return []
+
+    def collect(tokens):
+        depth = 0
+        for token in tokens:
+            if token.type == "blockquote_open":
+                depth += 1
+            elif token.type == "blockquote_close":
+                depth -= 1
+            elif token.type == "inline" and not depth and token.children:
+                in_link = 0
+                for child in token.children:
+                    in_link += 1 if child.type == "link_open" else -1 if child.type == "link_close" else 0
+                    if child.type == "text" and not in_link:
+                        for match in MENTION_RE.finditer(child.content):
+                            found.setdefault(match.group(1).lower(), None)
+
+    render_markdown_tokens(body, collect)
+    return list(found)
+
+
 def mentionable(handle_keys) -> dict[str, tuple[str, int]]:
     """handle key -> (handle, user id) for existing members who are not suspended."""
     keys = list(handle_keys)

@@ -407,7 +407,7 @@ def _recipients(post: ForumPost) -> list[tuple[int, str]]:
             found[user_id] = kind
 
     # At most MAX_MENTIONS members are notified per post (the first ones written who can be mentioned).
-    handles = markup.mentioned_handles(post.body)
+    handles = markup.mentions_for_notifying(post.body)
     mentioned = markup.mentionable(handles)
     for key in [k for k in handles if k in mentioned and mentioned[k][1] != author_id][:MAX_MENTIONS]:
         add(mentioned[key][1], "mention")
