@@ -2,6 +2,7 @@
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, StringField
+from wtforms.fields.choices import SelectChoice
 
 from .models import HANDLE_MAX
 from .services import DEFAULT_MODES, KIND_LABELS, MODE_LABELS
@@ -24,7 +25,7 @@ def preferences_form(modes: dict, formdata=None):
         pass
 
     for kind in DEFAULT_MODES:
-        setattr(PreferencesForm, kind, RadioField(KIND_LABELS[kind], choices=list(MODE_LABELS.items()),
+        setattr(PreferencesForm, kind, RadioField(KIND_LABELS[kind], choices=[SelectChoice(value, label) for value, label in MODE_LABELS.items()],
                                                   default=modes.get(kind)))
     form = PreferencesForm() if formdata is None else PreferencesForm(formdata=formdata)
     return form
