@@ -116,12 +116,17 @@ def _topic_page(topic, reply_form=None, preview=None, status=200):
                 reply_form.body.data = quote_source(user, int(request.args["quote"]))
             except NotFound:
                 flash("That post can no longer be quoted: it is not published.", "info")
-    return render_template(
+    html = render_template(
         "community/topic.html", topic=topic, pagination=pagination, stats=services.topic_stats([topic.id])[topic.id],
         reply_form=reply_form, can_reply=can_reply, why_not=why_not, preview=preview,
         tool_form=TopicToolForm(), move_form=move_form, markdown_hint=MARKDOWN_HINT, render_markdown=render_markdown,
         **topic_page_extras(user, topic, pagination.items),
-    ), status
+    )
+    if user is not None:
+        from forum.members.services import mark_read
+
+        mark_read(user, topic.id, pagination.items)  # after rendering: the commit expires what it showed
+    return html, status
 
 
 @bp.route("/forums/topics/<int:topic_id>")
@@ -142,8 +147,8 @@ def topic(topic_id: int):
 def post(post_id: int):
     """Permalink of a post: its anchor on the page of its topic where it is now."""
     post, page = services.locate_post(_user(), post_id)
-    return redirect(url_for("community.topic", topic_id=post.topic_id, page=page if page > 1 else None,
-                            _anchor=post.anchor))
+    # Always with its page: a topic address without one goes to the member's first unread post.
+    return redirect(url_for("community.topic", topic_id=post.topic_id, page=page, _anchor=post.anchor))
 
 
 # --- writing -----------------------------------------------------------------

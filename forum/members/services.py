@@ -700,7 +700,6 @@ def topic_page_extras(user, topic: ForumTopic, posts) -> dict:
                   watching=False, can_watch=False)
     if user is not None and topic.opening is not None and topic.opening.status == PUBLISHED:
         extras.update(watching=is_watching(user, topic.id), can_watch=True)
-        mark_read(user, topic.id, posts)
     return extras
 
 

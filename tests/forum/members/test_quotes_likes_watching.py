@@ -142,3 +142,15 @@ def test_topic_list_shows_new_posts_and_opening_goes_to_first_unread(app, client
     bob_client.get(response.location)
     assert "new post" not in bob_client.get(f"/forums/{category.slug}").text
     assert bob_client.get(f"/forums/topics/{topic.id}").status_code == 200  # nothing unread: no redirect
+
+
+def test_permalinks_are_not_diverted_to_the_first_unread_post(app, client_for, alice, bob, category):
+    topic = forums.create_topic(alice, category, "Docks", "Opening")
+    bob_client = client_for(bob)
+    bob_client.get(f"/forums/topics/{topic.id}")
+    first = forums.create_reply(alice, topic.id, "One")
+    forums.create_reply(alice, topic.id, "Two")
+    response = bob_client.get(f"/forums/posts/{topic.opening.id}")
+    assert response.location.endswith(f"/forums/topics/{topic.id}?page=1#post-{topic.opening.id}")
+    assert bob_client.get(response.location).status_code == 200
+    assert f"#post-{first.id}" not in response.location
