@@ -9,13 +9,11 @@ disappears at once, its unsent mail is withdrawn and the digest skips it.
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from flask import current_app, url_for
+from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased, joinedload, selectinload
+from sqlalchemy.orm import aliased, joinedload
 
 from forum.community.models import ForumPost, ForumTopic
 from forum.errors import NotFound, PermissionDenied, ValidationFailed
@@ -584,7 +582,7 @@ def send_daily_digests() -> int:
             visible_ids.update(n.id for n in notes)
     # Whatever is left waiting is about content that is gone, or was read on the site already.
     db.session.execute(update(Notification).where(Notification.mail_state == "digest",
-                                                  Notification.id.not_in(visible_ids) if visible_ids else True)
+                                                  Notification.id.not_in(visible_ids) if visible_ids else true())
                        .values(mail_state="dropped").execution_options(synchronize_session=False))
     sent = 0
     users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(list(by_user))))} if by_user else {}
