@@ -634,6 +634,10 @@ def _mail_author_about_removal(post: ForumPost, action, actor, from_state) -> No
                item=post, author=post.author, category=post.topic.category,
                reason=reason_label(post.decision_reason), note=post.decision_note,
                link=external_url("accounts.account"))
+    from moderation.notify import decision_listeners
+
+    for listener in decision_listeners:
+        listener(post, post.author, "removed", external_url("accounts.account"), reason=post.decision_reason)
 
 
 def _decision_mail():

@@ -102,7 +102,7 @@ class Notification(db.Model):
     # A moderation decision: what was decided about which of your items, and where to look.
     subject_kind: Mapped[str | None] = mapped_column(String(40))
     subject_id: Mapped[int | None] = mapped_column(Integer)
-    decision: Mapped[str | None] = mapped_column(String(20))
+    decision: Mapped[str | None] = mapped_column(String(20))  # published, rejected, removed
     reason: Mapped[str | None] = mapped_column(String(40))
     link: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

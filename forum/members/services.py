@@ -524,6 +524,8 @@ def _decision_sentence(note: Notification) -> str:
     what = KIND_NAMES.get(note.subject_kind or "", "submission")
     if note.decision == "published":
         return f"Your {what} is published."
+    if note.decision == "removed":
+        return f"Your {what} was removed: {reason_label(note.reason) if note.reason else 'see the mail we sent'}."
     return f"Your {what} was not published: {reason_label(note.reason) if note.reason else 'see the mail we sent'}."
 
 

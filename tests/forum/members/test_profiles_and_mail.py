@@ -145,3 +145,14 @@ def test_review_decisions_are_listed_too(app, member, moderator):
     assert services.list_notifications(member)[1][0]["sentence"] == "Your review is published."
     profile = services.profile_page(member, services.profile_of(member), None)
     assert profile["review_count"] == 1 and [r.title for r in profile["reviews"]] == ["Fine cable ibis"]
+
+
+def test_handle_form_answers_naughty_strings_with_a_message(client, member, login_as):
+    from tests.conftest import naughty_strings
+
+    login_as(member)
+    for value in naughty_strings()[:300]:
+        response = client.post("/account/profile", data={"handle": value})
+        assert response.status_code in (302, 422), value
+    assert client.get("/account/profile").status_code == 200
+

@@ -58,6 +58,12 @@ def test_quote_of_removed_post_shows_quoted_post_removed_everywhere(
     assert "wallaby" in db.session.get(type(reply), reply.id).body
     # Profile excerpts and search say the same.
     assert "wallaby" not in client.get(f"/members/{bob.id}").text
+    alice_profile = client.get(f"/members/{alice.id}").text
+    assert f'href="/forums/posts/{quoted.id}"' not in alice_profile
+    assert "Published forum posts</dt><dd>4<" in alice_profile  # 3 topics that made her trusted, and this one
+    # The author is told in-site, as by mail, without the words.
+    told = [n for n in services.list_notifications(alice)[1] if n["note"].kind == "moderation"][0]
+    assert told["sentence"].startswith("Your forum post was removed:") and "wallaby" not in told["sentence"]
     results = client.get("/search?q=quokka").text
     assert "quokka" in results and "wallaby" not in results
     assert f"/forums/posts/{reply.id}" not in client.get("/search?q=wallaby").text
