@@ -281,7 +281,7 @@ def like_summary(user, post_ids) -> tuple[dict[int, int], set[int]]:
 def quote_source(viewer, post_id: int) -> str:
     """The reply text that quotes a published post: a Markdown blockquote, attributed and linked."""
     post = db.session.get(ForumPost, post_id)
-    if post is None or post.status != PUBLISHED or post.body is None:
+    if post is None or post.body is None or post.id not in markup.public_post_ids([post.id]):
         raise NotFound("There is no such post to quote. It may have been removed.")
     profile = db.session.get(MemberProfile, post.author_id) if post.author_id else None
     who = f"@{profile.handle}" if profile else "A former member"

@@ -165,7 +165,9 @@ def quote(post_id: int):
     from forum.community.models import ForumPost
     from forum.extensions import db
 
+    from .markup import public_post_ids
+
     post = db.session.get(ForumPost, post_id)
-    if post is None or post.status != "published":
+    if post is None or post.id not in public_post_ids([post.id]):
         abort(404)
     return redirect(url_for("community.topic", topic_id=post.topic_id, quote=post.id, _anchor="reply"))

@@ -160,3 +160,18 @@ def test_permalinks_are_not_diverted_to_the_first_unread_post(app, client_for, a
     assert response.location.endswith(f"/forums/topics/{topic.id}?page=1#post-{topic.opening.id}")
     assert bob_client.get(response.location).status_code == 200
     assert f"#post-{first.id}" not in response.location
+
+
+def test_posts_of_hidden_topics_cannot_be_quoted(app, client_for, alice, bob, make_user, category):
+    from moderation import flags
+
+    app.config["FLAG_HIDE_THRESHOLD"] = 1
+    hidden_topic = forums.create_topic(alice, category, "Hidden soon", "Opening")
+    secret = forums.create_reply(alice, hidden_topic.id, "Words of a hidden topic emu")
+    flags.flag_item("forum_post", hidden_topic.opening.id, make_user(), "abusive")
+    other = forums.create_topic(alice, category, "Open", "Opening")
+    bob_client = client_for(bob)
+    assert bob_client.get(f"/forums/posts/{secret.id}/quote").status_code == 404
+    page = bob_client.get(f"/forums/topics/{other.id}?quote={secret.id}").text
+    assert "emu" not in page and "can no longer be quoted" in page
+
