@@ -66,6 +66,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     flags.init_app(app)  # generic flags: forum posts, blog comments
     community.init_app(app)
+    from . import members
+
+    members.init_app(app)  # after community: it hooks forum posts
     from . import blog
 
     blog.init_app(app)

@@ -73,3 +73,15 @@ def render_markdown(source: str | None) -> Markup:
 def count_links(source: str | None) -> int:
     """How many links a Markdown text would show (for holding link-heavy posts from new members)."""
     return str(render_markdown(source)).count("<a ")
+
+
+def render_markdown_tokens(source: str | None, transform, env: dict | None = None) -> Markup:
+    """`render_markdown`, with `transform(tokens)` changing the parsed tokens first
+    (forum @mentions and quotes: forum/members/markup.py). Same parser, same clean."""
+    if not source:
+        return Markup("")
+    md = _markdown()
+    env = {} if env is None else env
+    tokens = md.parse(source, env)
+    transform(tokens)
+    return sanitize_html(md.renderer.render(tokens, md.options, env))

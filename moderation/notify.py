@@ -15,6 +15,11 @@ from forum.mail import queue_mail
 
 from .states import PENDING, reason_label
 
+# Called after each decision mail is queued, in the same transaction:
+# listener(item, author, decision ("published" | "rejected"), link, reason=None).
+# forum.members shows the decision among the author's notifications.
+decision_listeners: list[Callable] = []
+
 
 @dataclass
 class DecisionMail:
@@ -34,9 +39,15 @@ class DecisionMail:
         # Only the first decision on a submission is news; a hidden item approved
         # back after flags was already announced when it was first published.
         if action == "approve" and from_state == PENDING:
+            link = self.published_link(item)
             queue_mail(author.email, self.published_subject, self.published_template,
-                       item=item, author=author, link=self.published_link(item))
+                       item=item, author=author, link=link)
+            for listener in decision_listeners:
+                listener(item, author, "published", link)
         elif action == "reject":
+            link = self.rejected_link(item)
             queue_mail(author.email, self.rejected_subject, self.rejected_template,
-                       item=item, author=author, link=self.rejected_link(item),
+                       item=item, author=author, link=link,
                        reason=reason_label(item.decision_reason), note=item.decision_note)
+            for listener in decision_listeners:
+                listener(item, author, "rejected", link, reason=item.decision_reason)

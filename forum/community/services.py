@@ -69,6 +69,8 @@ HELD_LINKS = "links"
 # Slugs that would clash with the forum's own addresses.
 RESERVED_SLUGS = {"topics", "posts", "admin", "new", "moderation", "members", "suspensions"}
 POSITION_RANGE = (-100_000, 100_000)
+# Called with the post after each edit, inside its transaction (forum.members: quotes).
+edit_hooks: list = []
 
 
 def trust_threshold() -> int:
@@ -502,6 +504,8 @@ def edit_post(user, post_id: int, title: str | None, body: str, expected_version
                        "decided on it). Please open it again.")
     db.session.add(old)
     db.session.refresh(post)
+    for hook in edit_hooks:
+        hook(post)
     append_log(actor=user, subject_kind=KIND, subject_id=post.id, action="edit", from_state=post.status,
                to_state=post.status, fingerprint=fingerprint)
     if post.status == PUBLISHED:
@@ -630,6 +634,10 @@ def _mail_author_about_removal(post: ForumPost, action, actor, from_state) -> No
                item=post, author=post.author, category=post.topic.category,
                reason=reason_label(post.decision_reason), note=post.decision_note,
                link=external_url("accounts.account"))
+    from moderation.notify import decision_listeners
+
+    for listener in decision_listeners:
+        listener(post, post.author, "removed", external_url("accounts.account"), reason=post.decision_reason)
 
 
 def _decision_mail():
@@ -709,11 +717,10 @@ def _published_posts():
 
 
 def _plain_text(markdown_source: str | None) -> str:
-    from markupsafe import Markup
+    """The text as readers see it: a quote of a post that is gone is left out (forum.members)."""
+    from forum.members.markup import plain_text
 
-    from forum.sanitize import render_markdown
-
-    return Markup(render_markdown(markdown_source)).striptags()
+    return plain_text(markdown_source)
 
 
 def _post_document(post: ForumPost):

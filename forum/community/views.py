@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
 from forum.accounts import suspensions
-from forum.errors import PermissionDenied, ValidationFailed
+from forum.errors import NotFound, PermissionDenied, ValidationFailed
 from forum.extensions import limiter
 from forum.forms import apply_errors, render_form
 from forum.sanitize import render_markdown
@@ -80,8 +80,11 @@ def forums():
 def category(slug: str):
     category = services.get_category(slug)
     pagination, stats = services.category_topics(_user(), category, _page())
+    from forum.members.services import unread_counts
+
     return render_template("community/category.html", category=category, pagination=pagination, stats=stats,
-                           suspension=suspensions.active_suspension(_user()))
+                           suspension=suspensions.active_suspension(_user()),
+                           unread=unread_counts(_user(), [t.id for t in pagination.items]))
 
 
 def _topic_page(topic, reply_form=None, preview=None, status=200):
@@ -102,16 +105,41 @@ def _topic_page(topic, reply_form=None, preview=None, status=200):
         move_form = MoveTopicForm(prefix="move")
         move_form.category.choices = [SelectChoice(str(c.id), c.name) for c in services.list_categories()]
         move_form.category.data = str(topic.category_id)
-    return render_template(
+    from forum.members.services import topic_page_extras
+
+    if reply_form is None:
+        reply_form = ReplyForm()
+        if user is not None and request.args.get("quote", "").isdigit():
+            from forum.members.services import quote_source
+
+            try:
+                reply_form.body.data = quote_source(user, int(request.args["quote"]))
+            except NotFound:
+                flash("That post can no longer be quoted: it is not published.", "info")
+    html = render_template(
         "community/topic.html", topic=topic, pagination=pagination, stats=services.topic_stats([topic.id])[topic.id],
-        reply_form=reply_form or ReplyForm(), can_reply=can_reply, why_not=why_not, preview=preview,
+        reply_form=reply_form, can_reply=can_reply, why_not=why_not, preview=preview,
         tool_form=TopicToolForm(), move_form=move_form, markdown_hint=MARKDOWN_HINT, render_markdown=render_markdown,
-    ), status
+        **topic_page_extras(user, topic, pagination.items),
+    )
+    if user is not None:
+        from forum.members.services import mark_read
+
+        mark_read(user, topic.id, pagination.items)  # after rendering: the commit expires what it showed
+    return html, status
 
 
 @bp.route("/forums/topics/<int:topic_id>")
 def topic(topic_id: int):
     topic = services.get_topic_for(_user(), topic_id)
+    if _user() is not None and "page" not in request.args and "quote" not in request.args:
+        # Back to a topic read before: straight to the first post published since.
+        from forum.members.services import first_unread_post_id
+
+        first = first_unread_post_id(_user(), topic.id)
+        if first is not None:
+            post, page = services.locate_post(_user(), first)
+            return redirect(url_for("community.topic", topic_id=topic.id, page=page, _anchor=post.anchor))
     return _topic_page(topic)
 
 
@@ -119,8 +147,8 @@ def topic(topic_id: int):
 def post(post_id: int):
     """Permalink of a post: its anchor on the page of its topic where it is now."""
     post, page = services.locate_post(_user(), post_id)
-    return redirect(url_for("community.topic", topic_id=post.topic_id, page=page if page > 1 else None,
-                            _anchor=post.anchor))
+    # Always with its page: a topic address without one goes to the member's first unread post.
+    return redirect(url_for("community.topic", topic_id=post.topic_id, page=page, _anchor=post.anchor))
 
 
 # --- writing -----------------------------------------------------------------

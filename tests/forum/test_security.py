@@ -21,6 +21,10 @@ CSRF_EXEMPT_ALLOWED: dict[str, str] = {
 
     "moderation.tlog_views.cosignature": "witnesses' machine endpoint: no cookies, authenticated by the "
                                          "Ed25519 cosignature from a key in LOG_WITNESS_KEYS",
+
+    # RFC 8058 one-click unsubscribe: mail programs POST without a session or form token; the
+    # signed token in the address is what authorises it, and it can only turn mail off.
+    "forum.members.views.unsubscribe": "List-Unsubscribe-Post one-click unsubscribe",
 }
 
 
