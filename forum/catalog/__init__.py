@@ -11,10 +11,13 @@ def init_app(app) -> None:
     from forum.accounts import services as accounts
     from forum.sanitize import linkify_plain_text
 
-    from . import api, cli, services, views  # noqa: F401  (routes)
+    from . import aggregates, api, cli, services, views  # noqa: F401  (routes)
     from .demo import load_catalog
 
-    services.register_review_kind()
+    kind = services.register_review_kind()
+    # The product's count, average and histogram change in the transaction that publishes or takes down.
+    kind.on_transition.append(aggregates.keep_product_aggregates)
+    aggregates.register()
     # Review text is plain text: escaped, with clickable links (rel="nofollow ugc noopener").
     app.add_template_filter(linkify_plain_text, "linkify_plain_text")
     app.register_blueprint(bp)

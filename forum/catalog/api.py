@@ -64,7 +64,7 @@ def product_reviews(sku):
     if sort not in services.SORTS:
         raise BadQuery(f"sort must be one of: {', '.join(services.SORTS)}.")
     product = services.get_product(sku)
-    summary = services.rating_summaries([product.id])[product.id]
+    summary = services.summary_of(product)
     pagination = services.published_reviews(product, sort=sort, page=page, per_page=per_page)
     return _public(jsonify(
         sku=product.sku,

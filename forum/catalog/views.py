@@ -98,7 +98,7 @@ def products():
 
 def _render_product_page(product, form: ReviewForm):
     sort = _sort_arg()
-    summary = services.rating_summaries([product.id])[product.id]
+    summary = services.summary_of(product)
     pagination = services.published_reviews(product, sort=sort, page=_page_arg(), per_page=REVIEWS_PER_PAGE)
     return render_form(
         "catalog/product.html",
