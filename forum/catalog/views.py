@@ -10,6 +10,7 @@ from forum.errors import Conflict, ValidationFailed
 from forum.extensions import db, limiter
 from forum.forms import apply_errors, render_form
 from forum.security import is_safe_next
+from forum.speed import rendered
 
 from . import bp, services
 from .forms import ReviewForm
@@ -100,6 +101,7 @@ def _render_product_page(product, form: ReviewForm):
     sort = _sort_arg()
     summary = services.summary_of(product)
     pagination = services.published_reviews(product, sort=sort, page=_page_arg(), per_page=REVIEWS_PER_PAGE)
+    rendered.prefetch("review", pagination.items)  # the page's stored HTML in one query
     return render_form(
         "catalog/product.html",
         form,

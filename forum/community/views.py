@@ -12,6 +12,7 @@ from forum.errors import PermissionDenied, ValidationFailed
 from forum.extensions import limiter
 from forum.forms import apply_errors, render_form
 from forum.sanitize import render_markdown
+from forum.speed import rendered
 
 from . import bp, services
 from .forms import (
@@ -89,6 +90,7 @@ def _topic_page(topic, reply_form=None, preview=None, status=200):
     pagination = services.topic_posts(user, topic, _page() if reply_form is None else 10**6)
     if pagination.page > max(pagination.pages, 1):
         pagination = services.topic_posts(user, topic, max(pagination.pages, 1))
+    rendered.prefetch("forum_post", pagination.items)  # the page's stored HTML in one query
     can_reply, why_not = True, None
     try:
         if user is None:

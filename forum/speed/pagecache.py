@@ -1,0 +1,321 @@
+"""Whole public pages for anonymous visitors, and conditional requests on every public page.
+
+Versions. Each area of public content has a random token in `page_version`
+("catalog", "forum", "blog", "people", "search"). SQLAlchemy session events
+replace the token of every area whose rows a transaction writes (ORM inserts,
+updates and deletes, and UPDATE/DELETE statements on mapped models), in that
+same transaction, at its first write. So once a removal is committed, its
+area's token has changed with it, and no page rendered before can match.
+
+Pages. A cacheable endpoint (`cacheable(endpoint, scopes)`) requested with
+GET or HEAD by a visitor who sends no session or remember-me cookie is looked
+up under (scheme, host, path, query string, the tokens of its scopes): one
+small query per request. A hit skips the view; a miss renders and keeps the
+page if it is a plain 200 that sets no cookie. The cache lives in each
+worker's memory (`PAGE_CACHE_MAX_BYTES`, least recently used out first).
+
+Validators. Every cacheable response gets an `ETag` (hash of the body),
+`Vary: Cookie` and `Cache-Control: public, no-cache` for anonymous visitors
+(shared caches must revalidate: gone stays gone) or `private, no-cache` when
+the request carries a session cookie; a matching `If-None-Match` gets 304.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import uuid
+from collections import OrderedDict
+
+from flask import Response, current_app, g, request, session
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session
+
+from .models import PageVersion
+
+ALL = "*"
+SCOPES = ("catalog", "forum", "blog", "people", "search")
+
+# model class -> (scopes, columns that matter or None for every change)
+WATCHED: dict[type, tuple[tuple[str, ...], tuple[str, ...] | None]] = {}
+# endpoint -> scopes whose tokens key its pages
+CACHEABLE: dict[str, tuple[str, ...]] = {}
+
+KEPT_HEADERS = ("Content-Type", "Access-Control-Allow-Origin", "Content-Language", "Link")
+
+
+def watch(model, *scopes: str, columns: tuple[str, ...] | None = None) -> None:
+    """Writing rows of `model` changes the pages of these scopes (only these columns, if given)."""
+    WATCHED[model] = (tuple(scopes), columns)
+
+
+def cacheable(endpoint: str, *scopes: str) -> None:
+    """Pages of `endpoint` depend only on the URL and on the content of these scopes (ALL: every scope)."""
+    CACHEABLE[endpoint] = SCOPES if ALL in scopes else tuple(scopes)
+
+
+# --- bumping versions, in the writing transaction -------------------------------
+
+def _scopes_of_object(obj, is_new: bool, is_deleted: bool) -> tuple[str, ...]:
+    entry = WATCHED.get(type(obj))
+    if entry is None:
+        return ()
+    scopes, columns = entry
+    if columns is None or is_deleted:
+        return scopes
+    if is_new:
+        return ()
+    state = inspect(obj)
+    if any(state.attrs[name].history.has_changes() for name in columns):
+        return scopes
+    return ()
+
+
+def _bump(session, scopes) -> None:
+    done = session.info.setdefault("page_versions_bumped", set())
+    todo = [scope for scope in scopes if scope not in done]
+    if not todo:
+        return
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    for scope in sorted(todo):  # one order everywhere: no lock cycles between writers
+        statement = insert(PageVersion).values(scope=scope, token=uuid.uuid4().hex)
+        conn.execute(statement.on_conflict_do_update(index_elements=["scope"],
+                                                     set_={"token": statement.excluded.token}))
+        done.add(scope)
+
+
+@event.listens_for(Session, "before_flush")
+def _before_flush(session, flush_context, instances):
+    scopes: set[str] = set()
+    for obj in session.new:
+        scopes.update(_scopes_of_object(obj, True, False))
+    for obj in session.deleted:
+        scopes.update(_scopes_of_object(obj, False, True))
+    for obj in session.dirty:
+        if type(obj) in WATCHED and session.is_modified(obj):
+            scopes.update(_scopes_of_object(obj, False, False))
+    if scopes:
+        session.info.setdefault("page_versions_pending", set()).update(scopes)
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session, flush_context):
+    pending = session.info.pop("page_versions_pending", None)
+    if pending:
+        _bump(session, pending)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _on_execute(state):
+    if not (state.is_update or state.is_delete or state.is_insert):
+        return
+    mapper = state.bind_mapper
+    entry = WATCHED.get(mapper.class_) if mapper is not None else None
+    if entry is not None:
+        _bump(state.session, entry[0])
+
+
+def _reset(session, *args):
+    session.info.pop("page_versions_bumped", None)
+    session.info.pop("page_versions_pending", None)
+
+
+event.listen(Session, "after_commit", _reset)
+event.listen(Session, "after_rollback", _reset)
+event.listen(Session, "after_soft_rollback", _reset)
+
+
+def bump(*scopes: str) -> None:
+    """For a change the events cannot see (raw SQL): replace these tokens in the current transaction."""
+    from forum.extensions import db
+
+    _bump(db.session(), scopes or SCOPES)
+
+
+def current_tokens() -> dict[str, str]:
+    from forum.extensions import db
+
+    rows = db.session.connection().exec_driver_sql("SELECT scope, token FROM page_version").fetchall()
+    return dict(rows)
+
+
+# --- the cache ---------------------------------------------------------------------
+
+class PageStore:
+    """A byte-bounded LRU of rendered pages, per worker process."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.size = 0
+        self.entries: OrderedDict = OrderedDict()
+        self.lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key):
+        with self.lock:
+            entry = self.entries.get(key)
+            if entry is None:
+                self.misses += 1
+                return None
+            self.entries.move_to_end(key)
+            self.hits += 1
+            return entry
+
+    def put(self, key, entry) -> None:
+        cost = len(entry[1]) + 512
+        if cost > self.max_bytes:
+            return
+        with self.lock:
+            old = self.entries.pop(key, None)
+            if old is not None:
+                self.size -= len(old[1]) + 512
+            self.entries[key] = entry
+            self.size += cost
+            while self.size > self.max_bytes and self.entries:
+                _, dropped = self.entries.popitem(last=False)
+                self.size -= len(dropped[1]) + 512
+
+    def clear(self) -> None:
+        with self.lock:
+            self.entries.clear()
+            self.size = 0
+
+
+def _store():
+    return current_app.extensions["page_cache"]
+
+
+def _has_identity_cookie() -> bool:
+    cookies = request.cookies
+    if not cookies:
+        return False
+    names = (current_app.config.get("SESSION_COOKIE_NAME", "session"),
+             current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token"))
+    return any(name in cookies for name in names)
+
+
+def etag_of(body: bytes) -> str:
+    return hashlib.blake2b(body, digest_size=12).hexdigest()
+
+
+def _validators(response: Response, etag: str, private: bool) -> None:
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = "private, no-cache" if private else "public, no-cache"
+    response.vary.add("Cookie")
+
+
+def _not_modified(etag: str) -> bool:
+    return etag in request.if_none_match
+
+
+def _serve_cached():
+    if request.method not in ("GET", "HEAD"):
+        return None
+    scopes = CACHEABLE.get(request.endpoint)
+    if scopes is None or _has_identity_cookie() or not current_app.config.get("PAGE_CACHE_ENABLED", True):
+        return None
+    tokens = current_tokens()
+    key = (request.scheme, request.host, request.path, request.query_string,
+           tuple(tokens.get(scope) for scope in scopes))
+    g._page_cache_key = key
+    entry = _store().get(key)
+    if entry is None:
+        return None
+    etag, body, headers = entry
+    g._page_cache_hit = True
+    if _not_modified(etag):
+        response = Response(status=304)
+    else:
+        response = Response(body, 200, headers)
+    _validators(response, etag, private=False)
+    return response
+
+
+def _after(response: Response) -> Response:
+    if g.get("_page_cache_hit") or request.method not in ("GET", "HEAD") or request.endpoint not in CACHEABLE:
+        return response
+    if response.status_code != 200 or response.direct_passthrough or response.is_streamed:
+        return response
+    # The session cookie is written after this hook: a modified session means a personal answer.
+    private = _has_identity_cookie() or "Set-Cookie" in response.headers or session.modified
+    body = response.get_data()
+    etag = etag_of(body)
+    key = g.get("_page_cache_key")
+    if key is not None and not private:
+        headers = [(name, value) for name, value in response.headers.items() if name in KEPT_HEADERS]
+        _store().put(key, (etag, body, headers))
+    _validators(response, etag, private)
+    if _not_modified(etag):
+        response.status_code = 304
+        response.set_data(b"")
+        for name in ("Content-Type", "Content-Length"):
+            response.headers.pop(name, None)
+    return response
+
+
+DEFAULT_PAGES = {
+    "main.index": (ALL,),
+    "catalog.products": ("catalog",),
+    "catalog.product_page": ("catalog", "people"),
+    "catalog.review_page": ("catalog", "people"),
+    "catalog.verify_review": ("catalog", "people"),
+    "catalog.review_payload": ("catalog",),
+    "api.product_reviews": ("catalog", "people"),
+    "api.review": ("catalog", "people"),
+    "community.forums": ("forum", "people"),
+    "community.category": ("forum", "people"),
+    "community.topic": ("forum", "people"),
+    "blog.index": ("blog", "people"),
+    "blog.post": ("blog", "people"),
+    "blog.feed": ("blog", "people"),
+    "search.search": (ALL,),
+}
+
+
+def _watch_defaults() -> None:
+    from forum.models import User
+
+    watch(User, "people", columns=("display_name", "role"))
+    try:
+        from forum.catalog.models import Product, Review
+
+        watch(Product, "catalog")
+        watch(Review, "catalog")
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        from forum.community.models import ForumCategory, ForumPost, ForumPostRevision, ForumTopic
+
+        for model in (ForumCategory, ForumTopic, ForumPost, ForumPostRevision):
+            watch(model, "forum")
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        from forum.blog.models import BlogComment, BlogPost
+
+        watch(BlogPost, "blog")
+        watch(BlogComment, "blog")
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        from forum.search.models import SearchOutbox
+
+        watch(SearchOutbox, "search")
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def init_app(app) -> None:
+    app.config.setdefault("PAGE_CACHE_ENABLED", True)
+    app.config.setdefault("PAGE_CACHE_MAX_BYTES", 64 * 1024 * 1024)
+    app.extensions["page_cache"] = PageStore(int(app.config["PAGE_CACHE_MAX_BYTES"]))
+    _watch_defaults()
+    for endpoint, scopes in DEFAULT_PAGES.items():
+        if endpoint in app.view_functions:
+            cacheable(endpoint, *scopes)
+    app.before_request(_serve_cached)
+    app.after_request(_after)
