@@ -219,7 +219,9 @@ def _serve_cached():
     if scopes is None or _has_identity_cookie() or not current_app.config.get("PAGE_CACHE_ENABLED", True):
         return None
     tokens = current_tokens()
-    key = (request.scheme, request.host, request.path, request.query_string,
+    from forum.sanitize import SANITIZER_POLICY_VERSION
+
+    key = (request.scheme, request.host, request.path, request.query_string, SANITIZER_POLICY_VERSION,
            tuple(tokens.get(scope) for scope in scopes))
     g._page_cache_key = key
     entry = _store().get(key)

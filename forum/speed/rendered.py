@@ -168,17 +168,18 @@ def _store_on_view(kind: RenderedKind, fresh) -> None:
     try:
         with db.engine.connect() as conn:
             sqlite = conn.dialect.name == "sqlite"
-            if sqlite:
-                conn.exec_driver_sql("PRAGMA busy_timeout=100")
             try:
                 with conn.begin():
+                    if sqlite:  # never keep a reader waiting for long: this is only a cache fill
+                        conn.exec_driver_sql("PRAGMA busy_timeout=100")
                     for item, sha, html in fresh:
                         _upsert(conn, kind, item.id, sha, html, guarded=True)
             finally:
                 if sqlite:
                     conn.exec_driver_sql("PRAGMA busy_timeout=10000")
+                    conn.commit()
     except SQLAlchemyError as error:
-        log.info("stored HTML not saved this time (%s): %s", kind.name, type(error).__name__)
+        log.info("stored HTML not saved this time (%s): %s", kind.name, error)
 
 
 def store(kind_name: str, items) -> None:

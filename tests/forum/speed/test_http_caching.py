@@ -1,0 +1,89 @@
+"""Public pages answer conditional requests; anonymous GETs write no session; nothing personal is shared."""
+
+from __future__ import annotations
+
+import pytest
+
+from moderation import services as moderation
+
+PUBLIC_PAGES = [
+    "/", "/products", "/products/CAB-USB-C-2M", "/forums", "/forums/cables", "/blog", "/blog/feed.atom",
+    "/blog/hello-world", "/api/products/CAB-USB-C-2M/reviews",
+]
+
+
+@pytest.fixture
+def store(product, add_reviews, add_topic, blog_post):
+    reviews = add_reviews(product, 2)
+    topic = add_topic(replies=2)
+    return {"reviews": reviews, "topic": topic}
+
+
+@pytest.mark.parametrize("path", PUBLIC_PAGES)
+def test_anonymous_get_has_validators_and_no_session(client, store, path):
+    response = client.get(path)
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+    assert response.headers["ETag"]
+    assert response.headers["Cache-Control"] == "public, no-cache"
+    assert "Cookie" in response.headers["Vary"]
+    again = client.get(path, headers={"If-None-Match": response.headers["ETag"]})
+    assert again.status_code == 304
+    assert again.get_data() == b""
+    assert again.headers["ETag"] == response.headers["ETag"]
+    assert "Set-Cookie" not in again.headers
+
+
+def test_topic_and_review_pages_answer_304_then_200_after_a_change(client, store, moderator):
+    topic, review = store["topic"], store["reviews"][0]
+    for path in (f"/forums/topics/{topic.id}", f"/reviews/{review.id}", f"/api/reviews/{review.id}"):
+        first = client.get(path)
+        assert first.status_code == 200 and first.headers["ETag"]
+        assert client.get(path, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    etag = client.get("/products/CAB-USB-C-2M").headers["ETag"]
+    moderation.remove_submission("review", review.id, moderator, reason="spam")
+    after = client.get("/products/CAB-USB-C-2M", headers={"If-None-Match": etag})
+    assert after.status_code == 200
+    assert after.headers["ETag"] != etag
+    assert "Review title 0" not in after.get_data(as_text=True)
+    assert client.get(f"/reviews/{review.id}").status_code == 404
+    assert client.get(f"/api/reviews/{review.id}").status_code == 404
+
+
+def test_signed_in_pages_are_private(client, store, login_as, member):
+    login_as(member)
+    response = client.get("/products/CAB-USB-C-2M")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "private, no-cache"
+    assert "Cookie" in response.headers["Vary"]
+
+
+def test_a_signed_in_page_is_never_served_to_anonymous_visitors(app, store, login_as, member):
+    signed_in = app.test_client()
+    from tests.conftest import login
+
+    login(signed_in, member.email)
+    personal = signed_in.get("/products/CAB-USB-C-2M").get_data(as_text=True)
+    assert "Log out" in personal
+    anonymous = app.test_client().get("/products/CAB-USB-C-2M").get_data(as_text=True)
+    assert "Log out" not in anonymous and "Log in to write a review" in anonymous
+    # and the other way round: the anonymous page, now cached, is not shown to the member
+    assert "Log out" in signed_in.get("/products/CAB-USB-C-2M").get_data(as_text=True)
+
+
+def test_anonymous_pages_are_served_from_the_cache(app, client, store, count_statements):
+    client.get("/products/CAB-USB-C-2M")
+    with count_statements() as counter:
+        response = client.get("/products/CAB-USB-C-2M")
+    assert response.status_code == 200
+    assert counter.count == 1  # the versions, nothing else
+    assert app.extensions["page_cache"].hits >= 1
+
+
+def test_a_flash_for_an_anonymous_visitor_is_not_cached(app, client, store):
+    with client.session_transaction() as session:
+        session["_flashes"] = [("info", "Only for you")]
+    first = client.get("/products/CAB-USB-C-2M")
+    assert "Only for you" in first.get_data(as_text=True)
+    assert first.headers["Cache-Control"] == "private, no-cache"
+    assert "Only for you" not in app.test_client().get("/products/CAB-USB-C-2M").get_data(as_text=True)
