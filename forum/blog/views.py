@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 
 from forum.errors import Conflict, ValidationFailed
 from forum.extensions import limiter
-from forum.forms import apply_errors, render_form
+from forum.forms import apply_errors, page_form, render_form
 from forum.speed import rendered
 
 from . import bp, services
@@ -69,7 +69,7 @@ def _post_page(post, form, status: int = 200):
 
 @bp.route("/blog/<slug>")
 def post(slug: str):
-    return _post_page(services.get_published_post(slug), CommentForm())
+    return _post_page(services.get_published_post(slug), page_form(CommentForm))
 
 
 @bp.route("/blog/<slug>/comments", methods=["POST"])

@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 
 from forum.errors import Conflict, ValidationFailed
 from forum.extensions import db, limiter
-from forum.forms import apply_errors, render_form
+from forum.forms import apply_errors, page_form, render_form
 from forum.security import is_safe_next
 from forum.speed import rendered
 
@@ -120,7 +120,7 @@ def _render_product_page(product, form: ReviewForm):
 @bp.route("/products/<sku>")
 def product_page(sku):
     product = services.get_product(sku)
-    return _render_product_page(product, ReviewForm())
+    return _render_product_page(product, page_form(ReviewForm))
 
 
 @bp.route("/products/<sku>/reviews", methods=["GET", "POST"])

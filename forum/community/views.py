@@ -10,7 +10,7 @@ from wtforms.fields.choices import SelectChoice
 from forum.accounts import suspensions
 from forum.errors import PermissionDenied, ValidationFailed
 from forum.extensions import limiter
-from forum.forms import apply_errors, render_form
+from forum.forms import apply_errors, page_form, render_form
 from forum.sanitize import render_markdown
 from forum.speed import rendered
 
@@ -106,8 +106,8 @@ def _topic_page(topic, reply_form=None, preview=None, status=200):
         move_form.category.data = str(topic.category_id)
     return render_template(
         "community/topic.html", topic=topic, pagination=pagination, stats=services.topic_stats([topic.id])[topic.id],
-        reply_form=reply_form or ReplyForm(), can_reply=can_reply, why_not=why_not, preview=preview,
-        tool_form=TopicToolForm(), move_form=move_form, markdown_hint=MARKDOWN_HINT, render_markdown=render_markdown,
+        reply_form=reply_form or page_form(ReplyForm), can_reply=can_reply, why_not=why_not, preview=preview,
+        tool_form=page_form(TopicToolForm), move_form=move_form, markdown_hint=MARKDOWN_HINT, render_markdown=render_markdown,
     ), status
 
 

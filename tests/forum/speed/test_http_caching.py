@@ -19,8 +19,17 @@ def store(product, add_reviews, add_topic, blog_post):
     return {"reviews": reviews, "topic": topic}
 
 
-@pytest.mark.parametrize("path", PUBLIC_PAGES)
-def test_anonymous_get_has_validators_and_no_session(client, store, path):
+@pytest.fixture
+def csrf_on(app_config):
+    """As in production: forms carry CSRF tokens (which live in the session)."""
+    app_config["WTF_CSRF_ENABLED"] = True
+    return app_config
+
+
+@pytest.mark.parametrize("path", PUBLIC_PAGES + ["TOPIC", "REVIEW"])
+def test_anonymous_get_has_validators_and_no_session(csrf_on, client, store, path):
+    path = {"TOPIC": f"/forums/topics/{store['topic'].id}", "REVIEW": f"/reviews/{store['reviews'][0].id}"}.get(
+        path, path)
     response = client.get(path)
     assert response.status_code == 200
     assert "Set-Cookie" not in response.headers
@@ -50,10 +59,16 @@ def test_topic_and_review_pages_answer_304_then_200_after_a_change(client, store
     assert client.get(f"/api/reviews/{review.id}").status_code == 404
 
 
-def test_signed_in_pages_are_private(client, store, login_as, member):
-    login_as(member)
+def test_signed_in_pages_are_private(csrf_on, client, store, login_as, member):
+    client.get("/login")
+    from tests.conftest import csrf_token_from
+
+    token = csrf_token_from(client.get("/login").get_data(as_text=True))
+    assert client.post("/login", data={"email": member.email, "password": "correct horse battery staple",
+                                       "csrf_token": token}).status_code == 302
     response = client.get("/products/CAB-USB-C-2M")
     assert response.status_code == 200
+    assert 'name="csrf_token"' in response.get_data(as_text=True)  # members get working forms
     assert response.headers["Cache-Control"] == "private, no-cache"
     assert "Cookie" in response.headers["Vary"]
 
