@@ -26,6 +26,7 @@ import hashlib
 import threading
 import uuid
 from collections import OrderedDict
+from dataclasses import dataclass
 
 from flask import Response, current_app, g, request, session
 from sqlalchemy import event, inspect
@@ -40,8 +41,6 @@ SCOPES = ("catalog", "forum", "blog", "people", "search")
 WATCHED: dict[type, tuple[tuple[str, ...], tuple[str, ...] | None]] = {}
 # endpoint -> scopes whose tokens key its pages
 CACHEABLE: dict[str, tuple[str, ...]] = {}
-
-KEPT_HEADERS = ("Content-Type", "Access-Control-Allow-Origin", "Content-Language", "Link")
 
 
 def watch(model, *scopes: str, columns: tuple[str, ...] | None = None) -> None:
@@ -162,7 +161,7 @@ def _close_readers(engine) -> None:
             pass
 
 
-def _read_tokens() -> dict[str, str]:
+def _read_tokens(engine=None) -> dict[str, str]:
     """The committed tokens, read on a connection this worker thread keeps for nothing else.
 
     A page-cache hit then costs one tiny query and no session, pool checkout or
@@ -170,9 +169,10 @@ def _read_tokens() -> dict[str, str]:
     always sees the latest commit; on any error it is dropped and reopened, and
     `engine.dispose()` closes it."""
     global token_reads
-    from forum.extensions import db
+    if engine is None:
+        from forum.extensions import db
 
-    engine = db.engine
+        engine = db.engine
     key = (id(engine), threading.get_ident())
     raw = _readers.get(key)
     try:
@@ -207,8 +207,18 @@ def _read_tokens() -> dict[str, str]:
 
 # --- the cache ---------------------------------------------------------------------
 
+@dataclass
+class CachedPage:
+    scopes: tuple[str, ...]
+    tokens: tuple            # the scopes' tokens it was rendered under
+    etag: str
+    body: bytes
+    headers: list            # the final response headers (no cookie, no rate-limit counters)
+    direct: bool             # may be answered before the app runs (no per-request limits on it)
+
+
 class PageStore:
-    """A byte-bounded LRU of rendered pages, per worker process."""
+    """A byte-bounded LRU of rendered pages, per worker process: one entry per URL."""
 
     def __init__(self, max_bytes: int):
         self.max_bytes = max_bytes
@@ -217,29 +227,36 @@ class PageStore:
         self.lock = threading.Lock()
         self.hits = self.misses = 0
 
-    def get(self, key):
+    def get(self, key, tokens_of) -> CachedPage | None:
+        """The page kept for this URL if it was rendered under the current tokens (`tokens_of(scopes)`)."""
         with self.lock:
             entry = self.entries.get(key)
-            if entry is None:
-                self.misses += 1
-                return None
-            self.entries.move_to_end(key)
+        if entry is None or entry.tokens != tokens_of(entry.scopes):
+            self.misses += 1
+            return None
+        with self.lock:
+            if key in self.entries:
+                self.entries.move_to_end(key)
             self.hits += 1
-            return entry
+        return entry
 
-    def put(self, key, entry) -> None:
-        cost = len(entry[1]) + 512
+    @staticmethod
+    def _cost(entry: CachedPage) -> int:
+        return len(entry.body) + 1024
+
+    def put(self, key, entry: CachedPage) -> None:
+        cost = self._cost(entry)
         if cost > self.max_bytes:
             return
         with self.lock:
             old = self.entries.pop(key, None)
             if old is not None:
-                self.size -= len(old[1]) + 512
+                self.size -= self._cost(old)
             self.entries[key] = entry
             self.size += cost
             while self.size > self.max_bytes and self.entries:
                 _, dropped = self.entries.popitem(last=False)
-                self.size -= len(dropped[1]) + 512
+                self.size -= self._cost(dropped)
 
     def clear(self) -> None:
         with self.lock:
@@ -251,13 +268,15 @@ def _store():
     return current_app.extensions["page_cache"]
 
 
+def _identity_cookie_names(app) -> tuple[str, str]:
+    return (app.config.get("SESSION_COOKIE_NAME", "session"), app.config.get("REMEMBER_COOKIE_NAME", "remember_token"))
+
+
 def _has_identity_cookie() -> bool:
     cookies = request.cookies
     if not cookies:
         return False
-    names = (current_app.config.get("SESSION_COOKIE_NAME", "session"),
-             current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token"))
-    return any(name in cookies for name in names)
+    return any(name in cookies for name in _identity_cookie_names(current_app))
 
 
 def etag_of(body: bytes) -> str:
@@ -274,7 +293,18 @@ def _not_modified(etag: str) -> bool:
     return etag in request.if_none_match
 
 
+def _url_key(scheme, host, path, query_string):
+    from forum.sanitize import SANITIZER_POLICY_VERSION
+
+    return (scheme, host, path, query_string, SANITIZER_POLICY_VERSION)
+
+
+def _tokens_for(tokens: dict):
+    return lambda scopes: tuple(tokens.get(scope) for scope in scopes)
+
+
 def _serve_cached():
+    """In the app (pages with per-request limits, e.g. search): after the rate limiter, before the view."""
     if request.method not in ("GET", "HEAD"):
         return None
     scopes = CACHEABLE.get(request.endpoint)
@@ -284,25 +314,25 @@ def _serve_cached():
         tokens = _read_tokens()
     except Exception:  # the database is unreachable: render normally (and report errors there)
         return None
-    from forum.sanitize import SANITIZER_POLICY_VERSION
-
-    key = (request.scheme, request.host, request.path, request.query_string, SANITIZER_POLICY_VERSION,
-           tuple(tokens.get(scope) for scope in scopes))
-    g._page_cache_key = key
-    entry = _store().get(key)
+    key = _url_key(request.scheme, request.host, request.path, request.query_string)
+    g._page_cache = (key, scopes, tuple(tokens.get(scope) for scope in scopes))
+    entry = _store().get(key, _tokens_for(tokens))
     if entry is None:
         return None
-    etag, body, headers = entry
     g._page_cache_hit = True
-    if _not_modified(etag):
+    if _not_modified(entry.etag):
         response = Response(status=304)
     else:
-        response = Response(body, 200, headers)
-    _validators(response, etag, private=False)
+        response = Response(entry.body, 200, entry.headers)
+    _validators(response, entry.etag, private=False)
     return response
 
 
+UNSHARED_HEADERS = ("set-cookie", "retry-after")
+
+
 def _after(response: Response) -> Response:
+    """Registered to run after every other after_request handler: it sees the final headers."""
     if g.get("_page_cache_hit") or request.method not in ("GET", "HEAD") or request.endpoint not in CACHEABLE:
         return response
     if response.status_code != 200 or response.direct_passthrough or response.is_streamed:
@@ -311,17 +341,86 @@ def _after(response: Response) -> Response:
     private = _has_identity_cookie() or "Set-Cookie" in response.headers or session.modified
     body = response.get_data()
     etag = etag_of(body)
-    key = g.get("_page_cache_key")
-    if key is not None and not private:
-        headers = [(name, value) for name, value in response.headers.items() if name in KEPT_HEADERS]
-        _store().put(key, (etag, body, headers))
     _validators(response, etag, private)
+    pending = g.get("_page_cache")
+    if pending is not None and not private:
+        key, scopes, tokens = pending
+        headers = [(name, value) for name, value in response.headers.items()
+                   if name.lower() not in UNSHARED_HEADERS and not name.lower().startswith("x-ratelimit")]
+        direct = request.endpoint not in LIMITED
+        _store().put(key, CachedPage(scopes, tokens, etag, body, headers, direct))
     if _not_modified(etag):
         response.status_code = 304
         response.set_data(b"")
         for name in ("Content-Type", "Content-Length"):
             response.headers.pop(name, None)
     return response
+
+
+# Endpoints with per-request limits (rate limits): their hits are served inside the app.
+LIMITED = {"search.search"}
+
+
+class CachedPages:
+    """WSGI middleware: answers a kept page before Flask builds a request, when nothing can differ.
+
+    Only GET/HEAD without a session or remember-me cookie, for a URL whose kept
+    page is `direct` and was rendered under the current tokens (read on this
+    thread's reader connection). Everything else goes to the app unchanged."""
+
+    def __init__(self, flask_app, wsgi_app):
+        self.flask_app = flask_app
+        self.wsgi_app = wsgi_app
+        self.cookie_names = None
+        self.engine = None
+
+    def _anonymous(self, environ) -> bool:
+        raw = environ.get("HTTP_COOKIE")
+        if not raw:
+            return True
+        if self.cookie_names is None:
+            self.cookie_names = _identity_cookie_names(self.flask_app)
+        from werkzeug.http import parse_cookie
+
+        cookies = parse_cookie(raw)
+        return not any(name in cookies for name in self.cookie_names)
+
+    def __call__(self, environ, start_response):
+        app = self.flask_app
+        if (environ.get("REQUEST_METHOD") in ("GET", "HEAD") and app.config.get("PAGE_CACHE_ENABLED", True)
+                and self._anonymous(environ)):
+            store = app.extensions["page_cache"]
+            host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+            path = (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")) or "/"
+            query = environ.get("QUERY_STRING", "").encode("latin-1")
+            key = _url_key(environ.get("wsgi.url_scheme", "http"), host, path, query)
+            with store.lock:
+                known = store.entries.get(key)
+            if known is not None and known.direct:
+                try:
+                    if self.engine is None:
+                        from forum.extensions import db
+
+                        with app.app_context():
+                            self.engine = db.engine
+                    tokens = _read_tokens(self.engine)
+                except Exception:
+                    tokens = None
+                entry = store.get(key, _tokens_for(tokens)) if tokens is not None else None
+                if entry is not None:
+                    return self._answer(environ, start_response, entry)
+        return self.wsgi_app(environ, start_response)
+
+    @staticmethod
+    def _answer(environ, start_response, entry: CachedPage):
+        from werkzeug.http import parse_etags
+
+        if entry.etag in parse_etags(environ.get("HTTP_IF_NONE_MATCH")):
+            headers = [(n, v) for n, v in entry.headers if n.lower() not in ("content-type", "content-length")]
+            start_response("304 NOT MODIFIED", headers)
+            return []
+        start_response("200 OK", entry.headers)
+        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [entry.body]
 
 
 DEFAULT_PAGES = {
@@ -385,4 +484,13 @@ def init_app(app) -> None:
         if endpoint in app.view_functions:
             cacheable(endpoint, *scopes)
     app.before_request(_serve_cached)
-    app.after_request(_after)
+    # after_request handlers run last-registered first: put ours first so that it runs last.
+    app.after_request_funcs.setdefault(None, []).insert(0, _after)
+    # Kept pages are answered before the app when possible (inside ProxyFix, so the
+    # client's scheme and host are the ones in the key).
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    if isinstance(app.wsgi_app, ProxyFix):
+        app.wsgi_app.app = CachedPages(app, app.wsgi_app.app)
+    else:
+        app.wsgi_app = CachedPages(app, app.wsgi_app)
