@@ -106,3 +106,34 @@ def test_a_flash_for_an_anonymous_visitor_is_not_cached(app, client, store):
     assert "Only for you" in first.get_data(as_text=True)
     assert first.headers["Cache-Control"] == "private, no-cache"
     assert "Only for you" not in app.test_client().get("/products/CAB-USB-C-2M").get_data(as_text=True)
+
+
+def test_head_and_search_pages(app, client, store):
+    from forum.search.indexing import drain_all
+
+    drain_all(include_not_due=True)
+    first = client.get("/search?q=title")
+    assert first.status_code == 200 and first.headers["Cache-Control"] == "public, no-cache"
+    assert client.get("/search?q=title", headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    head = client.head("/products/CAB-USB-C-2M")
+    assert head.status_code == 200 and head.get_data() == b"" and head.headers["ETag"]
+
+
+@pytest.fixture
+def search_limited(app_config):
+    app_config.update(RATELIMIT_ENABLED=True, RATELIMIT_SEARCH="3 per minute")
+    return app_config
+
+
+def test_cached_search_answers_stay_behind_the_rate_limit(search_limited, client, store):
+    """Other kept pages may be answered before the app; search answers only after its per-address limit."""
+    codes = [client.get("/search?q=title").status_code for _ in range(5)]
+    assert codes[:3] == [200, 200, 200]
+    assert codes[3:] == [429, 429]
+
+
+def test_cached_page_for_another_host_is_not_reused(client, store):
+    a = client.get("/products/CAB-USB-C-2M", base_url="http://shop-a.example")
+    b = client.get("/products/CAB-USB-C-2M", base_url="http://shop-b.example")
+    assert "shop-a.example" in a.get_data(as_text=True)
+    assert "shop-b.example" in b.get_data(as_text=True) and "shop-a.example" not in b.get_data(as_text=True)
