@@ -319,6 +319,8 @@ def _serve_cached():
     entry = _store().get(key, _tokens_for(tokens))
     if entry is None:
         return None
+    if request.endpoint in LIMITED and not _count_against_route_limit():
+        return None  # cannot count this answer against the view's rate limit: let the view answer
     g._page_cache_hit = True
     if _not_modified(entry.etag):
         response = Response(status=304)
@@ -326,6 +328,25 @@ def _serve_cached():
         response = Response(entry.body, 200, entry.headers)
     _validators(response, entry.etag, private=False)
     return response
+
+
+def _count_against_route_limit() -> bool:
+    """Count a kept answer against the rate limit of the view it stands for, exactly as the view's
+    `@limiter.limit` would (same limit, same counter); RateLimitExceeded becomes the usual 429.
+    False if this Flask-Limiter cannot do that, in which case the view answers itself."""
+    from forum.extensions import limiter
+
+    if not limiter.enabled:
+        return True
+    view = current_app.view_functions.get(request.endpoint)
+    inner = getattr(view, "__wrapped__", None)
+    check = getattr(limiter, "_check_request_limit", None)
+    if inner is None or check is None:
+        return False
+    from flask_limiter.util import get_qualified_name
+
+    check(in_middleware=False, callable_name=get_qualified_name(inner))
+    return True
 
 
 UNSHARED_HEADERS = ("set-cookie", "retry-after")
