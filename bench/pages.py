@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -178,7 +179,7 @@ def main() -> None:
     paths = pick_paths(app)
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLASK_") and k != "DATABASE_URL"}
-    env.update(FLASK_INSTANCE_PATH=str(instance), FLASK_SECRET_KEY="bench-not-secret",
+    env.update(FLASK_INSTANCE_PATH=str(instance), FLASK_SECRET_KEY=secrets.token_hex(32),
                FLASK_RATELIMIT_ENABLED="false", FLASK_MAIL_BACKEND="locmem",
                DATABASE_URL=args.database_url or f"sqlite:///{instance / 'forum.sqlite3'}",
                FLASK_SEARCH_INDEX_DIR=str(instance / "search-index"), PYTHONPATH=str(ROOT))

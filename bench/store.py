@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import random
+import secrets
 import shutil
 import sys
 import time
@@ -50,7 +51,7 @@ def fingerprint(title, body):
 def bench_config(instance: Path, database_url: str | None) -> dict:
     return {
         "SQLALCHEMY_DATABASE_URI": database_url or f"sqlite:///{instance / 'forum.sqlite3'}",
-        "SECRET_KEY": "bench-not-secret",
+        "SECRET_KEY": secrets.token_hex(32),
         "SEARCH_INDEX_DIR": str(instance / "search-index"),
         "RATELIMIT_ENABLED": False,
         "MAIL_BACKEND": "locmem",
