@@ -157,3 +157,18 @@ def test_blog_comment_removal_and_post_unpublish(client, blog_post, editor, make
     assert "Hello world" not in client.get("/blog").get_data(as_text=True)
     assert "Hello world" not in client.get("/blog/feed.atom").get_data(as_text=True)
     assert _stored("blog_post", blog_post.id) is None
+
+
+def test_removed_review_leaves_cached_search_results_at_once(client, product, add_reviews, moderator):
+    from forum.search.indexing import drain_all
+
+    review = add_reviews(product, 1, prefix="Zanzibar")[0]
+    db.session.info.pop("search_outbox_committed", None)  # as the end of a request does
+    report = drain_all(include_not_due=True)
+    assert not report.busy and not report.failed, report
+    _warm(client, "/search?q=zanzibar")
+    link = f"/reviews/{review.id}"
+    assert link in client.get("/search?q=zanzibar").get_data(as_text=True)
+    moderation.remove_submission("review", review.id, moderator, reason="spam")
+    # even before the index is told (the outbox is applied after the request), the answer changes
+    assert link not in client.get("/search?q=zanzibar").get_data(as_text=True)
