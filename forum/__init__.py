@@ -79,6 +79,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     from moderation import removal
 
     removal.init_app(app)  # after moderation: it adds a queue section and a badge
+    from . import speed
+
+    speed.init_app(app)  # after the areas: stored HTML of their kinds, page cache of their pages
+
     from . import worker
 
     worker.init_app(app)  # after the areas whose settings its jobs read

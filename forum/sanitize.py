@@ -16,6 +16,11 @@ from bleach.linkifier import Linker
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
+# Bump this whenever the output of `render_markdown` or `linkify_plain_text` may change
+# (bleach or markdown-it upgrade, allow-list or link-scheme change): HTML stored
+# for speed (forum.speed.rendered) under an older version is then re-rendered on first view.
+SANITIZER_POLICY_VERSION = 1
+
 LINK_REL = "nofollow ugc noopener"
 ALLOWED_PROTOCOLS = ["http", "https", "mailto"]
 # No images, scripts, styles, forms, iframes or event attributes.

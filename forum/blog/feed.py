@@ -36,6 +36,9 @@ def _add(parent, tag: str, text: str | None = None, **attributes) -> ET.Element:
 
 def build_feed(site_name: str) -> bytes:
     posts = services.published_posts(page=1, per_page=FEED_ENTRIES).items
+    from forum.speed import rendered
+
+    rendered.prefetch("blog_post", posts)  # every entry's stored HTML in one query
     ET.register_namespace("", ATOM_NS)
     feed = ET.Element(f"{{{ATOM_NS}}}feed")
     blog_url = external_url("blog.index")

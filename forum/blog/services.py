@@ -137,6 +137,9 @@ def _search_update(post: BlogPost, was_public: bool) -> None:
         action = search.enqueue_index
     elif was_public:
         action = search.enqueue_delete
+        from forum.speed import rendered
+
+        rendered.forget("blog_post", [post.id])  # its stored HTML goes with it
     else:
         return
     action("blog_post", post.id)
@@ -282,6 +285,11 @@ def get_published_post(slug: str) -> BlogPost:
 
 
 def render_post_body(post_or_body) -> Markup:
+    """A post's sanitised HTML: stored once per revision for published posts (forum.speed.rendered)."""
+    if isinstance(post_or_body, BlogPost) and post_or_body.id is not None and post_or_body.status == PUBLISHED:
+        from forum.speed import rendered
+
+        return rendered.html_of(post_or_body)
     body = post_or_body if isinstance(post_or_body, str) else post_or_body.body
     return render_markdown(body)
 

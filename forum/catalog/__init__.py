@@ -13,7 +13,7 @@ def init_app(app) -> None:
     from forum.accounts import services as accounts
     from forum.sanitize import linkify_plain_text
 
-    from . import api, cli, services, trust_models, views  # noqa: F401  (routes, models)
+    from . import aggregates, api, cli, services, trust_models, views  # noqa: F401  (routes, models)
     from .demo import load_catalog
 
     from . import engagement, extras_views, invitations, orders, photos, trust_cli  # noqa: F401  (routes)
@@ -22,6 +22,9 @@ def init_app(app) -> None:
     from moderation.transparency import register_transparency_section
 
     kind = services.register_review_kind()
+    # The product's count, average and histogram change in the transaction that publishes or takes down.
+    kind.on_transition.append(aggregates.keep_product_aggregates)
+    aggregates.register()
     kind.on_transition.append(engagement.review_gone)
     # A "Flag" link on every published review. Unlike forum posts, a hidden review stays listed as
     # content in the queue (an unflagged hidden review must not vanish from it), so its states stay.

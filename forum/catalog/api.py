@@ -86,7 +86,7 @@ def product_reviews(sku):
     rating = int(raw_rating) if raw_rating is not None else None
     product = services.get_product(sku)
     # Average, count and histogram always cover every published review, whatever the filter.
-    summary = services.rating_summaries([product.id])[product.id]
+    summary = services.summary_of(product)
     pagination = services.published_reviews(product, sort=sort, page=page, per_page=per_page, rating=rating)
     extras = extras_for(pagination.items)
     return _public(jsonify(

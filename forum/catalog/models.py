@@ -29,6 +29,15 @@ class Product(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Published-review aggregates, kept by the transitions that publish or take
+    # down a review (forum.catalog.aggregates); `flask recount` rebuilds them.
+    review_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    rating_sum: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    stars_1: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    stars_2: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    stars_3: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    stars_4: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    stars_5: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     reviews: Mapped[list["Review"]] = relationship(back_populates="product", lazy="dynamic")
 

@@ -12,7 +12,7 @@ import io
 from dataclasses import dataclass
 
 from flask import url_for
-from sqlalchemy import case, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from forum.accounts.suspensions import check_can_post
@@ -61,31 +61,34 @@ class RatingSummary:
     histogram: dict | None = None
 
 
+def summary_of(product: Product) -> RatingSummary:
+    """Average, count and 1-5 histogram of a product's published reviews, from its kept numbers."""
+    stars = [product.stars_1, product.stars_2, product.stars_3, product.stars_4, product.stars_5]
+    count = int(product.review_count or 0)
+    return RatingSummary(
+        count,
+        round(product.rating_sum / count, 2) if count else None,
+        {str(n): int(stars[n - 1] or 0) for n in range(1, 6)},
+    )
+
+
 def rating_summaries(product_ids) -> dict[int, RatingSummary]:
-    """Average, count and 1-5 histogram of published reviews, for many products in one query."""
+    """Average, count and 1-5 histogram of published reviews, for many products in one query.
+
+    The numbers are kept on the product by the transitions (forum.catalog.aggregates)."""
     ids = list(product_ids)
     summaries = {pid: RatingSummary(0, None, {str(n): 0 for n in range(1, 6)}) for pid in ids}
     if not ids:
         return summaries
-    star_columns = [func.sum(case((Review.rating == n, 1), else_=0)) for n in range(1, 6)]
-    rows = db.session.execute(
-        select(Review.product_id, func.count(Review.id), func.avg(Review.rating), *star_columns)
-        .where(Review.product_id.in_(ids), Review.status == PUBLISHED)
-        .group_by(Review.product_id)
-    )
-    for product_id, count, average, *stars in rows:
-        summaries[product_id] = RatingSummary(
-            int(count),
-            round(float(average), 2) if count else None,
-            {str(n): int(stars[n - 1] or 0) for n in range(1, 6)},
-        )
+    for product in db.session.scalars(select(Product).where(Product.id.in_(ids))):
+        summaries[product.id] = summary_of(product)
     return summaries
 
 
 def list_products(page: int = 1, per_page: int = 30):
     query = select(Product).where(Product.active.is_(True)).order_by(Product.name, Product.id)
     pagination = db.paginate(query, page=page, per_page=per_page, error_out=False)
-    return pagination, rating_summaries(p.id for p in pagination.items)
+    return pagination, {p.id: summary_of(p) for p in pagination.items}
 
 
 TRUE_WORDS = {"1", "yes", "y", "true", "active"}
@@ -184,8 +187,7 @@ def save_products(rows) -> dict:
 def all_products_with_summaries() -> list[tuple[Product, RatingSummary]]:
     """Every product, active or not, with its published-review numbers (for `flask products list`)."""
     products = list(db.session.scalars(select(Product).order_by(Product.sku)))
-    summaries = rating_summaries(p.id for p in products)
-    return [(p, summaries[p.id]) for p in products]
+    return [(p, summary_of(p)) for p in products]
 
 
 # --- reviews: writing ---------------------------------------------------------

@@ -8,9 +8,10 @@ from flask_login import current_user, login_required
 
 from forum.errors import Conflict, ValidationFailed
 from forum.extensions import db, limiter
-from forum.forms import apply_errors, render_form
+from forum.forms import apply_errors, page_form, render_form
 from forum.security import is_safe_next
 from moderation.tlog_views import review_log_context
+from forum.speed import rendered
 
 from . import bp, services
 from .forms import ReviewForm
@@ -110,9 +111,10 @@ def _render_product_page(product, form: ReviewForm):
     sort = _sort_arg()
     rating = _rating_arg()
     # Average and histogram always count every published review, whatever the filter shows.
-    summary = services.rating_summaries([product.id])[product.id]
+    summary = services.summary_of(product)
     pagination = services.published_reviews(product, sort=sort, page=_page_arg(), per_page=REVIEWS_PER_PAGE,
                                             rating=rating)
+    rendered.prefetch("review", pagination.items)  # the page's stored HTML in one query
     return render_form(
         "catalog/product.html",
         form,
@@ -135,7 +137,7 @@ def _render_product_page(product, form: ReviewForm):
 @bp.route("/products/<sku>")
 def product_page(sku):
     product = services.get_product(sku)
-    form = ReviewForm()
+    form = page_form(ReviewForm)
     # Came from an invitation link (see extras_views.invitation_link): the form carries it.
     form.invitation.data = session.get("review_invitations", {}).get(product.sku)
     return _render_product_page(product, form)

@@ -16,13 +16,16 @@ def init_app(app) -> None:
     from forum.accounts import suspensions
     from forum.demo import loaders
 
-    from . import cli, demo, services, views  # noqa: F401  (routes)
+    from . import aggregates, cli, demo, services, views  # noqa: F401  (routes)
 
     app.config.setdefault("FORUM_TRUST_THRESHOLD", services.DEFAULT_TRUST_THRESHOLD)
     app.config.setdefault("FORUM_HOLD_LINKS_OVER", services.DEFAULT_HOLD_LINKS_OVER)
     app.config.setdefault("FORUM_TOPICS_PER_PAGE", 25)
     app.config.setdefault("FORUM_POSTS_PER_PAGE", 20)
-    services.register_forum_kind()
+    kind = services.register_forum_kind()
+    # Topic and category counts and last activity change in the transaction that publishes or takes down.
+    kind.on_transition.append(aggregates.keep_forum_aggregates)
+    aggregates.register()
     try:
         services.register_forum_searchable()
     except ImportError:  # search not installed in this build: nothing to index

@@ -37,11 +37,19 @@ class ForumCategory(db.Model):
     # Where the category appears on /forums (lowest first).
     position: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # What /forums shows, over public topics only; kept by the transitions of
+    # forum posts and by topic moves (forum.community.aggregates); `flask recount` rebuilds them.
+    topic_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    post_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ForumTopic(db.Model):
     __tablename__ = "forum_topic"
-    __table_args__ = (Index("ix_forum_topic_category_pinned", "category_id", "pinned"),)
+    __table_args__ = (
+        Index("ix_forum_topic_category_pinned", "category_id", "pinned"),
+        Index("ix_forum_topic_category_listing", "category_id", "pinned", "last_activity_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     category_id: Mapped[int] = mapped_column(ForeignKey("forum_category.id"), index=True)
@@ -49,8 +57,16 @@ class ForumTopic(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Kept by the transitions of its posts (forum.community.aggregates): whether the
+    # opening post is published, published posts and replies, the latest published post.
+    is_public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    post_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reply_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_author_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
 
     category: Mapped[ForumCategory] = relationship()
+    last_author: Mapped[User | None] = relationship(foreign_keys=[last_author_id])
     author: Mapped[User | None] = relationship(foreign_keys=[author_id])
     opening: Mapped["ForumPost"] = relationship(
         primaryjoin=lambda: and_(foreign(ForumPost.topic_id) == ForumTopic.id, ForumPost.is_opening.is_(True)),

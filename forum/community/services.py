@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app, url_for
-from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from forum.accounts.suspensions import check_can_post
@@ -203,25 +203,11 @@ class CategorySummary:
     last_activity_at: datetime | None = None
 
 
-def _public_topics():
-    """(topic id, category id) of every topic the public can see: its opening post is published."""
-    opening = aliased(ForumPost)
-    return (
-        select(ForumTopic.id.label("id"), ForumTopic.category_id.label("category_id"))
-        .join(opening, and_(opening.topic_id == ForumTopic.id, opening.is_opening.is_(True)))
-        .where(opening.status == PUBLISHED)
-        .subquery()
-    )
-
-
 def category_summaries() -> dict[int, CategorySummary]:
-    topics = _public_topics()
+    """Public topics, their published posts and latest activity per category (kept by the transitions)."""
     rows = db.session.execute(
-        select(topics.c.category_id, func.count(func.distinct(ForumPost.topic_id)), func.count(ForumPost.id),
-               func.max(ForumPost.published_at))
-        .join(topics, ForumPost.topic_id == topics.c.id)
-        .where(ForumPost.status == PUBLISHED)
-        .group_by(topics.c.category_id)
+        select(ForumCategory.id, ForumCategory.topic_count, ForumCategory.post_count, ForumCategory.last_activity_at)
+        .where(ForumCategory.topic_count > 0)
     )
     return {cid: CategorySummary(int(t), int(p), last) for cid, t, p, last in rows}
 
@@ -297,62 +283,65 @@ class TopicStats:
     last_author: str | None = None
 
 
+def stats_of(topic: ForumTopic) -> TopicStats:
+    """Published replies and latest published post of a topic (kept by the transitions)."""
+    last_author = topic.last_author.display_name if topic.last_author_id and topic.last_author else None
+    return TopicStats(int(topic.reply_count or 0), topic.last_activity_at, last_author)
+
+
 def topic_stats(topic_ids) -> dict[int, TopicStats]:
-    """Published replies and latest published post of each topic (what everyone sees)."""
+    """Published replies and latest published post of each topic (what everyone sees), in one query."""
     ids = list(topic_ids)
     stats = {tid: TopicStats() for tid in ids}
     if not ids:
         return stats
-    ranked = (
-        select(
-            ForumPost.topic_id,
-            ForumPost.author_id,
-            ForumPost.published_at,
-            func.sum(case((ForumPost.is_opening.is_(False), 1), else_=0)).over(partition_by=ForumPost.topic_id)
-            .label("replies"),
-            func.row_number().over(partition_by=ForumPost.topic_id,
-                                   order_by=(ForumPost.published_at.desc(), ForumPost.id.desc())).label("rank"),
-        )
-        .where(ForumPost.topic_id.in_(ids), ForumPost.status == PUBLISHED)
-        .subquery()
-    )
     rows = db.session.execute(
-        select(ranked.c.topic_id, ranked.c.replies, ranked.c.published_at, User.display_name)
-        .outerjoin(User, User.id == ranked.c.author_id)
-        .where(ranked.c.rank == 1)
+        select(ForumTopic.id, ForumTopic.reply_count, ForumTopic.last_activity_at, User.display_name)
+        .outerjoin(User, User.id == ForumTopic.last_author_id)
+        .where(ForumTopic.id.in_(ids))
     )
-    for topic_id, replies, published_at, author in rows:
-        stats[topic_id] = TopicStats(int(replies or 0), published_at, author)
+    for topic_id, replies, last_at, author in rows:
+        stats[topic_id] = TopicStats(int(replies or 0), last_at, author)
     return stats
 
 
 def category_topics(viewer, category: ForumCategory, page: int = 1):
-    """Pinned first, then by last activity; the viewer's own waiting topics are listed too (marked)."""
-    opening = aliased(ForumPost)
-    last = (
-        select(ForumPost.topic_id.label("topic_id"), func.max(ForumPost.published_at).label("last_at"))
-        .where(ForumPost.status == PUBLISHED)
-        .group_by(ForumPost.topic_id)
-        .subquery()
-    )
+    """Pinned first, then by last activity; the viewer's own waiting topics are listed too (marked).
+
+    Topics, their opening posts, authors and last posters load in a constant number of queries.
+    A topic is public exactly when its kept `is_public` says so (its opening post is published),
+    so what everyone sees is read from the topic rows alone, in last-activity order (an index)."""
+    viewer_id = _viewer_id(viewer)
+    visible = ForumTopic.is_public.is_(True)
+    order = [ForumTopic.pinned.desc(), ForumTopic.last_activity_at.desc(), ForumTopic.id.desc()]
+    if viewer_id is not None:
+        opening = aliased(ForumPost)
+        own_waiting = (
+            select(opening.id)
+            .where(opening.topic_id == ForumTopic.id, opening.is_opening.is_(True), opening.author_id == viewer_id,
+                   opening.status.in_(OWN_VISIBLE_STATES))
+            .exists()
+        )
+        visible = or_(visible, own_waiting)
+        order[1] = func.coalesce(ForumTopic.last_activity_at, ForumTopic.created_at).desc()
     query = (
         select(ForumTopic)
-        .join(opening, and_(opening.topic_id == ForumTopic.id, opening.is_opening.is_(True)))
-        .outerjoin(last, last.c.topic_id == ForumTopic.id)
-        .where(ForumTopic.category_id == category.id, visible_posts_clause(viewer, opening))
-        .options(selectinload(ForumTopic.opening), selectinload(ForumTopic.author))
-        .order_by(ForumTopic.pinned.desc(), func.coalesce(last.c.last_at, opening.created_at).desc(),
-                  ForumTopic.id.desc())
+        .where(ForumTopic.category_id == category.id, visible)
+        .options(selectinload(ForumTopic.opening), selectinload(ForumTopic.author),
+                 selectinload(ForumTopic.last_author))
+        .order_by(*order)
     )
     pagination = db.paginate(query, page=page, per_page=topics_per_page(), error_out=False)
-    return pagination, topic_stats(t.id for t in pagination.items)
+    return pagination, {t.id: stats_of(t) for t in pagination.items}
 
 
 def posts_by_author(user) -> list[ForumPost]:
     return list(db.session.scalars(
         select(ForumPost)
         .where(ForumPost.author_id == user.id)
-        .options(joinedload(ForumPost.topic).joinedload(ForumTopic.category))
+        .options(joinedload(ForumPost.topic).joinedload(ForumTopic.category),
+                 joinedload(ForumPost.topic).selectinload(ForumTopic.opening),
+                 selectinload(ForumPost.revisions))
         .order_by(ForumPost.created_at.desc(), ForumPost.id.desc())
     ))
 
@@ -581,6 +570,10 @@ def move_topic(moderator, topic_id: int, category_id) -> ForumTopic:
         topic.category_id = target.id
         _log_topic(moderator, topic, "move", reference=f"category {old_id} -> {target.id}")
         _reindex_topic(topic.id)  # search filters by category
+        from .aggregates import recount_categories
+
+        db.session.flush()
+        recount_categories([old_id, target.id])  # both lists' counts and last activity change now
     db.session.commit()
     return topic
 

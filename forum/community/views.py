@@ -10,8 +10,9 @@ from wtforms.fields.choices import SelectChoice
 from forum.accounts import suspensions
 from forum.errors import NotFound, PermissionDenied, ValidationFailed
 from forum.extensions import limiter
-from forum.forms import apply_errors, render_form
+from forum.forms import apply_errors, page_form, render_form
 from forum.sanitize import render_markdown
+from forum.speed import rendered
 
 from . import bp, services
 from .forms import (
@@ -92,6 +93,7 @@ def _topic_page(topic, reply_form=None, preview=None, status=200):
     pagination = services.topic_posts(user, topic, _page() if reply_form is None else 10**6)
     if pagination.page > max(pagination.pages, 1):
         pagination = services.topic_posts(user, topic, max(pagination.pages, 1))
+    rendered.prefetch("forum_post", pagination.items)  # the page's stored HTML in one query
     can_reply, why_not = True, None
     try:
         if user is None:
@@ -118,8 +120,8 @@ def _topic_page(topic, reply_form=None, preview=None, status=200):
                 flash("That post can no longer be quoted: it is not published.", "info")
     html = render_template(
         "community/topic.html", topic=topic, pagination=pagination, stats=services.topic_stats([topic.id])[topic.id],
-        reply_form=reply_form, can_reply=can_reply, why_not=why_not, preview=preview,
-        tool_form=TopicToolForm(), move_form=move_form, markdown_hint=MARKDOWN_HINT, render_markdown=render_markdown,
+        reply_form=reply_form or page_form(ReplyForm), can_reply=can_reply, why_not=why_not, preview=preview,
+        tool_form=page_form(TopicToolForm), move_form=move_form, markdown_hint=MARKDOWN_HINT, render_markdown=render_markdown,
         **topic_page_extras(user, topic, pagination.items),
     )
     if user is not None:

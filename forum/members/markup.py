@@ -203,11 +203,26 @@ def render_body(body: str | None, ctx: RenderContext) -> Markup:
     return render_markdown_tokens(body, _transformer(ctx))
 
 
+def _depends_on_state(body: str | None) -> bool:
+    """Mentions and quotes render by who and what is public now; other text never changes."""
+    return bool(body) and ("@" in body or bool(QUOTE_LINE_RE.search(body)))
+
+
 def render_posts(posts) -> dict[int, Markup]:
-    """Post id -> HTML for every post of a page, with two queries whatever their number."""
+    """Post id -> HTML for every post of a page, in a constant number of queries.
+
+    Posts without mentions or quotes (most of them) use the HTML stored once per revision
+    (forum.speed.rendered); the others are rendered against the current state.
+    """
+    from forum.speed import rendered
+
     posts = list(posts)
-    ctx = build_context(p.body for p in posts)
-    return {p.id: render_body(p.body, ctx) for p in posts}
+    live = [p for p in posts if _depends_on_state(p.body)]
+    result = rendered.prefetch("forum_post", [p for p in posts if not _depends_on_state(p.body)])
+    if live:
+        ctx = build_context(p.body for p in live)
+        result.update({p.id: render_body(p.body, ctx) for p in live})
+    return result
 
 
 def render_post(post) -> Markup:
