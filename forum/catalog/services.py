@@ -12,7 +12,7 @@ import io
 from dataclasses import dataclass
 
 from flask import url_for
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from forum.accounts.suspensions import check_can_post
