@@ -110,7 +110,7 @@ def _topic_page(topic, reply_form=None, preview=None, status=200):
     from forum.members.services import topic_page_extras
 
     if reply_form is None:
-        reply_form = ReplyForm()
+        reply_form = page_form(ReplyForm)  # anonymous visitors: no token, so no session written
         if user is not None and request.args.get("quote", "").isdigit():
             from forum.members.services import quote_source
 
@@ -120,7 +120,7 @@ def _topic_page(topic, reply_form=None, preview=None, status=200):
                 flash("That post can no longer be quoted: it is not published.", "info")
     html = render_template(
         "community/topic.html", topic=topic, pagination=pagination, stats=services.topic_stats([topic.id])[topic.id],
-        reply_form=reply_form or page_form(ReplyForm), can_reply=can_reply, why_not=why_not, preview=preview,
+        reply_form=reply_form, can_reply=can_reply, why_not=why_not, preview=preview,
         tool_form=page_form(TopicToolForm), move_form=move_form, markdown_hint=MARKDOWN_HINT, render_markdown=render_markdown,
         **topic_page_extras(user, topic, pagination.items),
     )
