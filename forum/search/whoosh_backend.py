@@ -33,7 +33,7 @@ from whoosh import columns, fields
 from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3Codec
 from whoosh.collectors import TimeLimit, TimeLimitCollector
-from whoosh.query import And, AndNot, ConstantScoreQuery, NullQuery, Or, Phrase, Term
+from whoosh.query import And, AndMaybe, AndNot, ConstantScoreQuery, NullQuery, Or, Phrase, Term
 from whoosh.reading import EmptyReader, MultiReader, SegmentReader
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
@@ -47,6 +47,7 @@ from .analysis import (
     SearchAnalyzer,
     analyze,
     choose_common_terms,
+    fold,
     pair_term,
     stem,
     terms_of,
@@ -55,7 +56,9 @@ from .backend import IndexBusy, IndexWriter, SearchBackend, SearchHits, SearchRe
 from .query import Clause, ParsedQuery
 from .registry import SearchDocument
 
-TITLE_BOOST = 2.5            # a word in the title counts this much more than in the body
+from .ranking import ALL_WORDS_BONUS, BM25_B, BM25_K1, TITLE_WEIGHT
+
+TITLE_BOOST = TITLE_WEIGHT   # a word in the title counts this much more than in the body (measured)
 MAX_PREFIX_TERMS = 64        # a prefix ("batt*") expands to at most this many terms
 MAX_COLLECT = 1000           # deepest result reachable through pagination
 COMMON_TERMS = 300           # terms whose adjacent pairs get their own postings (CommonPairs)
@@ -416,7 +419,7 @@ class WhooshBackend(SearchBackend):
             reader = readers[0]
         else:
             reader = MultiReader(readers, generation=toc.generation)
-        local.searcher = Searcher(reader, weighting=BM25F(B=0.75, K1=1.2), fromindex=ix)
+        local.searcher = Searcher(reader, weighting=BM25F(B=BM25_B, K1=BM25_K1), fromindex=ix)
         local.key = (name, toc.generation)
         if old is not None and local.key[0] != name:
             with contextlib.suppress(Exception):
@@ -450,7 +453,7 @@ class WhooshBackend(SearchBackend):
 
     def _clause_query(self, clause: Clause, reader):
         if clause.kind == "prefix":
-            prefix = clause.words[0]
+            prefix = fold(clause.words[0])
             terms: list[str] = []
             for candidate in dict.fromkeys((prefix, stem(prefix))):
                 for fieldname in ("body", "title"):
@@ -466,7 +469,7 @@ class WhooshBackend(SearchBackend):
                 return None, []
             parts = [Term("title", t, boost=TITLE_BOOST) for t in terms] + [Term("body", t) for t in terms]
             return Or(parts), terms
-        stems = [term for word in clause.words for term, _, _, _ in analyze(word)]
+        stems = clause.terms()
         if not stems:
             return None, []   # only stop words
         if len(stems) == 1:
@@ -489,10 +492,14 @@ class WhooshBackend(SearchBackend):
         return getattr(schema["pairs"].format, "common", frozenset())
 
     def build_query(self, query: ParsedQuery, reader):
-        """(whoosh query or None, stems to highlight)."""
+        """(whoosh query or None, stems to highlight).
+
+        Any group may match (all required groups must); documents matching every group
+        get ALL_WORDS_BONUS on top of their BM25F score, so they rank first.
+        """
         highlight_terms: list[str] = []
-        required = []
-        for group in query.groups:
+        groups = []   # (query, required)
+        for index, group in enumerate(query.groups):
             alternatives = []
             for clause in group:
                 q, terms = self._clause_query(clause, reader)
@@ -500,13 +507,24 @@ class WhooshBackend(SearchBackend):
                     alternatives.append(q)
                     highlight_terms.extend(terms)
             if alternatives:
-                required.append(alternatives[0] if len(alternatives) == 1 else Or(alternatives))
-            elif any(c.kind == "prefix" for c in group):
-                # A prefix that matches no word: nothing can match the whole query.
+                groups.append((alternatives[0] if len(alternatives) == 1 else Or(alternatives),
+                               index in query.required))
+            elif index in query.required:
+                # A required group that matches no word (a prefix nothing starts with).
                 return NullQuery, highlight_terms
-        if not required:
-            return None, highlight_terms
-        positive = required[0] if len(required) == 1 else And(required)
+        if not groups:
+            return (NullQuery if query.groups else None), highlight_terms
+        required = [q for q, must in groups if must]
+        optional = [q for q, must in groups if not must]
+        if required:
+            positive = required[0] if len(required) == 1 else And(required)
+            if optional:
+                positive = AndMaybe(positive, optional[0] if len(optional) == 1 else Or(optional))
+        else:
+            positive = optional[0] if len(optional) == 1 else Or(optional)
+        if len(groups) > 1 and len(optional) > 0:
+            every = And([q for q, _ in groups])
+            positive = Or([positive, ConstantScoreQuery(every, ALL_WORDS_BONUS)])
         excluded = [q for q, _ in (self._clause_query(c, reader) for c in query.excluded) if q is not None]
         if excluded:
             positive = AndNot(positive, Or(excluded))
@@ -579,31 +597,6 @@ class WhooshBackend(SearchBackend):
                 return count, False
         return count, True
 
-    def highlight(self, query: ParsedQuery, texts: list[str], *, whole: bool = False) -> list[Markup]:
-        stems, prefix_terms = self.highlight_terms(query)
-        if not stems and not prefix_terms:
-            return [Markup("")] * len(texts)
-
-        def is_match(term: str, word: str) -> bool:
-            return term in stems or term in prefix_terms
-
-        make = snippets.highlight_whole if whole else snippets.snippet
-        return [make(text, is_match) if text else Markup("") for text in texts]
-
-    def highlight_terms(self, query: ParsedQuery) -> tuple[frozenset, frozenset]:
-        """(stems of searched words and phrases, index terms a prefix expanded to)."""
-        stems = frozenset(t for c in query.clauses() if c.kind != "prefix" for w in c.words for t in terms_of(w))
-        prefix_clauses = [c for c in query.clauses() if c.kind == "prefix"]
-        expanded: list[str] = []
-        if prefix_clauses:
-            def run(searcher):
-                reader = searcher.reader()
-                for clause in prefix_clauses:
-                    expanded.extend(self._clause_query(clause, reader)[1])
-                return expanded
-            self._with_searcher(run, [])
-        return stems, frozenset(expanded)
-
     def has_term(self, word: str) -> bool:
         stems = terms_of(word)
         if not stems:
@@ -611,12 +604,12 @@ class WhooshBackend(SearchBackend):
 
         def run(searcher):
             reader = searcher.reader()
-            return any(reader.doc_frequency(field, stems[0]) for field in ("body", "title"))
+            return all(any(reader.doc_frequency(field, term) for field in ("body", "title")) for term in stems)
 
         return self._with_searcher(run, False)
 
     def suggest(self, word: str, public_text: Callable[[str], str | None], limit: int = 3) -> list[str]:
-        stems = [t for t, _, _, _ in analyze(word)]
+        stems = terms_of(word)
         if len(stems) != 1 or len(word) < 3:
             return []
         target = stems[0]
@@ -635,7 +628,7 @@ class WhooshBackend(SearchBackend):
             found = []
             for term in ranked[: limit * 4]:
                 surface = self._public_surface_word(searcher, term, public_text)
-                if surface and surface not in found and surface != word:
+                if surface and surface not in found and fold(surface) != fold(word):
                     found.append(surface)
                 if len(found) >= limit:
                     break
