@@ -9,7 +9,7 @@ published reviews (and forum posts, when the forum area is installed) of about
 downloaded), then measures:
 
   - `flask search reindex`'s code path (indexing.reindex): documents per second;
-  - p50/p95 latency of rare-term, common-term, two-term AND and phrase queries
+  - p50/p95 latency of rare-term, common-term, two-term, phrase and 12-word question queries
     through forum.search.services.search, i.e. including the database re-check
     of the first page and its highlighted snippets;
   - p50/p95 of publishing one review (moderation service + commit + drain)
@@ -198,11 +198,22 @@ def pick_queries(app, corpus: Corpus, count: int, seed: int = 11) -> dict[str, l
             pairs = [(a, b) for a, b in zip(tokens, tokens[1:]) if terms_of(a) and terms_of(b)]
             if pairs:
                 phrases.append('"%s %s"' % rng.choice(pairs))
+    stop = ["how", "do", "i", "the", "my", "with", "is", "a", "what", "for", "to", "it"]
+
+    def question() -> str:
+        # 12 words as people type a question: 5 stop words and 7 words of mixed frequency
+        content = [rng.choice(common) for _ in range(2)] + [rng.choice(middle) for _ in range(3)] + \
+            [rng.choice(rare) for _ in range(2)]
+        words = content + rng.sample(stop, 5)
+        rng.shuffle(words)
+        return " ".join(words)
+
     return {
         "rare term": [rng.choice(rare) for _ in range(count)],
         "common term": [rng.choice(common) for _ in range(count)],
-        "two-term AND": [f"{rng.choice(middle)} {rng.choice(common)}" for _ in range(count)],
+        "two terms (both first)": [f"{rng.choice(middle)} {rng.choice(common)}" for _ in range(count)],
         "phrase": phrases,
+        "12-word question": [question() for _ in range(count)],
     }
 
 

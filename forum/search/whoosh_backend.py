@@ -32,7 +32,7 @@ from whoosh.support.levenshtein import distance as edit_distance
 from whoosh import columns, fields
 from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3Codec
-from whoosh.collectors import TimeLimit, TimeLimitCollector
+from whoosh.collectors import TimeLimit, TimeLimitCollector, TopCollector
 from whoosh.query import And, AndMaybe, AndNot, ConstantScoreQuery, NullQuery, Or, Phrase, Term
 from whoosh.reading import EmptyReader, MultiReader, SegmentReader
 from whoosh.scoring import BM25F
@@ -562,7 +562,13 @@ class WhooshBackend(SearchBackend):
                 # Part of the query (scoring nothing) rather than a FilterCollector: that one
                 # bypasses the time limit and is not applied when counting.
                 q = And([q, ConstantScoreQuery(filter_query, 0.0)])
-            collector = searcher.collector(**options)
+            # A query of several words scores every match anyway (the all-words bonus wraps the
+            # query), so its collector counts them too: no second pass to count.
+            counts_all = request.sort != "newest" and len(request.query.groups) > 1
+            if counts_all:
+                collector = TopCollector(limit=limit, usequality=False, replace=0)
+            else:
+                collector = searcher.collector(**options)
             limited = TimeLimitCollector(collector, timelimit=request.time_budget, use_alarm=False)
             try:
                 searcher.search_with_collector(q, limited)
@@ -577,6 +583,8 @@ class WhooshBackend(SearchBackend):
             remaining = request.time_budget - (time.monotonic() - started)
             if request.sort == "newest":   # the sorting collector saw every match
                 total, exact = len(results), True
+            elif counts_all:
+                total, exact = collector.total, True
             else:
                 total, exact = self._count(searcher, q, remaining)
             return SearchHits(total, hits, exact)
