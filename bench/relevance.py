@@ -11,6 +11,11 @@ related) written before any constant was tuned. The documents are inserted as
 published reviews into a throw-away instance, indexed by `indexing.reindex()`, and
 every query goes through `forum.search.services.search` as typed, first 100 results.
 
+`--collection DIR` measures a public test collection in the Cranfield format instead
+(DIR/cran.all.1400, DIR/cran.qry, DIR/cranqrel; the questions are searched as typed).
+The collection is not shipped: no package on the registries this project can reach
+carries it. Give it the files and it prints the same table.
+
 The anchor is a bare BM25 engine written here (k1 1.2, b 0.75, title and body as one
 text, any word matches, the same analysis as the index): the service should be at
 least as good. MAP counts grade >= 1 as relevant; nDCG@10 uses the grades.
@@ -90,6 +95,40 @@ class BareBM25:
         return [k for k, _ in sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))][:DEPTH]
 
 
+def _cranfield_records(text: str) -> list[dict[str, str]]:
+    """Records of the SMART/Cranfield format: ".I n" then fields ".T", ".A", ".B", ".W"."""
+    import re
+
+    records = []
+    for chunk in re.split(r"^\.I\s+", text, flags=re.M)[1:]:
+        number, _, rest = chunk.partition("\n")
+        fields = {"I": number.strip()}
+        for name, value in re.findall(r"^\.([A-Z])\s*\n(.*?)(?=^\.[A-Z]\s*$|\Z)", rest, flags=re.M | re.S):
+            fields[name] = " ".join(value.split())
+        records.append(fields)
+    return records
+
+
+def load_cranfield(folder: Path) -> tuple[list, list]:
+    """(documents, queries) in this script's format from a Cranfield-format collection.
+
+    Queries are numbered 1..n in file order (the ".I" numbers of cran.qry are not the ones
+    cranqrel uses); relevance codes 1 (most) .. 4 become grades 4 .. 1, and -1 ("of no
+    interest") is not relevant.
+    """
+    documents = [[f"D:{r['I']}", r.get("T", ""), r.get("W", "")]
+                 for r in _cranfield_records((folder / "cran.all.1400").read_text(encoding="latin-1"))]
+    questions = [r.get("W", "") for r in _cranfield_records((folder / "cran.qry").read_text(encoding="latin-1"))]
+    judgments: dict[int, dict[str, int]] = defaultdict(dict)
+    for line in (folder / "cranqrel").read_text(encoding="latin-1").splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and int(parts[2]) > 0:
+            judgments[int(parts[0])][f"D:{int(parts[1])}"] = 5 - min(4, int(parts[2]))
+    queries = [{"class": "question", "q": q, "judgments": judgments[n]}
+               for n, q in enumerate(questions, 1) if judgments.get(n)]
+    return documents, queries
+
+
 def load_documents(app, documents) -> dict[int, str]:
     """Published reviews, one per document; {review id: document key}."""
     import hashlib
@@ -154,13 +193,17 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", choices=("whoosh", "postgres"), default="whoosh")
     parser.add_argument("--database-url", help="PostgreSQL database to use (it is emptied!)")
+    parser.add_argument("--collection", type=Path, help="a Cranfield-format collection folder (see above)")
     parser.add_argument("--title-weights", help="comma-separated title weights to compare (default: the configured one)")
     args = parser.parse_args(argv)
 
     from search import build_app, reset_database   # bench/search.py
 
-    data = json.loads(DATA.read_text(encoding="utf-8"))
-    documents, queries = data["documents"], data["queries"]
+    if args.collection:
+        documents, queries = load_cranfield(args.collection)
+    else:
+        data = json.loads(DATA.read_text(encoding="utf-8"))
+        documents, queries = data["documents"], data["queries"]
     instance = Path(tempfile.mkdtemp(prefix="search-relevance-"))
     try:
         os.environ.setdefault("FLASK_SEARCH_DRAIN_ON_SEARCH", "true")
