@@ -27,7 +27,6 @@ from datetime import timezone
 from pathlib import Path
 from typing import Callable, Iterable
 
-from markupsafe import Markup, escape
 from whoosh.support.levenshtein import distance as edit_distance
 from whoosh import columns, fields
 from whoosh import index as whoosh_index
@@ -40,7 +39,6 @@ from whoosh.searching import Searcher
 from whoosh.writing import NO_MERGE
 from whoosh.sorting import FieldFacet
 
-from . import snippets
 from .analysis import (
     CommonPairs,
     FastPositions,
@@ -54,9 +52,8 @@ from .analysis import (
 )
 from .backend import IndexBusy, IndexWriter, SearchBackend, SearchHits, SearchRequest
 from .query import Clause, ParsedQuery
-from .registry import SearchDocument
-
 from .ranking import ALL_WORDS_BONUS, BM25_B, BM25_K1, TITLE_WEIGHT
+from .registry import SearchDocument
 
 TITLE_BOOST = TITLE_WEIGHT   # a word in the title counts this much more than in the body (measured)
 MAX_PREFIX_TERMS = 64        # a prefix ("batt*") expands to at most this many terms
