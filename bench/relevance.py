@@ -167,6 +167,12 @@ def set_title_weight(weight: float) -> None:
     ranking.TITLE_WEIGHT = pg_backend.TITLE_WEIGHT = whoosh_backend.TITLE_BOOST = weight
 
 
+def set_all_words_bonus(bonus: float) -> None:
+    from forum.search import pg_backend, ranking, whoosh_backend
+
+    ranking.ALL_WORDS_BONUS = pg_backend.ALL_WORDS_BONUS = whoosh_backend.ALL_WORDS_BONUS = bonus
+
+
 def evaluate(run, queries) -> dict:
     by_class = defaultdict(list)
     for item in queries:
@@ -235,6 +241,11 @@ def main(argv=None):
             if weight == configured or per_class is None:
                 per_class = (weight, measured)
         set_title_weight(configured)
+        # What the all-words-first rule costs or buys (same title weight, plain BM25 order).
+        bonus = ranking.ALL_WORDS_BONUS
+        set_all_words_bonus(0.0)
+        results[f"/search, {configured:g}, no all-words bonus"] = evaluate(service_run, queries)["all"]
+        set_all_words_bonus(bonus)
         print_table("All queries", results)
         weight, measured = per_class
         print_table(f"By query class (/search, {args.backend}, title weight {weight:g})",
