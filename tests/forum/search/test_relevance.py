@@ -163,3 +163,21 @@ def test_parity_both_backends_find_the_same_documents(app, corpus, tmp_path):
         compared += 1
     assert compared >= 25
     whoosh.close()
+
+
+def test_postgres_out_of_time_for_bm25_still_shows_all_words_first(app, backend, corpus, monkeypatch):
+    if backend.name != "postgres":
+        pytest.skip("PostgreSQL ranking fallback")
+    from sqlalchemy.exc import OperationalError
+
+    real = db.session.execute
+
+    def execute(statement, *args, **kwargs):
+        if "unnest(d.tsv)" in str(statement):   # the BM25 statement: as if past statement_timeout
+            raise OperationalError(str(statement), {}, Exception("canceling statement due to statement timeout"))
+        return real(statement, *args, **kwargs)
+
+    monkeypatch.setattr(db.session, "execute", execute)
+    page = services.search("laptop monitor")
+    assert page.total >= 3 and len(page.results) == page.total
+    assert page.results[0].title in {"HDMI 2.1 cable for a 4K monitor", "DisplayPort cable"}
