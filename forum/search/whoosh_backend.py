@@ -31,7 +31,7 @@ from whoosh.support.levenshtein import distance as edit_distance
 from whoosh import columns, fields
 from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3Codec
-from whoosh.collectors import TimeLimit, TimeLimitCollector, TopCollector
+from whoosh.collectors import TimeLimit, TimeLimitCollector
 from whoosh.query import And, AndMaybe, AndNot, ConstantScoreQuery, NullQuery, Or, Phrase, Term
 from whoosh.reading import EmptyReader, MultiReader, SegmentReader
 from whoosh.scoring import BM25F
@@ -494,6 +494,11 @@ class WhooshBackend(SearchBackend):
         Any group may match (all required groups must); documents matching every group
         get ALL_WORDS_BONUS on top of their BM25F score, so they rank first.
         """
+        q, highlight_terms, _ = self._build(query, reader)
+        return q, highlight_terms
+
+    def _build(self, query: ParsedQuery, reader):
+        """(query or None or NullQuery, highlight terms, (groups [(query, required)], excluded queries))."""
         highlight_terms: list[str] = []
         groups = []   # (query, required)
         for index, group in enumerate(query.groups):
@@ -508,9 +513,9 @@ class WhooshBackend(SearchBackend):
                                index in query.required))
             elif index in query.required:
                 # A required group that matches no word (a prefix nothing starts with).
-                return NullQuery, highlight_terms
+                return NullQuery, highlight_terms, None
         if not groups:
-            return (NullQuery if query.groups else None), highlight_terms
+            return (NullQuery if query.groups else None), highlight_terms, None
         required = [q for q, must in groups if must]
         optional = [q for q, must in groups if not must]
         if required:
@@ -519,13 +524,18 @@ class WhooshBackend(SearchBackend):
                 positive = AndMaybe(positive, optional[0] if len(optional) == 1 else Or(optional))
         else:
             positive = optional[0] if len(optional) == 1 else Or(optional)
-        if len(groups) > 1 and len(optional) > 0:
-            every = And([q for q, _ in groups])
-            positive = Or([positive, ConstantScoreQuery(every, ALL_WORDS_BONUS)])
+        every = And([q for q, _ in groups]) if len(groups) > 1 and optional else None
         excluded = [q for q, _ in (self._clause_query(c, reader) for c in query.excluded) if q is not None]
         if excluded:
             positive = AndNot(positive, Or(excluded))
-        return positive, highlight_terms
+            if every is not None:
+                every = AndNot(every, Or(excluded))
+        parts = {"groups": groups, "excluded": excluded, "plain": positive, "every": every}
+        if every is not None:
+            # One query with the same order (what a caller without search() gets): every
+            # document matching all groups gets the bonus. search() ranks in two phases instead.
+            positive = Or([positive, ConstantScoreQuery(every, ALL_WORDS_BONUS)])
+        return positive, highlight_terms, parts
 
     def _filter(self, request: SearchRequest):
         parts = []
@@ -541,7 +551,7 @@ class WhooshBackend(SearchBackend):
 
     def search(self, request: SearchRequest) -> SearchHits:
         def run(searcher):
-            q, _ = self.build_query(request.query, searcher.reader())
+            q, _, parts = self._build(request.query, searcher.reader())
             if q is None or q is NullQuery:
                 return SearchHits(0, [])
             limit = min(request.offset + request.limit, MAX_COLLECT)
@@ -559,13 +569,9 @@ class WhooshBackend(SearchBackend):
                 # Part of the query (scoring nothing) rather than a FilterCollector: that one
                 # bypasses the time limit and is not applied when counting.
                 q = And([q, ConstantScoreQuery(filter_query, 0.0)])
-            # A query of several words scores every match anyway (the all-words bonus wraps the
-            # query), so its collector counts them too: no second pass to count.
-            counts_all = request.sort != "newest" and len(request.query.groups) > 1
-            if counts_all:
-                collector = TopCollector(limit=limit, usequality=False, replace=0)
-            else:
-                collector = searcher.collector(**options)
+            if request.sort != "newest" and parts is not None and parts["every"] is not None:
+                return self._all_words_first(searcher, request, parts, filter_query, limit)
+            collector = searcher.collector(**options)
             limited = TimeLimitCollector(collector, timelimit=request.time_budget, use_alarm=False)
             try:
                 searcher.search_with_collector(q, limited)
@@ -580,13 +586,68 @@ class WhooshBackend(SearchBackend):
             remaining = request.time_budget - (time.monotonic() - started)
             if request.sort == "newest":   # the sorting collector saw every match
                 total, exact = len(results), True
-            elif counts_all:
-                total, exact = collector.total, True
             else:
                 total, exact = self._count(searcher, q, remaining)
             return SearchHits(total, hits, exact)
 
         return self._with_searcher(run, SearchHits(0, []))
+
+    def _all_words_first(self, searcher, request: SearchRequest, parts, filter_query, limit: int) -> SearchHits:
+        """Rank a several-word query: documents matching every group first, then the rest, each by BM25F.
+
+        One query carrying the bonus would make Whoosh score every match (a constant-score
+        part defeats its block skipping), and counting by walking the union matcher costs a
+        Python call per document and tree level. Instead: each group's documents as a set
+        (set algebra in C gives the total and the all-words documents), then the best
+        all-words documents, and only if they do not fill the page, the best of the plain
+        query with block skipping (asking for as many more as there are all-words documents).
+        """
+        started = time.monotonic()
+        deadline = started + request.time_budget
+
+        def restrict(q):
+            return q if filter_query is None else And([q, ConstantScoreQuery(filter_query, 0.0)])
+
+        def docs(q) -> set[int]:
+            return set(searcher.docs_for_query(q))
+
+        groups = parts["groups"]
+        required = [q for q, must in groups if must]
+        sets = [docs(q) for q, _ in groups]
+        matching = set.intersection(*[d for d, (_, must) in zip(sets, groups) if must]) if required \
+            else set().union(*sets)
+        every = set.intersection(*sets)
+        for q in parts["excluded"]:
+            gone = docs(q)
+            matching -= gone
+            every -= gone
+        if filter_query is not None:
+            allowed = docs(filter_query)
+            matching &= allowed
+            every &= allowed
+        if time.monotonic() > deadline:
+            return SearchHits(len(matching), [], exact=False)
+
+        def best(q, count: int) -> tuple[list, bool]:
+            collector = searcher.collector(limit=count, terms=False)
+            limited = TimeLimitCollector(collector, timelimit=max(deadline - time.monotonic(), 0.01),
+                                         use_alarm=False)
+            try:
+                searcher.search_with_collector(restrict(q), limited)
+                timed_out = False
+            except TimeLimit:
+                timed_out = True
+            return [(hit.docnum, hit["doc_id"], hit.score or 0.0) for hit in limited.results()], timed_out
+
+        ranked, timed_out = ([], False)
+        if every:
+            ranked, timed_out = best(parts["every"], min(limit, len(every)))
+            ranked = [(docnum, doc_id, score + ALL_WORDS_BONUS) for docnum, doc_id, score in ranked]
+        if len(ranked) < limit and not timed_out and len(matching) > len(every):
+            rest, timed_out = best(parts["plain"], limit - len(ranked) + len(every))
+            ranked += [hit for hit in rest if hit[0] not in every][: limit - len(ranked)]
+        hits = [(doc_id, score) for _, doc_id, score in ranked[request.offset:limit]]
+        return SearchHits(len(matching), hits, exact=not timed_out)
 
     @staticmethod
     def _count(searcher, query, budget: float) -> tuple[int, bool]:

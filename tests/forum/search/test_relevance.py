@@ -181,3 +181,16 @@ def test_postgres_out_of_time_for_bm25_still_shows_all_words_first(app, backend,
     page = services.search("laptop monitor")
     assert page.total >= 3 and len(page.results) == page.total
     assert page.results[0].title in {"HDMI 2.1 cable for a 4K monitor", "DisplayPort cable"}
+
+
+def test_pages_list_all_words_documents_first_then_the_rest_once(publish, make_user):
+    both = {publish("Cable and charger", f"Cable number {n} with its charger.", author=make_user()).id for n in range(3)}
+    cable = {publish("Cable", f"Just cable number {n}.", author=make_user()).id for n in range(9)}
+    seen = []
+    for page in (1, 2, 3):
+        result = services.search("charger cable", per_page=5, page=page)
+        assert result.total == 12
+        seen += [int(r.doc_id.split(":")[1]) for r in result.results]
+    assert len(seen) == 12 and set(seen[:3]) == both and set(seen[3:]) == cable
+    assert services.search("charger cable -number", per_page=5).total == 0
+    assert services.search("charger cable", group="blog").total == 0
