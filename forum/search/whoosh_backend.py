@@ -524,7 +524,8 @@ class WhooshBackend(SearchBackend):
                 positive = AndMaybe(positive, optional[0] if len(optional) == 1 else Or(optional))
         else:
             positive = optional[0] if len(optional) == 1 else Or(optional)
-        every = And([q for q, _ in groups]) if len(groups) > 1 and optional else None
+        # (A bonus of 0 means plain BM25F order: bench/relevance.py measures both.)
+        every = And([q for q, _ in groups]) if len(groups) > 1 and optional and ALL_WORDS_BONUS > 0 else None
         excluded = [q for q, _ in (self._clause_query(c, reader) for c in query.excluded) if q is not None]
         if excluded:
             positive = AndNot(positive, Or(excluded))
