@@ -1,26 +1,43 @@
-"""Text analysis for the Whoosh backend: words, lower case, stop words, porter2 stems.
+"""Text analysis shared by both backends: words, accents folded, CJK bigrams, stop words, porter2 stems.
 
 One function (`analyze`) decides what the terms of a text are. The whoosh
-`SearchAnalyzer` (queries, highlighting) and the `FastPositions` format
-(indexing) both use it, so a word is always found under the stem it was
-indexed with. Indexing goes through `FastPositions.word_values`, which skips
-Whoosh's per-token generator chain: about twice as fast as the stock
-StemmingAnalyzer, with the same on-disk format.
+`SearchAnalyzer` (queries, highlighting), the `FastPositions` format (indexing)
+and the PostgreSQL backend (which is handed ready-made terms, not raw text)
+all use it, so a word is always found under the term it was indexed with, and
+both backends find the same documents for the same query.
+
+- Words: runs of letters and digits (dots inside, as in "2.1", are kept).
+  A hyphen separates words, so "usb-c" and "USB-C" give the same terms.
+- Accents are folded (café = cafe, Müller = muller); results and snippets
+  show the text as written, because they are made from the database text.
+- Chinese, Japanese and Korean have no spaces between words: a run of such
+  characters is indexed as overlapping character bigrams, plus each single
+  character at the same position (so a one-character query finds it too).
+  A query searches a run by its bigrams, as a phrase.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+import unicodedata
 from collections import Counter, defaultdict
 
 from whoosh.analysis import Token, Tokenizer
 from whoosh.formats import Existence, Positions
 from whoosh.lang.porter2 import stem as porter2_stem
 
-WORD_RE = re.compile(r"\w+(?:\.\w+)*", re.UNICODE)
-# PostgreSQL's english.stop (also NLTK's list): both backends ignore the same words. They are
-# about a third of English text; dropping them keeps the index smaller and phrases cheaper.
+# Letters/digits plus combining marks (text stored decomposed, NFD, still makes one word).
+WORD_RE = re.compile(r"[\w\u0300-\u036f]+(?:\.\w+)*", re.UNICODE)
+# Han, Hiragana, Katakana, Hangul (syllables and jamo), CJK compatibility ideographs,
+# halfwidth katakana: scripts written without spaces between words.
+CJK_RE = re.compile(
+    "[\u1100-\u11ff\u2e80-\u2fdf\u3040-\u30ff\u3100-\u312f\u3130-\u318f\u31a0-\u31ff"
+    "\u3400-\u4dbf\u4e00-\u9fff\ua960-\ua97f\uac00-\ud7af\ud7b0-\ud7ff\uf900-\ufaff"
+    "\uff66-\uff9f\U00020000-\U0003134f]+"
+)
+# PostgreSQL's english.stop (also NLTK's list): a third of English words; they are never
+# indexed, never required and never count toward the query's word limit.
 STOP_WORDS = frozenset("""
 i me my myself we our ours ourselves you your yours yourself yourselves he him his himself she her hers
 herself it its itself they them their theirs themselves what which who whom this that these those am is
@@ -29,7 +46,7 @@ while of at by for with about against between into through during before after a
 in out on off over under again further then once here there when where why how all any both each few more
 most other some such no nor not only own same so than too very s t can will just don should now
 """.split())
-MIN_WORD = 2      # single letters say nothing
+MIN_WORD = 2      # single letters say nothing (CJK characters excepted)
 MAX_WORD = 40     # longer "words" are noise (hashes, runs of letters)
 _STEMS: dict[str, str] = {}
 _STEM_CACHE_MAX = 500_000
@@ -47,30 +64,80 @@ def stem(word: str) -> str:
     return result
 
 
-def analyze(text: str):
-    """Yield (term, position, startchar, endchar) for every indexed word of `text`.
+def fold(word: str) -> str:
+    """Lower case without accents: "Café" -> "cafe", "naïve" -> "naive", "ﬁ" -> "fi"."""
+    word = word.lower()
+    if word.isascii():
+        return word
+    decomposed = unicodedata.normalize("NFKD", word)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
+
+
+def _word_terms(word: str, start: int, query: bool):
+    """(term, position offset, start, end) of one matched word (offsets relative to the text).
+
+    A plain word gives one term at offset 0; a word with CJK characters gives its parts.
+    """
+    if word.isascii() or not CJK_RE.search(word):
+        folded = fold(word)
+        if MIN_WORD <= len(folded) <= MAX_WORD and folded not in STOP_WORDS:
+            yield stem(folded), 0, start, start + len(word)
+        return
+    offset = 0
+    cursor = 0
+    for run in CJK_RE.finditer(word):
+        before = word[cursor:run.start()]
+        for part in WORD_RE.finditer(before):   # letters before the run ("usb数据线")
+            for term, _, s, e in _word_terms(part.group(), start + cursor + part.start(), query):
+                yield term, offset, s, e
+                offset += 1
+        chars = run.group()
+        base = start + run.start()
+        if len(chars) == 1:
+            yield chars, offset, base, base + 1
+            offset += 1
+        else:
+            for i in range(len(chars) - 1):
+                yield chars[i:i + 2], offset, base + i, base + i + 2
+                if not query:
+                    yield chars[i], offset, base + i, base + i + 1
+                offset += 1
+            if not query:   # the last character, at the position of the last bigram
+                yield chars[-1], offset - 1, base + len(chars) - 1, base + len(chars)
+        cursor = run.end()
+    for part in WORD_RE.finditer(word[cursor:]):
+        for term, _, s, e in _word_terms(part.group(), start + cursor + part.start(), query):
+            yield term, offset, s, e
+            offset += 1
+
+
+def analyze(text: str, query: bool = False):
+    """Yield (term, position, startchar, endchar) for every indexed term of `text`.
 
     Positions count kept words only, so a phrase matches across removed stop words.
+    query=True: what a query searches (a CJK run by its bigrams only, so that they
+    make a phrase of consecutive positions); otherwise what a document is indexed under.
     """
     pos = 0
-    stops = STOP_WORDS
     for match in WORD_RE.finditer(text):
-        word = match.group().lower()
-        if len(word) < MIN_WORD or len(word) > MAX_WORD or word in stops:
-            continue
-        yield stem(word), pos, match.start(), match.end()
-        pos += 1
+        word = match.group()
+        last = -1
+        for term, offset, start, end in _word_terms(word, match.start(), query):
+            yield term, pos + offset, start, end
+            last = max(last, offset)
+        pos += last + 1
 
 
 def terms_of(text: str) -> list[str]:
-    return [term for term, _, _, _ in analyze(text)]
+    """The terms a query word is searched by (in order)."""
+    return [term for term, _, _, _ in analyze(text, query=True)]
 
 
 def words_of(text: str) -> list[str]:
-    """Lower-case surface words (no stems): what a spelling suggestion is made of."""
+    """Lower-case surface words, accents kept (no stems): what a spelling suggestion is made of."""
     return [
         w for w in (m.group().lower() for m in WORD_RE.finditer(text))
-        if MIN_WORD <= len(w) <= MAX_WORD and w not in STOP_WORDS
+        if MIN_WORD <= len(w) <= MAX_WORD and fold(w) not in STOP_WORDS and not CJK_RE.search(w)
     ]
 
 
@@ -105,19 +172,34 @@ _last = threading.local()   # the last text analysed: a body's positions and pai
 
 
 def term_sequence(text: str) -> list[str]:
-    """The terms of `text` in order: exactly `analyze`, minus positions and offsets, faster."""
+    """The terms of `text` by position: `analyze` minus offsets, faster.
+
+    Most words are plain ASCII and give one term at the next position; other words go
+    through `analyze`'s word rules. Terms sharing a position with another (a CJK run's
+    single characters) are kept aside in `_last.extra` for `term_positions`.
+    """
     if getattr(_last, "text", None) is text:
         return _last.terms
-    terms = []
+    terms: list[str] = []
+    extra: list[tuple[str, int]] = []
     append = terms.append
     stems, stops = _STEMS, STOP_WORDS
-    for word in WORD_RE.findall(text):
-        word = word.lower()
-        if len(word) < MIN_WORD or len(word) > MAX_WORD or word in stops:
+    for match in WORD_RE.finditer(text):
+        word = match.group()
+        if word.isascii():
+            word = word.lower()
+            if len(word) < MIN_WORD or len(word) > MAX_WORD or word in stops:
+                continue
+            term = stems.get(word)
+            append(term if term is not None else stem(word))
             continue
-        term = stems.get(word)
-        append(term if term is not None else stem(word))
-    _last.text, _last.terms = text, terms
+        base = len(terms)
+        for term, offset, _, _ in _word_terms(word, 0, False):
+            if base + offset < len(terms):
+                extra.append((term, base + offset))
+            else:
+                append(term)
+    _last.text, _last.terms, _last.extra = text, terms, extra
     return terms
 
 
@@ -126,6 +208,11 @@ def term_positions(text: str) -> dict[str, list[int]]:
     poses: dict[str, list[int]] = defaultdict(list)
     for pos, term in enumerate(term_sequence(text)):
         poses[term].append(pos)
+    for term, pos in _last.extra:
+        poses[term].append(pos)
+    if _last.extra:
+        for positions in poses.values():
+            positions.sort()
     return poses
 
 

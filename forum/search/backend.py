@@ -15,6 +15,7 @@ from typing import Callable, Iterable
 
 from markupsafe import Markup
 
+from . import snippets
 from .query import ParsedQuery
 from .registry import SearchDocument
 
@@ -80,12 +81,17 @@ class SearchBackend(ABC):
     def search(self, request: SearchRequest) -> SearchHits:
         ...
 
-    @abstractmethod
     def highlight(self, query: ParsedQuery, texts: list[str], *, whole: bool = False) -> list[Markup]:
         """For each text, an escaped excerpt with matched words in <mark>; "" when nothing matches.
 
         whole=True marks matches in the whole text (titles) instead of choosing fragments.
+        Both backends analyse text the same way, so they mark the same words, as written.
         """
+        is_match = snippets.query_matcher(query)
+        if is_match is None:
+            return [Markup("")] * len(texts)
+        make = snippets.highlight_whole if whole else snippets.snippet
+        return [make(text, is_match) if text else Markup("") for text in texts]
 
     @abstractmethod
     def has_term(self, word: str) -> bool:

@@ -1,11 +1,19 @@
 """The PostgreSQL full-text backend (SEARCH_BACKEND=postgres).
 
 For deployments with several app hosts: the index lives in the database that
-every host already shares. `search_document` holds a weighted tsvector (title
-'A', body 'B') with a GIN index and the filter columns; `search_term` the
-words seen, for spelling suggestions. Queries use websearch_to_tsquery (plus
-to_tsquery prefixes), ranking is ts_rank with length normalisation, and
-snippets come from ts_headline run on HTML-escaped text.
+every host already shares. `search_document` holds a tsvector with a GIN index
+and the filter columns; `search_term` the words seen, for spelling suggestions.
+
+The tsvector is not made by PostgreSQL's parser: it is written from the terms of
+`analysis.analyze`, the very analysis the Whoosh backend indexes with (accents
+folded, CJK bigrams, the same stop words and porter2 stems), title words weighted
+'A' and body words 'B' (body positions start after a gap, so a phrase never spans
+title and body). Queries are tsquery values built from the same terms, so both
+backends find the same documents for the same query. Ranking is BM25 computed in
+SQL over the matching documents (document frequencies counted with the GIN index,
+the length of a document measured in distinct terms), plus ALL_WORDS_BONUS for
+documents that match every group. Snippets are made in Python from the database
+text, as for Whoosh.
 
 Writers serialise on a transaction-level advisory lock and write through the
 caller's session, so index rows and the outbox rows they apply commit together.
@@ -14,12 +22,12 @@ caller's session, so index rows and the outbox rows they apply commit together.
 from __future__ import annotations
 
 import contextlib
-import re
+import math
+import threading
 import time
 from datetime import timezone
 from typing import Callable, Iterable
 
-from markupsafe import Markup, escape
 from whoosh.support.levenshtein import distance as edit_distance
 from sqlalchemy import (
     Column,
@@ -31,30 +39,23 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
-    literal,
-    literal_column,
     select,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR, insert
 from sqlalchemy.exc import OperationalError
 
-from .analysis import words_of
+from .analysis import fold, stem, term_positions, terms_of, words_of
 from .backend import IndexBusy, IndexWriter, SearchBackend, SearchHits, SearchRequest
-from .query import ParsedQuery
+from .query import Clause, ParsedQuery
+from .ranking import ALL_WORDS_BONUS, BM25_B, BM25_K1, TITLE_WEIGHT
 from .registry import SearchDocument
 
-CONFIG = "english"
 LOCK_KEY = 0x5EA2C4  # pg advisory lock id of the search index writer
 LOCK_POLL = 0.02
-# ts_rank weights {D, C, B, A}: a title word (A) counts 2.5 times a body word (B).
-RANK_WEIGHTS = "{0.1, 0.2, 0.4, 1.0}"
-RANK_NORMALIZATION = 1       # divide by 1 + log(document length)
-MARK_START, MARK_END = "\ue000", "\ue001"   # private-use characters, removed from texts first
-HEADLINE_OPTIONS = (f'StartSel="{MARK_START}", StopSel="{MARK_END}", MaxWords=35, MinWords=15, '
-                    'MaxFragments=2, FragmentDelimiter=" … "')
-TITLE_HEADLINE_OPTIONS = f'StartSel="{MARK_START}", StopSel="{MARK_END}", HighlightAll=true'
-PREFIX_SAFE = re.compile(r"^\w+$", re.UNICODE)
+MAX_POSITION = 16383         # PostgreSQL's largest tsvector position
+MAX_POSITIONS_PER_TERM = 255
+STATS_TTL = 60.0             # seconds the collection size and mean length are reused
 
 # Not part of the models' metadata: these tables exist only on PostgreSQL (migration 0003).
 metadata = MetaData()
@@ -74,26 +75,76 @@ TABLE_NAMES = ("search_document", "search_term")
 
 
 def _clean(value: str | None) -> str:
-    # PostgreSQL text cannot hold NUL; the markers must not occur in content.
-    return (value or "").replace("\x00", " ").replace(MARK_START, " ").replace(MARK_END, " ")
+    return (value or "").replace("\x00", " ")
 
 
-def _indexable(value: str | None) -> str:
-    """What to_tsvector and ts_headline read: the text HTML-escaped.
-
-    PostgreSQL's parser treats "<script>" in plain text as a tag and skips it; escaped, it
-    is the word "script" like any other, and ts_headline sees the very same words.
-    """
-    return str(escape(_clean(value)))
+def _quote(term: str) -> str:
+    """A lexeme in tsvector/tsquery input syntax."""
+    return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-_CONFIG = literal_column(f"'{CONFIG}'::regconfig")
+def tsvector_text(title: str | None, body: str | None) -> str:
+    """The tsvector (input syntax) of a document: our own terms, title 'A', body 'B'."""
+    entries: dict[str, list[str]] = {}
+    title_positions = term_positions(_clean(title))
+    last = 0
+    for term, positions in title_positions.items():
+        entries[term] = [f"{p + 1}A" for p in positions]
+        last = max(last, max(positions) + 1)
+    offset = last + 2   # a gap: a phrase never spans title and body
+    for term, positions in term_positions(_clean(body)).items():
+        entries.setdefault(term, []).extend(f"{min(MAX_POSITION, p + offset)}B" for p in positions)
+    return " ".join(f"{_quote(term)}:{','.join(positions[:MAX_POSITIONS_PER_TERM])}"
+                    for term, positions in entries.items())
 
 
-def _tsvector(title, body):
-    return func.setweight(func.to_tsvector(_CONFIG, title), literal_column("'A'")).op("||")(
-        func.setweight(func.to_tsvector(_CONFIG, body), literal_column("'B'"))
-    )
+def _terms_query(terms: list[str]) -> str:
+    """One term, or consecutive terms as a phrase."""
+    if len(terms) == 1:
+        return _quote(terms[0])
+    return "(" + " <-> ".join(_quote(t) for t in terms) + ")"
+
+
+def _clause_tsquery(clause: Clause) -> str | None:
+    if clause.kind == "prefix":
+        prefix = fold(clause.words[0])
+        return "(" + " | ".join(f"{_quote(p)}:*" for p in dict.fromkeys((prefix, stem(prefix)))) + ")"
+    terms = clause.terms()
+    return _terms_query(terms) if terms else None
+
+
+def _group_tsquery(group: list[Clause]) -> str | None:
+    parts = [q for q in map(_clause_tsquery, group) if q]
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else "(" + " | ".join(parts) + ")"
+
+
+class TsQueries:
+    """The tsqueries of a parsed query: what matches, and what matches every group."""
+
+    def __init__(self, query: ParsedQuery):
+        self.match: str | None = None
+        self.every: str | None = None
+        groups = []
+        for index, group in enumerate(query.groups):
+            q = _group_tsquery(group)
+            if q is None:
+                if index in query.required:
+                    return
+                continue
+            groups.append((q, index in query.required))
+        if not groups:
+            return
+        required = [q for q, must in groups if must]
+        match = " & ".join(required) if required else " | ".join(q for q, _ in groups)
+        excluded = [q for q in map(_clause_tsquery, query.excluded) if q]
+        if excluded:
+            match = f"({match}) & !({' | '.join(excluded)})"
+        self.match = match
+        if len(groups) > 1 and len(required) < len(groups):
+            self.every = " & ".join(q for q, _ in groups)
+        self.terms = list(dict.fromkeys(t for c in query.clauses() for t in c.terms()))
 
 
 class _Writer(IndexWriter):
@@ -117,6 +168,10 @@ class _Writer(IndexWriter):
             self.session.execute(delete(search_document).where(search_document.c.doc_id == doc_id))
 
 
+def _tsv(value):
+    return func.cast(value, TSVECTOR)
+
+
 def _row(document: SearchDocument) -> dict:
     published = document.published_at.astimezone(timezone.utc).replace(tzinfo=None)
     return dict(
@@ -127,7 +182,7 @@ def _row(document: SearchDocument) -> dict:
         product_sku=document.product_sku,
         category=document.category,
         published_at=published,
-        tsv=_tsvector(literal(_indexable(document.title)), literal(_indexable(document.body))),
+        tsv=_tsv(bindparam(None, tsvector_text(document.title, document.body), type_=String)),
     )
 
 
@@ -141,55 +196,13 @@ def _add_terms(session, words: Iterable[str]) -> None:
         )
 
 
-def _websearch_text(query: ParsedQuery, clauses_filter) -> str:
-    parts = []
-    for group in query.groups:
-        chosen = [c for c in group if clauses_filter(c)]
-        if chosen:
-            parts.append(" or ".join(c.display() for c in chosen))
-    parts += ["-" + c.display() for c in query.excluded]
-    return " ".join(parts)
-
-
-def build_tsquery(query: ParsedQuery):
-    """The tsquery for `query` (an SQL expression), or None when it cannot match anything."""
-    required = []
-    plain_groups = [g for g in query.groups if all(c.kind != "prefix" for c in g)]
-    prefix_groups = [g for g in query.groups if any(c.kind == "prefix" for c in g)]
-    plain = ParsedQuery(plain_groups, list(query.excluded))
-    websearch = _websearch_text(plain, lambda c: True)
-    if websearch:
-        required.append(func.websearch_to_tsquery(_CONFIG, websearch))
-    for group in prefix_groups:
-        alternatives = []
-        for clause in group:
-            if clause.kind == "prefix":
-                prefix = clause.words[0]
-                if not PREFIX_SAFE.match(prefix):
-                    continue
-                alternatives.append(func.to_tsquery(literal_column("'simple'::regconfig"), prefix + ":*").op("||")(
-                    func.to_tsquery(_CONFIG, prefix + ":*")))
-            else:
-                alternatives.append(func.websearch_to_tsquery(_CONFIG, clause.display()))
-        if not alternatives:
-            return None
-        combined = alternatives[0]
-        for other in alternatives[1:]:
-            combined = combined.op("||")(other)
-        required.append(combined)
-    if not required:
-        return None
-    combined = required[0]
-    for other in required[1:]:
-        combined = combined.op("&&")(other)
-    return combined
-
-
 class PostgresBackend(SearchBackend):
     name = "postgres"
 
     def __init__(self, db):
         self.db = db
+        self._stats: tuple[float, int, float] | None = None   # (taken at, documents, mean length)
+        self._stats_lock = threading.Lock()
 
     # --- writing -------------------------------------------------------------
 
@@ -222,7 +235,7 @@ class PostgresBackend(SearchBackend):
                         doc_id=bindparam("doc_id"), kind=bindparam("kind"), item_id=bindparam("item_id"),
                         grp=bindparam("grp"), product_sku=bindparam("product_sku"),
                         category=bindparam("category"), published_at=bindparam("published_at"),
-                        tsv=_tsvector(bindparam("title", type_=String), bindparam("body", type_=String)),
+                        tsv=_tsv(bindparam("tsv", type_=String)),
                     ),
                     batch,
                 )
@@ -230,8 +243,7 @@ class PostgresBackend(SearchBackend):
 
         for document in documents:
             row = _row(document)
-            row.pop("tsv")
-            row["title"], row["body"] = _indexable(document.title), _indexable(document.body)
+            row["tsv"] = tsvector_text(document.title, document.body)
             words.update(words_of(_clean(document.title) + " " + _clean(document.body)))
             batch.append(row)
             count += 1
@@ -248,25 +260,29 @@ class PostgresBackend(SearchBackend):
 
     # --- reading ---------------------------------------------------------------
 
-    def _where(self, request: SearchRequest, tsquery):
-        conditions = [search_document.c.tsv.op("@@")(tsquery)]
+    def _where(self, request: SearchRequest, tsquery: str):
+        conditions = ["d.tsv @@ CAST(:match AS tsquery)"]
+        params = {"match": tsquery}
         if request.kinds is not None:
-            conditions.append(search_document.c.kind.in_(request.kinds or ["-"]))
+            conditions.append("d.kind = ANY(:kinds)")
+            params["kinds"] = list(request.kinds) or ["-"]
         if request.product_sku:
-            conditions.append(search_document.c.product_sku == request.product_sku)
+            conditions.append("d.product_sku = :sku")
+            params["sku"] = request.product_sku
         if request.category:
-            conditions.append(search_document.c.category == request.category)
-        return conditions
+            conditions.append("d.category = :category")
+            params["category"] = request.category
+        return " AND ".join(conditions), params
 
     def search(self, request: SearchRequest) -> SearchHits:
-        tsquery = build_tsquery(request.query)
-        if tsquery is None:
+        queries = TsQueries(request.query)
+        if queries.match is None:
             return SearchHits(0, [])
         session = self.db.session
         # A time budget for this statement only (cancelled past it, as "ran out of time").
         session.execute(text(f"SET LOCAL statement_timeout = {max(1, int(request.time_budget * 1000))}"))
         try:
-            hits = self._search(session, request, tsquery)
+            hits = self._search(session, request, queries)
         except OperationalError as error:
             if "statement timeout" not in str(error):
                 raise
@@ -275,70 +291,113 @@ class PostgresBackend(SearchBackend):
         session.execute(text("RESET statement_timeout"))
         return hits
 
-    def _search(self, session, request: SearchRequest, tsquery) -> SearchHits:
-        query_cte = select(tsquery.label("q")).cte("q")
-        conditions = self._where(request, query_cte.c.q)
-        total = session.execute(
-            select(func.count()).select_from(search_document).join(query_cte, literal(True)).where(*conditions)
-        ).scalar_one()
+    def _collection(self, session) -> tuple[int, float]:
+        """(documents, mean distinct terms per document), reused for STATS_TTL seconds."""
+        with self._stats_lock:
+            stats = self._stats
+        if stats is None or time.monotonic() - stats[0] > STATS_TTL:
+            count, mean = session.execute(
+                text("SELECT count(*), coalesce(avg(length(tsv)), 0) FROM search_document")).one()
+            stats = (time.monotonic(), int(count), float(mean))
+            with self._stats_lock:
+                self._stats = stats
+        return stats[1], stats[2]
+
+    def _idf(self, session, terms: list[str]) -> dict[str, float]:
+        """BM25 idf of each term, document frequencies counted with the GIN index."""
+        if not terms:
+            return {}
+        rows = session.execute(text(
+            "SELECT t.term, (SELECT count(*) FROM search_document WHERE tsv @@ CAST(t.q AS tsquery)) "
+            "FROM unnest(CAST(:terms AS text[]), CAST(:queries AS text[])) AS t(term, q)"),
+            {"terms": terms, "queries": [_quote(t) for t in terms]}).all()
+        total = max(self._collection(session)[0], max((n for _, n in rows), default=0))
+        return {term: math.log(1 + (total - n + 0.5) / (n + 0.5)) for term, n in rows if n}
+
+    def _search(self, session, request: SearchRequest, queries: TsQueries) -> SearchHits:
+        where, params = self._where(request, queries.match)
+        total = session.execute(text(f"SELECT count(*) FROM search_document d WHERE {where}"), params).scalar_one()
         if not total:
             return SearchHits(0, [])
-        rank = func.ts_rank(literal_column(f"'{RANK_WEIGHTS}'::real[]"),
-                            search_document.c.tsv, query_cte.c.q, RANK_NORMALIZATION)
-        statement = (
-            select(search_document.c.doc_id, rank.label("rank"))
-            .select_from(search_document).join(query_cte, literal(True))
-            .where(*conditions)
-        )
+        params = dict(params, offset=request.offset, limit=request.limit)
         if request.sort == "newest":
-            statement = statement.order_by(search_document.c.published_at.desc(), search_document.c.doc_id)
-        else:
-            statement = statement.order_by(rank.desc(), search_document.c.published_at.desc(),
-                                           search_document.c.doc_id)
-        rows = session.execute(statement.offset(request.offset).limit(request.limit)).all()
+            rows = session.execute(text(
+                f"SELECT d.doc_id, 0.0 FROM search_document d WHERE {where} "
+                "ORDER BY d.published_at DESC, d.doc_id OFFSET :offset LIMIT :limit"), params).all()
+            return SearchHits(total, [(doc_id, 0.0) for doc_id, _ in rows])
+        idf = self._idf(session, queries.terms)
+        _, mean_length = self._collection(session)
+        bonus = "0"
+        if queries.every:
+            bonus = f"CASE WHEN d.tsv @@ CAST(:every AS tsquery) THEN {ALL_WORDS_BONUS} ELSE 0 END"
+            params["every"] = queries.every
+        # BM25: for each query term in the document, idf * tf (k1 + 1) / (tf + k1 (1 - b + b len / mean)),
+        # tf counting a title occurrence TITLE_WEIGHT times.
+        params.update(terms=list(idf), idfs=list(idf.values()), k1=BM25_K1, b=BM25_B,
+                      title_weight=TITLE_WEIGHT, mean_length=max(mean_length, 1.0))
+        try:
+            with session.begin_nested():   # a savepoint: out of time, the fallback below still runs
+                rows = session.execute(text(f"""
+                    SELECT d.doc_id, coalesce((
+                        SELECT sum(q.idf * u.tf * (:k1 + 1)
+                                   / (u.tf + :k1 * (1 - :b + :b * length(d.tsv) / :mean_length)))
+                        FROM (SELECT lexeme,
+                                     :title_weight * coalesce(cardinality(array_positions(weights, 'A')), 0)
+                                     + coalesce(cardinality(array_positions(weights, 'B')), 0) AS tf
+                              FROM unnest(d.tsv)) u
+                        JOIN unnest(CAST(:terms AS text[]), CAST(:idfs AS float8[])) AS q(term, idf)
+                          ON q.term = u.lexeme
+                    ), 0) + {bonus} AS score
+                    FROM search_document d WHERE {where}
+                    ORDER BY score DESC, d.published_at DESC, d.doc_id
+                    OFFSET :offset LIMIT :limit"""), params).all()
+        except OperationalError as error:
+            if "statement timeout" not in str(error):
+                raise
+            # BM25 over very many matches (common words at scale) ran out of time: the
+            # documents with all the words still come first, then PostgreSQL's own ts_rank
+            # (C code, no idf), so the page is never empty when something matches.
+            rows = session.execute(text(f"""
+                SELECT d.doc_id, ts_rank('{{0.1, 0.2, 0.4, 1.0}}', d.tsv, CAST(:match AS tsquery), 1)
+                                 + {bonus} AS score
+                FROM search_document d WHERE {where}
+                ORDER BY score DESC, d.published_at DESC, d.doc_id
+                OFFSET :offset LIMIT :limit"""), params).all()
         return SearchHits(total, [(doc_id, float(score or 0)) for doc_id, score in rows])
 
-    def highlight(self, query: ParsedQuery, texts: list[str], *, whole: bool = False) -> list[Markup]:
-        tsquery = build_tsquery(query)
-        if tsquery is None or not texts:
-            return [Markup("")] * len(texts)
-        # ts_headline drops anything that looks like an HTML tag, so it gets the escaped text
-        # (entities pass through untouched) and only our markers become markup.
-        escaped = [_indexable(t) for t in texts]
-        options = TITLE_HEADLINE_OPTIONS if whole else HEADLINE_OPTIONS
-        rows = func.unnest(bindparam("texts", value=escaped, type_=ARRAY(String))).table_valued(
-            "body", with_ordinality="ord").render_derived(name="t")
-        statement = select(rows.c.ord, func.ts_headline(_CONFIG, rows.c.body, tsquery, options)).order_by(rows.c.ord)
-        return [_marks_to_html(headline) for _, headline in self.db.session.execute(statement)]
-
     def has_term(self, word: str) -> bool:
-        return self.db.session.execute(
-            select(literal(1)).where(search_document.c.tsv.op("@@")(func.plainto_tsquery(_CONFIG, word))).limit(1)
-        ).first() is not None
+        terms = terms_of(word)
+        if not terms:
+            return True   # a stop word: nothing to correct
+        return session_exists(self.db.session, " & ".join(_quote(t) for t in terms))
 
     def suggest(self, word: str, public_text: Callable[[str], str | None], limit: int = 3) -> list[str]:
         word = word.lower()
-        if len(word) < 3 or not PREFIX_SAFE.match(word):
+        target = fold(word)
+        if len(target) < 3 or len(terms_of(word)) != 1:
             return []
-        maxdist = 1 if len(word) <= 4 else 2
+        maxdist = 1 if len(target) <= 4 else 2
         candidates = self.db.session.execute(
             select(search_term.c.term).where(
-                func.left(search_term.c.term, 1) == word[0],
                 func.char_length(search_term.c.term).between(len(word) - maxdist, len(word) + maxdist),
                 search_term.c.term != word,
             )
         ).scalars().all()
         ranked = sorted(
-            (d, term) for term in candidates if (d := edit_distance(term, word, maxdist + 1)) <= maxdist
+            (d, term) for term in candidates
+            if fold(term)[:1] == target[:1] and fold(term) != target
+            and (d := edit_distance(fold(term), target, maxdist + 1)) <= maxdist
         )
         found: list[str] = []
         for _, term in ranked[: limit * 4]:
+            terms = terms_of(term)
+            if not terms:
+                continue
             doc_ids = self.db.session.execute(
-                select(search_document.c.doc_id)
-                .where(search_document.c.tsv.op("@@")(func.plainto_tsquery(_CONFIG, term)))
-                .limit(5)
+                text("SELECT doc_id FROM search_document WHERE tsv @@ CAST(:q AS tsquery) LIMIT 5"),
+                {"q": _terms_query(terms)},
             ).scalars().all()
-            if any(public_text(doc_id) for doc_id in doc_ids):
+            if any(public_text(doc_id) for doc_id in doc_ids) and term not in found:
                 found.append(term)
             if len(found) >= limit:
                 break
@@ -353,10 +412,7 @@ class PostgresBackend(SearchBackend):
         ).scalar_one())
 
 
-def _marks_to_html(headline: str | None) -> Markup:
-    """ts_headline output (escaped text plus our markers) as Markup; "" if nothing matched."""
-    if not headline or MARK_START not in headline:
-        return Markup("")
-    if "<" in headline or ">" in headline:   # cannot happen with escaped input; never trust it blindly
-        headline = str(escape(headline))
-    return Markup(headline.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>"))
+def session_exists(session, tsquery: str) -> bool:
+    return session.execute(
+        text("SELECT 1 FROM search_document WHERE tsv @@ CAST(:q AS tsquery) LIMIT 1"), {"q": tsquery}
+    ).first() is not None

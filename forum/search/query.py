@@ -1,12 +1,18 @@
 """What people type into the search box, turned into a small, safe query.
 
-The syntax is the one people know from web search engines and PostgreSQL's
-`websearch_to_tsquery`: words (all must match), "quoted phrases", `-word` to
-exclude, `OR` between alternatives, and `word*` for words starting with
-"word". Nothing else is an operator: brackets, colons (field names), `?`,
-`~`, `^`, `AND`/`NOT`, HTML and control characters are just separators
-between words. Parsing never fails, and sizes are capped so that no query
-can make a page slow.
+People type questions ("what is the best cable to connect my laptop to a 4k
+monitor at 60hz") and keywords alike. Every meaningful word is searched: a
+document matching some of them is found, one matching all of them ranks first
+(the backends rank by BM25; see docs/search.md). Very common words ("what",
+"is", "to") are neither searched nor counted toward the word limit.
+
+Operators are for people who mean them: "quoted phrases" (must match), `-word`
+at the start of a word (leave out), `word*` (words starting with "word"), and
+`AND`, `OR`, `NOT` written in capitals. Lower-case "and", "or", "not" are plain
+(stop) words, and a hyphen inside a word ("usb-c", "wi-fi", "4k-ready") is part
+of the word: its parts are searched next to each other, as written in text.
+Brackets, colons (field names), `?`, `~`, `^`, HTML and control characters are
+only separators. Parsing never fails, and sizes are capped.
 """
 
 from __future__ import annotations
@@ -15,38 +21,52 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-MAX_QUERY_CHARS = 200        # the rest of a longer query is ignored (and the user told)
-MAX_CLAUSES = 10             # words/phrases that count; more are dropped (and the user told)
-MAX_PHRASE_WORDS = 10
+from .analysis import WORD_RE, terms_of
+
+MAX_QUERY_CHARS = 1000       # the rest of a longer query is ignored (and the user told)
+MAX_CLAUSES = 64             # meaningful words/phrases that count; more are dropped (and the user told)
+MAX_PHRASE_WORDS = 16
 MAX_PREFIXES = 3
 MIN_PREFIX_CHARS = 3         # "a*" would expand to half the dictionary
 MAX_WORD_CHARS = 40
 
-WORD_RE = re.compile(r"\w+(?:\.\w+)*", re.UNICODE)
 # A token of the query: a quoted phrase (closing quote optional), or a run of non-space.
 TOKEN_RE = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"'})
+OPERATORS = ("AND", "OR", "NOT")
 
 
 @dataclass(frozen=True)
 class Clause:
     kind: str                 # "word" | "phrase" | "prefix"
-    words: tuple[str, ...]    # lower-case surface words (a prefix clause: one, without "*")
+    # Lower-case surface words. A "word" typed with inner hyphens or dots ("usb-c") has
+    # several, searched next to each other; a prefix clause has one, without "*".
+    words: tuple[str, ...]
 
     def display(self) -> str:
         if self.kind == "phrase":
             return '"' + " ".join(self.words) + '"'
         if self.kind == "prefix":
             return self.words[0] + "*"
-        return self.words[0]
+        return "-".join(self.words)
+
+    def terms(self) -> list[str]:
+        """The index terms this clause searches, in order (a prefix: none; see the backends)."""
+        if self.kind == "prefix":
+            return []
+        return [t for w in self.words for t in terms_of(w)]
 
 
 @dataclass
 class ParsedQuery:
-    # All groups must match; within a group any clause may (OR).
+    # Within a group any clause may match (OR). A document is found when any group matches
+    # (or, when some groups are required, when all required groups match), and no excluded
+    # clause does; the more groups match, the better it ranks.
     groups: list[list[Clause]] = field(default_factory=list)
     excluded: list[Clause] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    # Indexes of the groups that must match: quoted phrases, and words joined by AND.
+    required: set[int] = field(default_factory=set)
 
     @property
     def is_empty(self) -> bool:
@@ -60,18 +80,30 @@ class ParsedQuery:
         """Every searched word (not the excluded ones)."""
         return [w for c in self.clauses() for w in c.words]
 
+    def required_groups(self) -> list[list[Clause]]:
+        return [g for i, g in enumerate(self.groups) if i in self.required]
+
+    def optional_groups(self) -> list[list[Clause]]:
+        return [g for i, g in enumerate(self.groups) if i not in self.required]
+
     def text(self) -> str:
         """The query written back in its own syntax (what was actually searched)."""
-        parts = [" OR ".join(c.display() for c in group) for group in self.groups]
-        parts += ["-" + c.display() for c in self.excluded]
-        return " ".join(parts)
+        out = []
+        for i, group in enumerate(self.groups):
+            if out and i in self.required and i - 1 in self.required and not (
+                    all(c.kind == "phrase" for c in group) and all(c.kind == "phrase" for c in self.groups[i - 1])):
+                out.append("AND")
+            out.append(" OR ".join(c.display() for c in group))
+        out += ["-" + c.display() for c in self.excluded]
+        return " ".join(out)
 
     def replace_words(self, replacements: dict[str, str]) -> str:
         """The query text with some words replaced (for "did you mean")."""
         def fix(clause: Clause) -> Clause:
             return Clause(clause.kind, tuple(replacements.get(w, w) for w in clause.words))
 
-        copy = ParsedQuery([[fix(c) for c in g] for g in self.groups], list(self.excluded))
+        copy = ParsedQuery([[fix(c) for c in g] for g in self.groups], list(self.excluded),
+                           required=set(self.required))
         return copy.text()
 
 
@@ -95,58 +127,71 @@ def _words(text: str) -> list[str]:
     return [w for w in (m.group().lower() for m in WORD_RE.finditer(text)) if len(w) <= MAX_WORD_CHARS]
 
 
+def _meaningful(clause: Clause) -> bool:
+    return clause.kind == "prefix" or bool(clause.terms())
+
+
 def parse(raw: str | None) -> ParsedQuery:
     text = clean_text(raw).translate(QUOTES)
     query = ParsedQuery()
     if len(text) > MAX_QUERY_CHARS:
         text = text[:MAX_QUERY_CHARS]
         query.notices.append(f"Your search was long, so only its first {MAX_QUERY_CHARS} characters were used.")
-    pending_or = False
+    pending_or = pending_and = pending_not = False
     clause_count = prefixes = 0
     dropped = False
     for match in TOKEN_RE.finditer(text):
         negated, phrase, bare = match.group(1), match.group(2), match.group(3)
-        clauses: list[Clause] = []
+        clause: Clause | None = None
+        required = False
         if phrase is not None:
             words = _words(phrase)[:MAX_PHRASE_WORDS]
             if len(words) == 1:
-                clauses = [Clause("word", (words[0],))]
+                clause = Clause("word", (words[0],))
             elif words:
-                clauses = [Clause("phrase", tuple(words))]
+                clause = Clause("phrase", tuple(words))
+            required = not negated
         else:
-            if bare.upper() == "OR":
-                pending_or = bool(query.groups)
+            if bare in OPERATORS:   # capitals only: "or" in a sentence is a word
+                if bare == "OR":
+                    pending_or, pending_and = bool(query.groups), False
+                elif bare == "AND":
+                    pending_and, pending_or = bool(query.groups), False
+                else:
+                    pending_not = True
                 continue
-            negated = "-" if bare.startswith("-") and len(bare) > 1 else ""
-            body = bare[1:] if negated else bare
-            words = _words(body)
-            if body.endswith("*") and len(words) >= 1 and len(words[-1]) >= MIN_PREFIX_CHARS \
-                    and prefixes < MAX_PREFIXES and not negated:
+            # "-word": the user put a minus at the start of a word; "usb-c": one word
+            negated = "-" if bare.startswith("-") and len(bare) > 1 and (bare[1].isalnum() or bare[1] == "-") else ""
+            body = bare.lstrip("-") if negated else bare
+            words = _words(body)[:MAX_PHRASE_WORDS]
+            if body.endswith("*") and len(words) == 1 and len(words[0]) >= MIN_PREFIX_CHARS \
+                    and prefixes < MAX_PREFIXES and not negated and not pending_not:
                 prefixes += 1
-                clauses = [Clause("word", (w,)) for w in words[:-1]] + [Clause("prefix", (words[-1],))]
-            else:
-                clauses = [Clause("word", (w,)) for w in words]
-        if not clauses:
+                clause = Clause("prefix", (words[0],))
+            elif words:
+                clause = Clause("word", tuple(words))
+        if clause is None or not _meaningful(clause):
+            continue   # punctuation, stop words: nothing to search, nothing to count
+        if clause_count >= MAX_CLAUSES:
+            dropped = True
             continue
-        if negated:
-            # "-word" excludes; "-a.b-c" excludes each of its words
-            if clause_count < MAX_CLAUSES:
-                query.excluded.extend(clauses)
-                clause_count += len(clauses)
-            else:
-                dropped = True
-            pending_or = False
+        clause_count += 1
+        if negated or pending_not:
+            query.excluded.append(clause)
+            pending_or = pending_and = pending_not = False
             continue
-        for clause in clauses:
-            if clause_count >= MAX_CLAUSES:
-                dropped = True
-                break
-            clause_count += 1
-            if pending_or and query.groups:
-                query.groups[-1].append(clause)
-            else:
-                query.groups.append([clause])
-            pending_or = False
+        if pending_or and query.groups:
+            query.groups[-1].append(clause)
+            if required:
+                query.required.add(len(query.groups) - 1)
+        else:
+            if pending_and and query.groups:
+                query.required.add(len(query.groups) - 1)
+                required = True
+            query.groups.append([clause])
+            if required:
+                query.required.add(len(query.groups) - 1)
+        pending_or = pending_and = False
     if dropped:
         query.notices.append(f"Only the first {MAX_CLAUSES} words of your search were used.")
     return query

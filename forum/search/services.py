@@ -17,7 +17,6 @@ from markupsafe import Markup
 
 from .backend import SORTS, SearchHits, SearchRequest
 from .indexing import get_backend, public_documents
-from .analysis import terms_of
 from .query import ParsedQuery, parse
 from .registry import GROUP_LABELS, GROUPS, SEARCHABLES, kinds_in_group
 from .snippets import excerpt
@@ -109,8 +108,7 @@ def search(q: str | None, *, group: str | None = None, product: str | None = Non
         sort=sort if sort in SORTS else "relevance", page=min(max(page, 1), max_pages),
         per_page=per_page, notices=list(query.notices),
     )
-    searchable_words = [w for c in query.clauses() for w in c.words if c.kind == "prefix" or terms_of(w)]
-    if query.is_empty or not searchable_words:
+    if query.is_empty:
         if (q or "").strip():
             result.message = ("Your search has no words we can look for (very common words such as "
                               "“the” or “and” and punctuation are ignored). Try more specific words.")
@@ -172,6 +170,10 @@ def search(q: str | None, *, group: str | None = None, product: str | None = Non
             result.total = 0
             result.suggestion = suggest(query, request)
             result.message = _no_results_message(result)
+    elif result.page == 1:
+        # Any-word matching finds something for "cabel for my laptop"; the misspelled word
+        # still deserves a correction (only words the index does not know are corrected).
+        result.suggestion = suggest(query, request)
     return result
 
 
@@ -196,7 +198,8 @@ def suggest(query: ParsedQuery, request: SearchRequest) -> str | None:
         return cache[doc_id]
 
     replacements: dict[str, str] = {}
-    unknown = [c.words[0] for c in query.clauses() if c.kind == "word" and not backend.has_term(c.words[0])]
+    unknown = [c.words[0] for c in query.clauses()
+               if c.kind == "word" and len(c.words) == 1 and not backend.has_term(c.words[0])]
     for word in unknown[:MAX_SUGGESTED_WORDS]:   # known words: the combination is what fails
         candidates = backend.suggest(word, public_text, limit=3)
         if candidates:

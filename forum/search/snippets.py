@@ -11,16 +11,34 @@ from typing import Callable
 
 from markupsafe import Markup, escape
 
-from .analysis import analyze
+from .analysis import analyze, fold, stem
 
 SNIPPET_CHARS = 260
 
 
+def query_matcher(query) -> Callable[[str, str], bool] | None:
+    """is_match(term, word) for the words a parsed query searches (None: nothing to mark)."""
+    terms = frozenset(t for c in query.clauses() for t in c.terms())
+    prefixes = tuple(dict.fromkeys(
+        p for c in query.clauses() if c.kind == "prefix" for p in (fold(c.words[0]), stem(fold(c.words[0])))))
+    if not terms and not prefixes:
+        return None
+
+    def is_match(term: str, word: str) -> bool:
+        return term in terms or bool(prefixes and term.startswith(prefixes))
+
+    return is_match
+
+
 def _matches(text: str, is_match: Callable[[str, str], bool]) -> list[tuple[int, int]]:
-    spans = []
+    """Spans of matched words, in order; overlapping ones (CJK bigrams) joined."""
+    spans: list[tuple[int, int]] = []
     for term, _, start, end in analyze(text):
         if is_match(term, text[start:end].lower()):
-            spans.append((start, end))
+            if spans and start <= spans[-1][1]:
+                spans[-1] = (spans[-1][0], max(spans[-1][1], end))
+            else:
+                spans.append((start, end))
     return spans
 
 

@@ -27,35 +27,35 @@ from datetime import timezone
 from pathlib import Path
 from typing import Callable, Iterable
 
-from markupsafe import Markup, escape
 from whoosh.support.levenshtein import distance as edit_distance
 from whoosh import columns, fields
 from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3Codec
 from whoosh.collectors import TimeLimit, TimeLimitCollector
-from whoosh.query import And, AndNot, ConstantScoreQuery, NullQuery, Or, Phrase, Term
+from whoosh.query import And, AndMaybe, AndNot, ConstantScoreQuery, NullQuery, Or, Phrase, Term
 from whoosh.reading import EmptyReader, MultiReader, SegmentReader
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 from whoosh.writing import NO_MERGE
 from whoosh.sorting import FieldFacet
 
-from . import snippets
 from .analysis import (
     CommonPairs,
     FastPositions,
     SearchAnalyzer,
     analyze,
     choose_common_terms,
+    fold,
     pair_term,
     stem,
     terms_of,
 )
 from .backend import IndexBusy, IndexWriter, SearchBackend, SearchHits, SearchRequest
 from .query import Clause, ParsedQuery
+from .ranking import ALL_WORDS_BONUS, BM25_B, BM25_K1, TITLE_WEIGHT
 from .registry import SearchDocument
 
-TITLE_BOOST = 2.5            # a word in the title counts this much more than in the body
+TITLE_BOOST = TITLE_WEIGHT   # a word in the title counts this much more than in the body (measured)
 MAX_PREFIX_TERMS = 64        # a prefix ("batt*") expands to at most this many terms
 MAX_COLLECT = 1000           # deepest result reachable through pagination
 COMMON_TERMS = 300           # terms whose adjacent pairs get their own postings (CommonPairs)
@@ -450,7 +450,7 @@ class WhooshBackend(SearchBackend):
             reader = readers[0]
         else:
             reader = MultiReader(readers, generation=toc.generation)
-        local.searcher = Searcher(reader, weighting=BM25F(B=0.75, K1=1.2), fromindex=ix)
+        local.searcher = Searcher(reader, weighting=BM25F(B=BM25_B, K1=BM25_K1), fromindex=ix)
         local.key = (name, toc.generation)
         if old is not None and local.key[0] != name:
             with contextlib.suppress(Exception):
@@ -484,7 +484,7 @@ class WhooshBackend(SearchBackend):
 
     def _clause_query(self, clause: Clause, reader):
         if clause.kind == "prefix":
-            prefix = clause.words[0]
+            prefix = fold(clause.words[0])
             terms: list[str] = []
             for candidate in dict.fromkeys((prefix, stem(prefix))):
                 for fieldname in ("body", "title"):
@@ -500,7 +500,7 @@ class WhooshBackend(SearchBackend):
                 return None, []
             parts = [Term("title", t, boost=TITLE_BOOST) for t in terms] + [Term("body", t) for t in terms]
             return Or(parts), terms
-        stems = [term for word in clause.words for term, _, _, _ in analyze(word)]
+        stems = clause.terms()
         if not stems:
             return None, []   # only stop words
         if len(stems) == 1:
@@ -523,10 +523,19 @@ class WhooshBackend(SearchBackend):
         return getattr(schema["pairs"].format, "common", frozenset())
 
     def build_query(self, query: ParsedQuery, reader):
-        """(whoosh query or None, stems to highlight)."""
+        """(whoosh query or None, stems to highlight).
+
+        Any group may match (all required groups must); documents matching every group
+        get ALL_WORDS_BONUS on top of their BM25F score, so they rank first.
+        """
+        q, highlight_terms, _ = self._build(query, reader)
+        return q, highlight_terms
+
+    def _build(self, query: ParsedQuery, reader):
+        """(query or None or NullQuery, highlight terms, (groups [(query, required)], excluded queries))."""
         highlight_terms: list[str] = []
-        required = []
-        for group in query.groups:
+        groups = []   # (query, required)
+        for index, group in enumerate(query.groups):
             alternatives = []
             for clause in group:
                 q, terms = self._clause_query(clause, reader)
@@ -534,17 +543,34 @@ class WhooshBackend(SearchBackend):
                     alternatives.append(q)
                     highlight_terms.extend(terms)
             if alternatives:
-                required.append(alternatives[0] if len(alternatives) == 1 else Or(alternatives))
-            elif any(c.kind == "prefix" for c in group):
-                # A prefix that matches no word: nothing can match the whole query.
-                return NullQuery, highlight_terms
-        if not required:
-            return None, highlight_terms
-        positive = required[0] if len(required) == 1 else And(required)
+                groups.append((alternatives[0] if len(alternatives) == 1 else Or(alternatives),
+                               index in query.required))
+            elif index in query.required:
+                # A required group that matches no word (a prefix nothing starts with).
+                return NullQuery, highlight_terms, None
+        if not groups:
+            return (NullQuery if query.groups else None), highlight_terms, None
+        required = [q for q, must in groups if must]
+        optional = [q for q, must in groups if not must]
+        if required:
+            positive = required[0] if len(required) == 1 else And(required)
+            if optional:
+                positive = AndMaybe(positive, optional[0] if len(optional) == 1 else Or(optional))
+        else:
+            positive = optional[0] if len(optional) == 1 else Or(optional)
+        # (A bonus of 0 means plain BM25F order: bench/relevance.py measures both.)
+        every = And([q for q, _ in groups]) if len(groups) > 1 and optional and ALL_WORDS_BONUS > 0 else None
         excluded = [q for q, _ in (self._clause_query(c, reader) for c in query.excluded) if q is not None]
         if excluded:
             positive = AndNot(positive, Or(excluded))
-        return positive, highlight_terms
+            if every is not None:
+                every = AndNot(every, Or(excluded))
+        parts = {"groups": groups, "excluded": excluded, "plain": positive, "every": every}
+        if every is not None:
+            # One query with the same order (what a caller without search() gets): every
+            # document matching all groups gets the bonus. search() ranks in two phases instead.
+            positive = Or([positive, ConstantScoreQuery(every, ALL_WORDS_BONUS)])
+        return positive, highlight_terms, parts
 
     def _filter(self, request: SearchRequest):
         parts = []
@@ -560,7 +586,7 @@ class WhooshBackend(SearchBackend):
 
     def search(self, request: SearchRequest) -> SearchHits:
         def run(searcher):
-            q, _ = self.build_query(request.query, searcher.reader())
+            q, _, parts = self._build(request.query, searcher.reader())
             if q is None or q is NullQuery:
                 return SearchHits(0, [])
             limit = min(request.offset + request.limit, MAX_COLLECT)
@@ -578,6 +604,8 @@ class WhooshBackend(SearchBackend):
                 # Part of the query (scoring nothing) rather than a FilterCollector: that one
                 # bypasses the time limit and is not applied when counting.
                 q = And([q, ConstantScoreQuery(filter_query, 0.0)])
+            if request.sort != "newest" and parts is not None and parts["every"] is not None:
+                return self._all_words_first(searcher, request, parts, filter_query, limit)
             collector = searcher.collector(**options)
             limited = TimeLimitCollector(collector, timelimit=request.time_budget, use_alarm=False)
             try:
@@ -599,6 +627,63 @@ class WhooshBackend(SearchBackend):
 
         return self._with_searcher(run, SearchHits(0, []))
 
+    def _all_words_first(self, searcher, request: SearchRequest, parts, filter_query, limit: int) -> SearchHits:
+        """Rank a several-word query: documents matching every group first, then the rest, each by BM25F.
+
+        One query carrying the bonus would make Whoosh score every match (a constant-score
+        part defeats its block skipping), and counting by walking the union matcher costs a
+        Python call per document and tree level. Instead: each group's documents as a set
+        (set algebra in C gives the total and the all-words documents), then the best
+        all-words documents, and only if they do not fill the page, the best of the plain
+        query with block skipping (asking for as many more as there are all-words documents).
+        """
+        started = time.monotonic()
+        deadline = started + request.time_budget
+
+        def restrict(q):
+            return q if filter_query is None else And([q, ConstantScoreQuery(filter_query, 0.0)])
+
+        def docs(q) -> set[int]:
+            return set(searcher.docs_for_query(q))
+
+        groups = parts["groups"]
+        required = [q for q, must in groups if must]
+        sets = [docs(q) for q, _ in groups]
+        matching = set.intersection(*[d for d, (_, must) in zip(sets, groups) if must]) if required \
+            else set().union(*sets)
+        every = set.intersection(*sets)
+        for q in parts["excluded"]:
+            gone = docs(q)
+            matching -= gone
+            every -= gone
+        if filter_query is not None:
+            allowed = docs(filter_query)
+            matching &= allowed
+            every &= allowed
+        if time.monotonic() > deadline:
+            return SearchHits(len(matching), [], exact=False)
+
+        def best(q, count: int) -> tuple[list, bool]:
+            collector = searcher.collector(limit=count, terms=False)
+            limited = TimeLimitCollector(collector, timelimit=max(deadline - time.monotonic(), 0.01),
+                                         use_alarm=False)
+            try:
+                searcher.search_with_collector(restrict(q), limited)
+                timed_out = False
+            except TimeLimit:
+                timed_out = True
+            return [(hit.docnum, hit["doc_id"], hit.score or 0.0) for hit in limited.results()], timed_out
+
+        ranked, timed_out = ([], False)
+        if every:
+            ranked, timed_out = best(parts["every"], min(limit, len(every)))
+            ranked = [(docnum, doc_id, score + ALL_WORDS_BONUS) for docnum, doc_id, score in ranked]
+        if len(ranked) < limit and not timed_out and len(matching) > len(every):
+            rest, timed_out = best(parts["plain"], limit - len(ranked) + len(every))
+            ranked += [hit for hit in rest if hit[0] not in every][: limit - len(ranked)]
+        hits = [(doc_id, score) for _, doc_id, score in ranked[request.offset:limit]]
+        return SearchHits(len(matching), hits, exact=not timed_out)
+
     @staticmethod
     def _count(searcher, query, budget: float) -> tuple[int, bool]:
         """(number of matches, exact?): counting walks every match, so it gets a budget too.
@@ -613,31 +698,6 @@ class WhooshBackend(SearchBackend):
                 return count, False
         return count, True
 
-    def highlight(self, query: ParsedQuery, texts: list[str], *, whole: bool = False) -> list[Markup]:
-        stems, prefix_terms = self.highlight_terms(query)
-        if not stems and not prefix_terms:
-            return [Markup("")] * len(texts)
-
-        def is_match(term: str, word: str) -> bool:
-            return term in stems or term in prefix_terms
-
-        make = snippets.highlight_whole if whole else snippets.snippet
-        return [make(text, is_match) if text else Markup("") for text in texts]
-
-    def highlight_terms(self, query: ParsedQuery) -> tuple[frozenset, frozenset]:
-        """(stems of searched words and phrases, index terms a prefix expanded to)."""
-        stems = frozenset(t for c in query.clauses() if c.kind != "prefix" for w in c.words for t in terms_of(w))
-        prefix_clauses = [c for c in query.clauses() if c.kind == "prefix"]
-        expanded: list[str] = []
-        if prefix_clauses:
-            def run(searcher):
-                reader = searcher.reader()
-                for clause in prefix_clauses:
-                    expanded.extend(self._clause_query(clause, reader)[1])
-                return expanded
-            self._with_searcher(run, [])
-        return stems, frozenset(expanded)
-
     def has_term(self, word: str) -> bool:
         stems = terms_of(word)
         if not stems:
@@ -645,12 +705,12 @@ class WhooshBackend(SearchBackend):
 
         def run(searcher):
             reader = searcher.reader()
-            return any(reader.doc_frequency(field, stems[0]) for field in ("body", "title"))
+            return all(any(reader.doc_frequency(field, term) for field in ("body", "title")) for term in stems)
 
         return self._with_searcher(run, False)
 
     def suggest(self, word: str, public_text: Callable[[str], str | None], limit: int = 3) -> list[str]:
-        stems = [t for t, _, _, _ in analyze(word)]
+        stems = terms_of(word)
         if len(stems) != 1 or len(word) < 3:
             return []
         target = stems[0]
@@ -669,7 +729,7 @@ class WhooshBackend(SearchBackend):
             found = []
             for term in ranked[: limit * 4]:
                 surface = self._public_surface_word(searcher, term, public_text)
-                if surface and surface not in found and surface != word:
+                if surface and surface not in found and fold(surface) != fold(word):
                     found.append(surface)
                 if len(found) >= limit:
                     break
