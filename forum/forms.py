@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import render_template, request
 
 from .errors import ValidationFailed
@@ -23,3 +25,22 @@ def render_form(template: str, form, **context):
     """Render a form page: 422 when a submitted form has errors, else 200."""
     status = 422 if request.method == "POST" and (form.errors or form.form_errors) else 200
     return render_template(template, form=form, **context), status
+
+
+def form_anchor(form) -> str:
+    """The id of a form's error summary (stable per form class and prefix), used as the
+    fragment of the form's action so a 422 page opens at the summary."""
+    raw = f"{getattr(form, '_prefix', '')}{type(form).__name__}"
+    slug = re.sub(r"[^a-z0-9]+", "-", raw.lower()).strip("-")
+    return f"{slug or 'form'}-errors"
+
+
+def error_target(field) -> str | None:
+    """The id a summary link points to: the field's control (the first option of a radio
+    group); None for hidden fields (out-of-date form, CSRF), whose message is shown as text."""
+    widget = getattr(field, "widget", None)
+    if getattr(widget, "input_type", None) == "hidden" or field.type in ("CSRFTokenField", "HiddenField"):
+        return None
+    if field.type == "RadioField":
+        return f"{field.id}-0"
+    return field.id
