@@ -36,11 +36,9 @@ def form_anchor(form) -> str:
 
 
 def error_target(field) -> str | None:
-    """The id a summary link points to: the field's control (the first option of a radio
-    group); None for hidden fields (out-of-date form, CSRF), whose message is shown as text."""
+    """The id a summary link points to: the field's control (a radio group's fieldset carries
+    the field's id); None for hidden fields (out-of-date form, CSRF), whose message is shown as text."""
     widget = getattr(field, "widget", None)
     if getattr(widget, "input_type", None) == "hidden" or field.type in ("CSRFTokenField", "HiddenField"):
         return None
-    if field.type == "RadioField":
-        return f"{field.id}-0"
     return field.id
