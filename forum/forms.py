@@ -28,8 +28,8 @@ def render_form(template: str, form, **context):
 
 
 def form_anchor(form) -> str:
-    """The id of a form's error summary (stable per form class and prefix), used as the
-    fragment of the form's action so a 422 page opens at the summary."""
+    """The id of a form's error summary (stable per form class and prefix, so a page
+    with several forms gives each summary its own id)."""
     raw = f"{getattr(form, '_prefix', '')}{type(form).__name__}"
     slug = re.sub(r"[^a-z0-9]+", "-", raw.lower()).strip("-")
     return f"{slug or 'form'}-errors"

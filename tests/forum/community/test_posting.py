@@ -165,7 +165,7 @@ def test_locked_topic_refuses_replies(client, make_trusted, moderator, published
     response = client_for(replier).post(f"/forums/topics/{published_topic.id}/reply", data={"body": "too late"})
     assert response.status_code == 403 and "locked" in response.text
     page = client_for(replier).get(f"/forums/topics/{published_topic.id}").text
-    assert "locked" in page and 'action="/forums/topics/%d/reply' % published_topic.id not in page
+    assert "locked" in page and 'action="/forums/topics/%d/reply"' % published_topic.id not in page
     assert db.session.scalar(select(ForumPost).where(ForumPost.body == "too late")) is None
     services.set_locked(moderator, published_topic.id, False)
     assert services.create_reply(replier, published_topic.id, "open again").status == "published"
