@@ -27,7 +27,7 @@ from .states import HIDDEN
 
 PER_PAGE = 50
 DEFAULT_CLAIM_MINUTES = 5
-EXCERPT_CHARS = 90
+EXCERPT_CHARS = 80
 ORDERS = {"oldest": "Oldest first", "newest": "Newest first"}
 
 # Why an item is on the desk. Content kinds give "submitted" (every new

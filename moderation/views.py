@@ -56,6 +56,18 @@ def queue_age(moment) -> str:
     return "less than a minute"
 
 
+@bp.app_template_filter("queue_age_short")
+def queue_age_short(moment) -> str:
+    """The same, compact, for the desk's rows: "<1 min", "5 min", "3 h", "2 d"."""
+    if moment is None:
+        return ""
+    seconds = max(0, int((utcnow() - moment).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return "<1 min"
+
+
 # --- the queue -------------------------------------------------------------------------
 
 def _item_prefix(kind_name: str, item_id: int) -> str:
