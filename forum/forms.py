@@ -42,3 +42,17 @@ def error_target(field) -> str | None:
     if getattr(widget, "input_type", None) == "hidden" or field.type in ("CSRFTokenField", "HiddenField"):
         return None
     return field.id
+
+
+def error_messages(form) -> list[tuple[str | None, str | None, str]]:
+    """Every problem of a form, in order, as (target id or None, field label or None, message):
+    the form's own errors first, then each field's (FormField errors flattened)."""
+    problems = [(None, None, message) for message in form.form_errors]
+    for field in form:
+        errors = field.errors
+        if isinstance(errors, dict):
+            errors = [m for messages in errors.values() for m in messages]
+        label = field.label.text if getattr(field, "label", None) is not None else None
+        target = error_target(field)
+        problems.extend((target, label if target else None, message) for message in errors)
+    return problems

@@ -345,13 +345,6 @@ def claim(subject_kind: str, subject_id: int, moderator: User) -> None:
         db.session.rollback()
 
 
-def release(subject_kind: str, subject_id: int, moderator: User) -> None:
-    """Forget `moderator`'s claim once they decided (no commit: the decision's service commits)."""
-    db.session.execute(delete(ModerationClaim).where(
-        ModerationClaim.subject_kind == subject_kind, ModerationClaim.subject_id == subject_id,
-        ModerationClaim.moderator_id == moderator.id))
-
-
 def claims_by_others(keys, moderator) -> dict[tuple[str, int], str]:
     keys = list(keys)
     if not keys:

@@ -13,7 +13,6 @@ from urllib.parse import parse_qs, urlsplit
 from flask import current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy import select
 
 from forum.errors import NotFound, PermissionDenied, ValidationFailed
 from forum.extensions import db, login_manager

@@ -76,3 +76,11 @@ def test_the_focus_script_is_a_static_file(client):
     assert '<script src="/static/site.js" defer></script>' in page
     script = client.get("/static/site.js")
     assert script.status_code == 200 and b"[data-error-summary]" in script.data
+
+
+def test_one_problem_is_counted_once(client):
+    response = client.post("/login", data={"email": "nobody@example.com", "password": "wrong"})
+    assert response.status_code in (401, 422)
+    summary = _summary(response.get_data(as_text=True))
+    assert "There is a problem with this form" in summary
+    assert summary.count("<li>") == 1
