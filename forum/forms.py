@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import render_template, request
 
 from .errors import ValidationFailed
@@ -34,3 +36,34 @@ def render_form(template: str, form, **context):
     """Render a form page: 422 when a submitted form has errors, else 200."""
     status = 422 if request.method == "POST" and (form.errors or form.form_errors) else 200
     return render_template(template, form=form, **context), status
+
+
+def form_anchor(form) -> str:
+    """The id of a form's error summary (stable per form class and prefix, so a page
+    with several forms gives each summary its own id)."""
+    raw = f"{getattr(form, '_prefix', '')}{type(form).__name__}"
+    slug = re.sub(r"[^a-z0-9]+", "-", raw.lower()).strip("-")
+    return f"{slug or 'form'}-errors"
+
+
+def error_target(field) -> str | None:
+    """The id a summary link points to: the field's control (a radio group's fieldset carries
+    the field's id); None for hidden fields (out-of-date form, CSRF), whose message is shown as text."""
+    widget = getattr(field, "widget", None)
+    if getattr(widget, "input_type", None) == "hidden" or field.type in ("CSRFTokenField", "HiddenField"):
+        return None
+    return field.id
+
+
+def error_messages(form) -> list[tuple[str | None, str | None, str]]:
+    """Every problem of a form, in order, as (target id or None, field label or None, message):
+    the form's own errors first, then each field's (FormField errors flattened)."""
+    problems = [(None, None, message) for message in form.form_errors]
+    for field in form:
+        errors = field.errors
+        if isinstance(errors, dict):
+            errors = [m for messages in errors.values() for m in messages]
+        label = field.label.text if getattr(field, "label", None) is not None else None
+        target = error_target(field)
+        problems.extend((target, label if target else None, message) for message in errors)
+    return problems

@@ -17,6 +17,11 @@ moderator_badges: list = []
 
 
 def init_app(app) -> None:
+    from .forms import error_messages, form_anchor
+
+    app.add_template_global(form_anchor, "form_anchor")
+    app.add_template_global(error_messages, "error_messages")
+
     @app.context_processor
     def navigation():
         endpoints = current_app.view_functions

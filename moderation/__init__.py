@@ -6,9 +6,11 @@ bp = Blueprint("moderation", __name__)
 
 
 def queue_badge() -> dict:
-    from .services import queue_counts
+    """The header badge: the desk's total (the same figure as its "Everything" tab) and the overdue ones."""
+    from .desk import desk_counts
 
-    return {"items waiting": sum(queue_counts().values())}
+    counts = desk_counts()
+    return {"waiting": counts["total"], "overdue": counts["overdue"]}
 
 
 def init_app(app) -> None:

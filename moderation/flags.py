@@ -274,7 +274,7 @@ class FlaggedItem:
         return [f for f in self.flags if f.note]
 
 
-def flagged_items(limit: int = 50) -> tuple[list[FlaggedItem], int]:
+def flagged_items(limit: int | None = 50) -> tuple[list[FlaggedItem], int]:
     """Items with open flags that still need a decision, most-flagged first, then oldest."""
     grouped = db.session.execute(
         select(Flag.kind, Flag.item_id, func.count(), func.min(Flag.created_at))
@@ -291,7 +291,7 @@ def flagged_items(limit: int = 50) -> tuple[list[FlaggedItem], int]:
             continue
         result.append(FlaggedItem(kind=kind, item=item))
     total = len(result)
-    page = result[:limit]
+    page = result[:limit] if limit is not None else result
     if page:
         wanted = {(f.kind.name, f.item.id): f for f in page}
         rows = db.session.scalars(
@@ -307,16 +307,47 @@ def flagged_items(limit: int = 50) -> tuple[list[FlaggedItem], int]:
 
 
 def flags_queue_section(moderator=None) -> QueueSection:
-    items, total = flagged_items()
+    from .desk import DeskRow, item_title
+
+    items, total = flagged_items(limit=None)
+    authors = {}
+    ids = {entry.item.author_id for entry in items if entry.item.author_id is not None}
+    if ids:
+        authors = dict(db.session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).all())
+    rows = []
+    for entry in items:
+        item, kind = entry.item, entry.kind
+        hidden = item.status == HIDDEN
+        reasons = ", ".join(f"{label} ×{n}" for label, n in entry.reason_counts)
+        rows.append(DeskRow(
+            key="flags", kind_label=kind.label, subject_kind=kind.name, subject_id=item.id,
+            title=item_title(item), since=entry.first_flagged_at,
+            endpoint="moderation.item", values={"kind_name": kind.name, "item_id": item.id},
+            reasons=["flagged", "hidden"] if hidden else ["flagged"],
+            why=("Hidden after flags: " if hidden else "Flagged: ") + reasons,
+            author=authors.get(item.author_id) if item.author_id else "a deleted account",
+            flag_count=entry.count,
+        ))
     return QueueSection(key="flags", label="Flagged content", template="moderation/sections/flags.html",
-                        items=items, count=total)
+                        items=items[:50], count=total, rows=rows)
 
 
-def flags_badge() -> dict:
-    """Cheap count for the navigation: items with open flags that are still public."""
-    open_items = select(Flag.kind, Flag.item_id).where(Flag.resolved_at.is_(None)).distinct().subquery()
-    total = db.session.scalar(select(func.count()).select_from(open_items)) or 0
-    return {"flagged items": total}
+def flagged_count() -> tuple[str, int, int]:
+    """Items with open flags still waiting for a decision (published or hidden), as the
+    flags section counts them, in one query: ("flags", count, 0)."""
+    counts = []
+    for name, kind in KINDS.items():
+        model = kind.model
+        open_items = (
+            select(Flag.item_id).join(model, model.id == Flag.item_id)
+            .where(Flag.resolved_at.is_(None), Flag.kind == name, model.status.in_(OPEN_ITEM_STATES))
+            .distinct().subquery()
+        )
+        counts.append(select(func.count()).select_from(open_items).scalar_subquery())
+    if not counts:
+        return "flags", 0, 0
+    row = db.session.execute(select(*counts)).one()
+    return "flags", sum(int(n or 0) for n in row), 0
 
 
 def flags_of_user(user) -> list[Flag]:
@@ -471,15 +502,11 @@ def remove(kind_name: str, item_id: int):
 
 def init_app(app) -> None:
     from forum.accounts import services as accounts
-    from forum.templating import moderator_badges
-
     app.config.setdefault("FLAG_HIDE_THRESHOLD", DEFAULT_HIDE_THRESHOLD)
     if "flags" not in app.blueprints:
         app.register_blueprint(bp)
-    register_queue_section(flags_queue_section)
+    register_queue_section(flags_queue_section, flagged_count)
     app.add_template_global(REJECTION_REASONS, "flag_removal_reasons")
     if export_flags not in [s for _, s in accounts.export_sections]:
         accounts.export_sections.append(("flags", export_flags))
         accounts.deletion_handlers.append(forget_flag_notes_of_deleted_account)
-    if flags_badge not in moderator_badges:
-        moderator_badges.append(flags_badge)

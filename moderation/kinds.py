@@ -70,14 +70,23 @@ class QueueSection:
     items: list
     count: int
     overdue: int = 0
+    # One `moderation.desk.DeskRow` per entry for the desk's compact list (each
+    # opening its own decision page). A section without rows is shown below the
+    # list with its own template, as before.
+    rows: list | None = None
 
 
 QUEUE_SECTIONS: list[Callable] = []
+# provider -> counter() returning (key, count, overdue) cheaply, for the header
+# badge and the tabs on every page (without building the section's rows).
+QUEUE_COUNTERS: dict[Callable, Callable] = {}
 
 
-def register_queue_section(provider: Callable) -> None:
+def register_queue_section(provider: Callable, counter: Callable | None = None) -> None:
     if provider not in QUEUE_SECTIONS:
         QUEUE_SECTIONS.append(provider)
+    if counter is not None:
+        QUEUE_COUNTERS[provider] = counter
 
 
 def queue_sections(moderator) -> list[QueueSection]:

@@ -88,3 +88,21 @@ def _log_rows_never_change(mapper, connection, target):
 @event.listens_for(ModerationLog, "before_delete")
 def _log_rows_never_go(mapper, connection, target):
     raise ImmutableRowError("moderation log rows are append-only")
+
+
+class ModerationClaim(db.Model):
+    """"Being reviewed by X": set when a moderator opens an item's decision page.
+
+    Purely informative for the other moderators (the queue shows it for a few
+    minutes); it never blocks a decision: the version check decides races.
+    """
+
+    __tablename__ = "moderation_claim"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_kind: Mapped[str] = mapped_column(String(30))
+    subject_id: Mapped[int] = mapped_column(Integer)
+    moderator_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (db.UniqueConstraint("subject_kind", "subject_id"),)

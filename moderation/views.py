@@ -6,13 +6,13 @@ moderation.services, which checks, records and commits.
 
 from __future__ import annotations
 
-from math import ceil
+from collections import Counter
+from datetime import datetime, timezone
 from urllib.parse import parse_qs, urlsplit
 
-from flask import flash, jsonify, redirect, render_template, request, url_for
+from flask import current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy import select
 
 from forum.errors import NotFound, PermissionDenied, ValidationFailed
 from forum.extensions import db, login_manager
@@ -21,14 +21,13 @@ from forum.models import User
 from forum.security import is_safe_next
 from forum.timeutil import utcnow
 
-from . import bp, services
-from .forms import ApproveForm, BulkForm, PeriodForm, RejectForm, selection_value
-from .kinds import KINDS, queue_sections
+from . import bp, desk, services
+from .forms import ApproveForm, BulkForm, PeriodForm, RejectForm
+from .kinds import KINDS
 from .services import AlreadyDecided
 from .states import HIDDEN, QUEUE_STATES, REJECTION_REASONS, reason_label
 from .transparency import build_report, default_period, parse_period, report_as_json
 
-PER_PAGE = 25
 PUBLIC_ENDPOINTS = {"moderation.transparency", "moderation.transparency_json"}
 
 
@@ -56,6 +55,18 @@ def queue_age(moment) -> str:
     return "less than a minute"
 
 
+@bp.app_template_filter("queue_age_short")
+def queue_age_short(moment) -> str:
+    """The same, compact, for the desk's rows: "<1 min", "5 min", "3 h", "2 d"."""
+    if moment is None:
+        return ""
+    seconds = max(0, int((utcnow() - moment).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return "<1 min"
+
+
 # --- the queue -------------------------------------------------------------------------
 
 def _item_prefix(kind_name: str, item_id: int) -> str:
@@ -69,13 +80,6 @@ def _decision_forms(kind_name: str, item, next_url: str, approve_form=None, reje
     if reject_form is None:
         reject_form = RejectForm(formdata=None, prefix=prefix, data={"version": item.version, "next": next_url})
     return approve_form, reject_form
-
-
-def _authors(items) -> dict[int, User]:
-    ids = {item.author_id for item in items if item.author_id is not None}
-    if not ids:
-        return {}
-    return {user.id: user for user in db.session.scalars(select(User).where(User.id.in_(ids)))}
 
 
 def _current_path() -> str:
@@ -92,44 +96,60 @@ def _render_section(section) -> Markup:
     return Markup(render_template(section.template, section=section, items=section.items))
 
 
+def _desk_filters(args) -> tuple[str | None, str | None, str]:
+    """The list's kind, reason and order from query arguments (unknown values are ignored)."""
+    kind_filter = args.get("kind") or None
+    reason = args.get("reason") or None
+    if reason not in desk.REASONS:
+        reason = None
+    order = args.get("order") if args.get("order") in desk.ORDERS else "oldest"
+    return kind_filter, reason, order
+
+
+def _list_args(kind_filter, reason, order) -> dict:
+    args = {}
+    if kind_filter:
+        args["kind"] = kind_filter
+    if reason:
+        args["reason"] = reason
+    if order != "oldest":
+        args["order"] = order
+    return args
+
+
 def _render_queue(kind_filter: str | None, page: int, bulk_form: BulkForm | None = None,
-                  next_url: str | None = None, status: int = 200):
-    sections = queue_sections(current_user)
-    section_keys = {section.key for section in sections}
-    if kind_filter and kind_filter not in KINDS and kind_filter not in section_keys:
+                  next_url: str | None = None, status: int = 200, reason: str | None = None,
+                  order: str = "oldest"):
+    counts = desk.desk_counts()
+    labels = desk.tab_labels()
+    if kind_filter and kind_filter not in labels:
         raise NotFound("There is no such kind of item in the moderation queue.")
-    counts = services.queue_counts()
     next_url = next_url or _current_path()
-
-    shown_sections = [s for s in sections if s.key == kind_filter or (kind_filter is None and s.items)]
-    rows, total = [], 0
-    if kind_filter is None or kind_filter in KINDS:
-        total = counts.get(kind_filter, 0) if kind_filter else sum(counts.values())
-        rows = services.queue_items(kind_filter, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
-    pages = max(1, ceil(total / PER_PAGE))
-
-    authors = _authors(item for _, item in rows)
-    forms = {(kind.name, item.id): _decision_forms(kind.name, item, next_url) for kind, item in rows}
+    result = desk.desk_page(current_user, kind_filter, reason, order, page)
     if bulk_form is None:
         bulk_form = BulkForm(formdata=None, prefix="bulk", data={"next": next_url})
-    filters = [(None, "Everything", sum(counts.values()) + sum(s.count for s in sections))]
-    filters += [(name, kind.label, counts.get(name, 0)) for name, kind in KINDS.items()]
-    filters += [(s.key, s.label, s.count) for s in sections]
+    tabs = [(None, "Everything", counts["total"])]
+    tabs += [(key, label, counts["tabs"].get(key, 0)) for key, label in labels.items()]
+    list_args = _list_args(kind_filter, reason, order)
     return render_template(
         "moderation/queue.html",
-        rows=rows,
-        total=total,
-        page=page,
-        pages=pages,
+        result=result,
+        rows=result.rows,
+        total=result.total,
+        page=result.page,
+        pages=result.pages,
         kind_filter=kind_filter,
-        filters=filters,
-        sections_html=[_render_section(s) for s in shown_sections],
-        authors=authors,
-        forms=forms,
+        reason=reason,
+        order=order,
+        reasons=desk.REASONS,
+        orders=desk.ORDERS,
+        filters=tabs,
+        overdue=counts["overdue"],
+        list_args=list_args,
+        sections_html=[_render_section(s) for s in result.legacy_sections],
         bulk_form=bulk_form,
-        selection_value=selection_value,
         next_url=next_url,
-        hidden_state=HIDDEN,
+        claim_minutes=desk.claim_minutes(),
     ), status
 
 
@@ -142,21 +162,76 @@ def _page_number(raw: str | None) -> int:
 
 @bp.route("/moderation")
 def queue():
-    kind_filter = request.args.get("kind") or None
-    return _render_queue(kind_filter, _page_number(request.args.get("page")))
+    kind_filter, reason, order = _desk_filters(request.args)
+    return _render_queue(kind_filter, _page_number(request.args.get("page")), reason=reason, order=order)
+
+
+@bp.route("/moderation/next")
+def next_item():
+    """Where a moderator lands after a decision: the next item of the list they came from."""
+    kind_filter, reason, order = _desk_filters(request.args)
+    after = None
+    raw_after = request.args.get("after") or ""
+    try:
+        after = datetime.fromisoformat(raw_after) if raw_after else None
+    except ValueError:
+        after = None
+    if after is not None and after.tzinfo is None:
+        after = after.replace(tzinfo=timezone.utc)
+    skip = None
+    skip_kind, _, skip_id = (request.args.get("skip") or "").partition(":")
+    if skip_kind and skip_id.isascii() and skip_id.isdigit() and len(skip_id) < 13:
+        skip = (skip_kind, int(skip_id))
+    args = _list_args(kind_filter if kind_filter in desk.tab_labels() else None, reason, order)
+    row = desk.next_row(current_user, args.get("kind"), reason, order, after=after, skip=skip)
+    if row is None:
+        flash("Nothing else is waiting in this list.", "info")
+        return redirect(url_for("moderation.queue", **args), 303)
+    if row.subject_kind in KINDS:
+        return redirect(url_for("moderation.item", kind_name=row.subject_kind, item_id=row.subject_id, **args), 303)
+    return redirect(row.url, 303)
 
 
 # --- one item: its page, approve, reject ---------------------------------------------------
 
+def _item_since(kind_name: str, item) -> datetime:
+    """The item's place in the desk's order (flagged items sort by their first open flag)."""
+    if item.status in QUEUE_STATES and item.status != HIDDEN:
+        return item.created_at
+    flagged = _open_flags(kind_name, item)
+    return min((f.created_at for f in flagged), default=item.created_at)
+
+
+def _open_flags(kind_name: str, item) -> list:
+    if "flags" not in current_app.blueprints:
+        return []
+    from .flags import open_flags
+
+    cache = g.setdefault("_item_open_flags", {})
+    if (kind_name, item.id) not in cache:
+        cache[(kind_name, item.id)] = open_flags(kind_name, item.id)
+    return cache[(kind_name, item.id)]
+
+
 def _render_item(kind_name: str, item, status: int = 200, approve_form=None, reject_form=None,
                  conflict: str | None = None):
     kind = KINDS[kind_name]
+    kind_filter, reason, order = _desk_filters(request.args)
+    list_args = _list_args(kind_filter, reason, order)
+    back_url = url_for("moderation.queue", **list_args)
+    default_next = url_for("moderation.next_item", **list_args, after=_item_since(kind_name, item).isoformat(),
+                           skip=f"{kind_name}:{item.id}")
     next_url = (approve_form or reject_form).next.data if (approve_form or reject_form) else None
-    next_url = _back(next_url)
+    next_url = _back(next_url or default_next)
     in_queue = item.status in QUEUE_STATES
     forms = _decision_forms(kind_name, item, next_url, approve_form, reject_form) if in_queue else None
     author = db.session.get(User, item.author_id) if item.author_id else None
     decided_by = db.session.get(User, item.decided_by_id) if item.decided_by_id else None
+    flags = _open_flags(kind_name, item)
+    from .flags import FLAG_REASONS
+
+    reason_counts = Counter(FLAG_REASONS.get(f.reason, f.reason) for f in flags).most_common()
+    claims = desk.claims_by_others([(kind_name, item.id)], current_user)
     return render_template(
         "moderation/item.html",
         kind=kind,
@@ -169,13 +244,20 @@ def _render_item(kind_name: str, item, status: int = 200, approve_form=None, rej
         conflict=conflict,
         hidden_state=HIDDEN,
         next_url=next_url,
+        back_url=back_url,
+        flags=flags,
+        flag_reason_counts=reason_counts,
+        claimed_by=claims.get((kind_name, item.id)),
     ), status
 
 
 @bp.route("/moderation/items/<kind_name>/<int:item_id>")
 def item(kind_name, item_id):
     subject = services.load_subject(kind_name, item_id)
-    return _render_item(kind_name, subject)
+    page = _render_item(kind_name, subject)
+    if subject.status in QUEUE_STATES or _open_flags(kind_name, subject):
+        desk.claim(kind_name, item_id, current_user)  # others see "being reviewed by"; it never blocks
+    return page
 
 
 @bp.post("/moderation/items/<kind_name>/<int:item_id>/approve")
@@ -221,11 +303,11 @@ def reject(kind_name, item_id):
 
 # --- bulk ------------------------------------------------------------------------------------
 
-def _queue_view_of(next_url: str | None) -> tuple[str | None, int]:
-    """The kind filter and page a moderator came from, to show the same queue again."""
-    query = parse_qs(urlsplit(_back(next_url)).query)
-    kind_filter = (query.get("kind") or [None])[0] or None
-    return kind_filter, _page_number((query.get("page") or [None])[0])
+def _queue_view_of(next_url: str | None) -> tuple[str | None, int, str | None, str]:
+    """The filters and page a moderator came from, to show the same list again."""
+    query = {key: values[0] for key, values in parse_qs(urlsplit(_back(next_url)).query).items()}
+    kind_filter, reason, order = _desk_filters(query)
+    return kind_filter, _page_number(query.get("page")), reason, order
 
 
 @bp.post("/moderation/bulk")
@@ -241,10 +323,11 @@ def bulk():
         else:
             _flash_bulk_result(form.action, form.reason.data, result)
             return redirect(next_url, 303)
-    kind_filter, page = _queue_view_of(next_url)
-    if kind_filter not in KINDS:
+    kind_filter, page, reason, order = _queue_view_of(next_url)
+    if kind_filter not in desk.tab_labels():
         kind_filter = None
-    return _render_queue(kind_filter, page, bulk_form=form, next_url=next_url, status=422)
+    return _render_queue(kind_filter, page, bulk_form=form, next_url=next_url, status=422, reason=reason,
+                         order=order)
 
 
 def _flash_bulk_result(action: str, reason: str | None, result: dict) -> None:
@@ -298,3 +381,15 @@ def transparency_json():
         response.status_code = 422
         return response
     return jsonify(report_as_json(period, build_report(period)))
+
+
+# --- the moderators' statistics --------------------------------------------------------------
+
+@bp.route("/moderation/stats")
+def stats():
+    from .stats import ACTION_LABELS, DECISIONS, PERIODS, desk_stats, format_wait
+
+    raw = request.args.get("days") or ""
+    days = int(raw) if raw.isascii() and raw.isdigit() and int(raw) in PERIODS else 30
+    return render_template("moderation/stats.html", stats=desk_stats(current_user, days), periods=PERIODS,
+                           actions=DECISIONS, action_labels=ACTION_LABELS, format_wait=format_wait)

@@ -4,7 +4,9 @@ from . import bp
 
 @bp.route("/")
 def index():
-    return render_template("main/index.html")
+    from .home import home_page, short
+
+    return render_template("main/index.html", home=home_page(), short=short)
 
 
 @bp.route("/healthz")

@@ -25,14 +25,7 @@ DEFAULTS = {
 }
 
 
-def overdue_badge() -> dict:
-    from .services import overdue_count
-
-    return {"overdue removal requests": overdue_count()}
-
-
 def init_app(app) -> None:
-    from forum.templating import moderator_badges
     from moderation.kinds import register_queue_section
 
     from . import cli, services, views  # noqa: F401  (routes)
@@ -41,9 +34,7 @@ def init_app(app) -> None:
         app.config.setdefault(name, value)
     app.register_blueprint(bp)
     app.cli.add_command(cli.removal_cli)
-    register_queue_section(views.queue_section)
-    if overdue_badge not in moderator_badges:
-        moderator_badges.append(overdue_badge)
+    register_queue_section(views.queue_section, services.desk_count)
     from forum import demo
 
     from .demo import load_removal_requests

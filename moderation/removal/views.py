@@ -3,6 +3,8 @@ and the moderators' decision page. Views parse and render; services decide."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
@@ -150,8 +152,12 @@ def moderator_list():
 
 @bp.route("/moderation/removal-requests/<int:request_id>")
 def decision(request_id: int):
-    _moderator()
-    return _decision_page(request_id)
+    moderator = _moderator()
+    page = _decision_page(request_id)
+    from moderation.desk import claim
+
+    claim("removal_request", request_id, moderator)  # "being reviewed by" on the desk; never blocks
+    return page
 
 
 def _after_decision(request_id: int):
@@ -239,7 +245,23 @@ def add_items(request_id: int):
 
 def queue_section(moderator=None):
     """Open requests for the moderation queue, most urgent first (an empty section keeps its filter)."""
+    from moderation.desk import DeskRow
+
     rows = services.open_requests()
+    desk_rows = []
+    for rr in rows:
+        waiting = sum(1 for item in rr.items if item.decision is None)
+        desk_rows.append(DeskRow(
+            key="removal_request", kind_label="Removal request", subject_kind="removal_request",
+            subject_id=rr.id, title=f"{rr.reference}: {rr.scope_label}; {rr.removal_kind_label.lower()}",
+            since=rr.confirmed_at or rr.created_at, endpoint="removal.decision", values={"request_id": rr.id},
+            reasons=["removal_request", "overdue"] if rr.is_overdue else ["removal_request"],
+            why=f"{waiting} of {len(rr.items)} item{'s' if len(rr.items) != 1 else ''} to decide",
+            author=None, due_at=rr.due_at, overdue=rr.is_overdue,
+            # In the desk's "oldest first" a request sorts by its deadline: the answer is due
+            # REMOVAL_RESPONSE_DAYS after this moment (later when extended).
+            sort_at=rr.due_at - timedelta(days=current_app.config["REMOVAL_RESPONSE_DAYS"]),
+        ))
     return QueueSection(
         key="removal_request",
         label="Removal requests",
@@ -247,6 +269,7 @@ def queue_section(moderator=None):
         items=rows,
         count=len(rows),
         overdue=sum(1 for rr in rows if rr.is_overdue),
+        rows=desk_rows,
     )
 
 

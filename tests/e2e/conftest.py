@@ -15,6 +15,8 @@ Fixtures for every area's browser tests (all tests in tests/e2e are marked `e2e`
     .log()                       the server's output so far
   Mail uses the development backend: each message is saved as <instance>/mail/*.eml.
 - `create_user` (session): shortcut for `live_server.create_user`.
+- `serve(root)`: a context manager starting another such server on its own instance under
+  `root` (for tests that fill a site with their own data, e.g. `flask demo`).
 - `browser` (session): headless Chromium from /usr/bin/chromium (never `playwright install`).
 - `page` (per test): a page in a fresh browser context with `base_url=live_server`, so
   `page.goto("/login")` works. `new_page(**context_options)` makes more (e.g. a phone
@@ -41,6 +43,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.policy import default as default_policy
 from pathlib import Path
@@ -197,9 +200,9 @@ def _stop_with_parent() -> None:
         pass
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("live-server")
+@contextmanager
+def serve(root: Path):
+    """A gunicorn server on a fresh, migrated SQLite instance under `root` (a LiveServer)."""
     instance = root / "instance"
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
@@ -244,6 +247,12 @@ def live_server(tmp_path_factory):
                 except subprocess.TimeoutExpired:
                     child.kill()
                     child.wait()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    with serve(tmp_path_factory.mktemp("live-server")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -71,7 +71,8 @@ def test_wrong_password_shows_one_message_for_unknown_and_known_emails(page, liv
         _log_in(page, email, "not the right password")
         assert page.url == live_server + "/login"
         alert = page.get_by_role("alert")
-        assert alert.inner_text().strip() == "Email or password is not correct."
+        assert alert.inner_text().split("\n")[-1].strip() == "Email or password is not correct."
+        assert alert.inner_text().startswith("There is a problem with this form")
         assert page.get_by_label("Email address").input_value() == email  # kept for the next try
         assert page.get_by_label("Password", exact=True).input_value() == ""
         assert _nav(page).get_by_role("link", name="Log in").is_visible()

@@ -66,8 +66,10 @@ def test_post_and_comment_go_through_the_blog_and_the_queue(live_server, new_pag
     mod = new_page()
     _log_in(mod, moderator.email)
     mod.goto("/moderation?kind=blog_comment")
-    item = mod.locator("li.queue-item", has_text="Thanks!")
-    assert item.count() == 1
+    row = mod.locator("tr.desk-row", has_text="Thanks!")
+    assert row.count() == 1
+    row.locator("a.desk-open").click()
+    item = mod.locator("main")
     assert item.locator(".queue-text").text_content() == COMMENT  # the DOM turns CRLF into LF
     assert TITLE in item.inner_text()
     item.get_by_role("button", name="Approve", exact=True).click()

@@ -64,13 +64,16 @@ def test_new_members_topic_goes_through_the_queue_to_the_topic_page(live_server,
     desk = new_page()
     _log_in(desk, moderator.email)
     desk.get_by_role("navigation", name="Main").get_by_role("link", name=re.compile("Moderation")).click()
-    item = desk.locator("li.queue-item", has_text="I need")
-    assert item.count() == 1
+    row = desk.locator("tr.desk-row", has_text=TITLE)
+    assert row.count() == 1 and "New member" in row.inner_text()
+    row.locator("a.desk-open").click()
+    item = desk.locator("main")
     assert item.locator("pre.markdown-source").text_content() == BODY
     assert "Docks & hubs" in item.inner_text() and "new member" in item.inner_text()
     assert item.locator(".rendered-preview script").count() == 0
     item.get_by_role("button", name="Approve", exact=True).click()
-    assert desk.locator("li.queue-item", has_text="I need").count() == 0
+    desk.goto("/moderation")
+    assert desk.locator("tr.desk-row", has_text=TITLE).count() == 0
 
     # Now everyone sees it on the topic page, rendered, with nothing that runs.
     visitor.goto(f"/forums/{category}")

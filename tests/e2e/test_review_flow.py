@@ -69,15 +69,18 @@ def test_review_goes_from_submission_through_the_queue_to_the_product_page(
     nav = desk.get_by_role("navigation", name="Main")
     assert re.search(r"Moderation\s*\d+", nav.get_by_role("link", name=re.compile("Moderation")).inner_text())
     nav.get_by_role("link", name=re.compile("Moderation")).click()
-    item = desk.locator("li.queue-item", has_text="Indented second paragraph.")
-    assert item.count() == 1
+    row = desk.locator("tr.desk-row", has_text='<b>Loud</b> but "works"')
+    assert row.count() == 1 and "Flow Customer" in row.inner_text()
+    row.locator("a.desk-open").click()
+    item = desk.locator("main")
     assert item.locator("dd.review-title").text_content() == TITLE
     assert item.locator("dd.review-body").text_content() == BODY  # the DOM turns CRLF into LF
     assert item.locator("dd.fingerprint").text_content() == fingerprint
     assert "2 of 5" in item.inner_text() and "Flow Customer" in item.inner_text()
     item.get_by_role("button", name="Approve", exact=True).click()
     assert "published exactly as submitted" in desk.locator(".flashes").inner_text()
-    assert desk.locator("li.queue-item", has_text="Indented second paragraph.").count() == 0
+    desk.goto("/moderation")
+    assert desk.locator("tr.desk-row", has_text='<b>Loud</b> but "works"').count() == 0
 
     # Now it is public, word for word, with its fingerprint.
     visitor.goto(f"/products/{product}")

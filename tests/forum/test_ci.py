@@ -78,3 +78,24 @@ def test_nothing_in_the_project_reads_the_shared_folder_beside_the_clone():
     assert offenders == []
     assert (PROJECT_ROOT / "tests" / "data" / "blns" / "blns.json").is_file()
     assert (PROJECT_ROOT / "tests" / "data" / "blns" / "LICENSE").is_file()
+
+
+def test_ci_installs_axe_core_from_the_lock_file_before_the_browser_tests():
+    script = CI_SCRIPT.read_text()
+    install = script.index("npm ci --prefix tests/e2e/axe")
+    assert install < script.index('run_tests pytest -m e2e tests/e2e')
+    lock = (PROJECT_ROOT / "tests" / "e2e" / "axe" / "package-lock.json").read_text()
+    assert '"node_modules/axe-core"' in lock and '"integrity"' in lock
+    assert "/tests/e2e/axe/node_modules/" in (PROJECT_ROOT / ".gitignore").read_text()
+
+
+def test_axe_checks_skip_locally_but_fail_in_ci_without_axe(monkeypatch):
+    from tests.e2e import test_accessibility as a11y
+
+    monkeypatch.setattr(a11y, "AXE_JS", Path("/nonexistent/axe.min.js"))
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="axe-core is not installed"):
+        a11y.axe_source.__wrapped__()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="axe-core is not installed"):
+        a11y.axe_source.__wrapped__()

@@ -188,7 +188,7 @@ def test_flask_demo_serves_the_site_on_the_chosen_port(tmp_path):
                     pytest.fail(f"flask demo did not serve:\n{log.read_text()}")
                 time.sleep(0.2)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
-            assert "Welcome to the" in response.read().decode()
+            assert "Latest reviews" in response.read().decode()
     finally:
         process.send_signal(signal.SIGINT)
         try:

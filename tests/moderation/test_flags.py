@@ -182,8 +182,10 @@ def test_moderators_see_and_decide_flags_in_the_queue(app, post, members, modera
     mod = _client(app, moderator)
     queue = mod.get("/moderation?kind=flags")
     assert queue.status_code == 200
-    assert "Flagged content" in queue.text and "A post that will be flagged" in queue.text
-    assert "Spam or advertising: 2" in queue.text
+    assert "Flagged content" in queue.text and ">Hello</a>" in queue.text
+    assert "Spam or advertising ×2" in queue.text and "Hidden after flags" in queue.text
+    item = mod.get(f"/moderation/items/forum_post/{post.id}")
+    assert "A post that will be flagged" in item.text and "Spam or advertising: 2" in item.text and "Restore (publish again)" in item.text
     own = mod.get("/moderation/flags")
     assert own.status_code == 200 and "Abusive, harassing or obscene: 1" in own.text
     version = db.session.get(ForumPost, post.id).version

@@ -78,7 +78,7 @@ def test_every_decision_works_the_same_for_every_rating(mod_client, make_user, m
 def test_queue_order_ignores_rating(mod_client, make_user):
     ratings = [5, 1, 3, 1, 5, 2, 4]
     reviews = [_pending(make_user, rating, i) for i, rating in enumerate(ratings)]
-    order = [int(m) for m in re.findall(r'id="item-review-(\d+)"', mod_client.get("/moderation").get_data(as_text=True))]
+    order = [int(m) for m in re.findall(r'id="row-review-(\d+)"', mod_client.get("/moderation").get_data(as_text=True))]
     assert order == [r.id for r in reviews]  # oldest first, whatever the stars
 
 

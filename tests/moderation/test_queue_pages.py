@@ -41,50 +41,85 @@ def test_moderators_and_admins_see_the_queue(client_for, make_user, submit, role
     assert response.headers["Cache-Control"] == "no-store"
 
 
-def test_queue_is_oldest_first_with_kind_author_product_and_age(mod_client, submit, make_user):
+def test_queue_is_a_compact_list_oldest_first_with_kind_author_and_age(mod_client, submit, make_user):
     first = submit(title="First in", author=make_user(display_name="Alice Early"))
     second = submit(title="Second in", author=make_user(display_name="Bob Later"))
     page = mod_client.get("/moderation").get_data(as_text=True)
     assert page.index("First in") < page.index("Second in")
     assert "Alice Early" in page and "Bob Later" in page
-    assert "USB-C cable, 2 m" in page and "Product reviews" in page
-    assert "less than a minute" in page
-    assert first.fingerprint in page and second.fingerprint in page
+    assert "Product reviews" in page and "less than a minute" in page and "New submission" in page
+    # One row per item, no decision forms or full text: each row opens the item's own page.
+    assert page.count('class="desk-row') == 2
+    assert first.fingerprint not in page and 'name="review-1-reason"' not in page
+    assert f'href="/moderation/items/review/{first.id}"' in page
+    assert f'href="/moderation/items/review/{second.id}"' in page
+
+
+def test_newest_first_is_a_choice(mod_client, submit):
+    submit(title="Older one")
+    submit(title="Newer one")
+    page = mod_client.get("/moderation?order=newest").get_data(as_text=True)
+    assert page.index("Newer one") < page.index("Older one")
+    # The choice travels to the item pages and the paging links.
+    assert "/moderation/items/review/2?order=newest" in page
+    default = mod_client.get("/moderation?order=nonsense").get_data(as_text=True)
+    assert default.index("Older one") < default.index("Newer one")
+
+
+def test_filter_by_reason(mod_client, submit, moderator):
+    from forum.catalog.models import Review
+
+    submit(title="Just submitted")
+    hidden = submit(title="Flags hid me")
+    moderation.approve_submission("review", hidden.id, moderator)
+    moderation.transition(db.session.get(Review, hidden.id), "hide", None, system=True, reason="flagged")
+    db.session.commit()
+    page = mod_client.get("/moderation?reason=hidden").get_data(as_text=True)
+    assert "Flags hid me" in page and "Just submitted" not in page
+    page = mod_client.get("/moderation?reason=submitted&kind=review").get_data(as_text=True)
+    assert "Just submitted" in page and "Flags hid me" not in page
+    assert mod_client.get("/moderation?reason=%00nonsense").status_code == 200
 
 
 def _texts_of(page: str, css_class: str) -> list[str]:
     return [html.unescape(m) for m in re.findall(rf'<dd class="user-text {css_class}">(.*?)</dd>', page, re.S)]
 
 
-def test_queue_shows_exact_text_escaped(mod_client, submit):
+def test_item_page_shows_exact_text_escaped(mod_client, submit):
     title, body = "<script>alert('x')</script>  ", "  <b>bold?</b>\n\n\tindented & \"quoted\"\r\nend "
-    submit(title=title, body=body)
-    page = mod_client.get("/moderation").get_data(as_text=True)
+    review = submit(title=title, body=body)
+    listing = mod_client.get("/moderation").get_data(as_text=True)
+    assert "<script>alert" not in listing and "&lt;script&gt;alert" in listing
+    page = mod_client.get(f"/moderation/items/review/{review.id}").get_data(as_text=True)
     assert "<script>alert" not in page and "<b>bold?</b>" not in page
     assert _texts_of(page, "review-title") == [title]
     assert _texts_of(page, "review-body") == [body]
 
 
-def test_queue_shows_every_naughty_string_exactly(mod_client, submit, make_user):
+def test_queue_shows_every_naughty_string_escaped(mod_client, submit, make_user):
+    from moderation.desk import excerpt
+
     strings = [s for s in naughty_strings() if s.strip() and "\x00" not in s and len(s) <= 150]
     author = make_user()
     from forum.catalog.models import Product
 
+    reviews = []
     for i, text in enumerate(strings):
         product = Product(sku=f"N-{i}", name=f"Naughty {i}", description="")
         db.session.add(product)
         db.session.flush()
-        submit(title=text, body=text, author=author, on_product=product)
-    page_size = 25
-    seen_titles, seen_bodies = [], []
-    for page_number in range(1, len(strings) // page_size + 2):
+        reviews.append(submit(title=text, body=text, author=author, on_product=product))
+    seen = []
+    for page_number in range(1, len(strings) // 50 + 2):
         response = mod_client.get(f"/moderation?page={page_number}")
         assert response.status_code == 200
-        page = response.get_data(as_text=True)
-        seen_titles += _texts_of(page, "review-title")
-        seen_bodies += _texts_of(page, "review-body")
-    assert seen_titles == strings
-    assert seen_bodies == strings
+        seen += [html.unescape(m) for m in
+                 re.findall(r'<a href="[^"]*" class="desk-open user-text">(.*?)</a>', response.get_data(as_text=True), re.S)]
+    assert seen == [excerpt(text) for text in strings]
+    for review, text in list(zip(reviews, strings))[::7]:
+        page = mod_client.get(f"/moderation/items/review/{review.id}").get_data(as_text=True)
+        assert _texts_of(page, "review-title") == [text]
+        assert _texts_of(page, "review-body") == [text]
 
 
 def test_kind_filter_and_unknown_kind(mod_client, submit):
@@ -93,20 +128,22 @@ def test_kind_filter_and_unknown_kind(mod_client, submit):
     assert mod_client.get("/moderation?kind=nonsense").status_code == 404
 
 
-def test_pagination(mod_client, submit, make_user):
+def test_pagination_50_per_page(mod_client, submit, make_user):
     from forum.catalog.models import Product
 
     author = make_user()
-    for i in range(30):
+    for i in range(55):
         product = Product(sku=f"P-{i:02}", name=f"Product {i:02}", description="")
         db.session.add(product)
         db.session.flush()
         submit(title=f"Review number {i:02}", author=author, on_product=product)
     first = mod_client.get("/moderation").get_data(as_text=True)
     second = mod_client.get("/moderation?page=2").get_data(as_text=True)
-    assert "Review number 00" in first and "Review number 24" in first and "Review number 25" not in first
-    assert "Review number 25" in second and "Review number 29" in second and "Review number 00" not in second
+    assert "Review number 00" in first and "Review number 49" in first and "Review number 50" not in first
+    assert "Review number 50" in second and "Review number 54" in second and "Review number 00" not in second
     assert "Page 1 of 2" in first
+    newest = mod_client.get("/moderation?order=newest&page=2").get_data(as_text=True)
+    assert "Review number 04" in newest and "Review number 05" not in newest
     assert mod_client.get("/moderation?page=9").status_code == 200
     assert mod_client.get("/moderation?page=abc").status_code == 200
 
@@ -151,8 +188,8 @@ def test_registered_queue_sections_show_above_content(mod_client, submit, flag_s
 def test_badge_counts_waiting_items_for_moderators_only(client_for, mod_client, member, submit):
     submit()
     submit()
-    assert re.search(r'<span class="badge" title="items waiting">2<', mod_client.get("/").get_data(as_text=True))
-    assert "items waiting" not in client_for(member).get("/").get_data(as_text=True)
+    assert re.search(r'<span class="badge">2<span class="visually-hidden"> waiting', mod_client.get("/").get_data(as_text=True))
+    assert "waiting<" not in client_for(member).get("/").get_data(as_text=True)
 
 
 def test_badge_is_one_query(app, submit, moderator):

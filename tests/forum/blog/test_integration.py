@@ -31,8 +31,9 @@ def test_queue_shows_the_comment_and_decides_it_through_the_shared_pages(client_
     comment = blog.add_comment(member, post.slug, "Exactly <these> words\n  kept.")
     mod = client_for(moderator)
     page = mod.get("/moderation?kind=blog_comment").get_data(as_text=True)
-    assert "Exactly &lt;these&gt; words\n  kept." in page and post.title in page
-    assert "Blog comments" in page
+    assert "Exactly &lt;these&gt; words kept." in page and "Blog comments" in page  # the list: an excerpt
+    item = mod.get(f"/moderation/items/blog_comment/{comment.id}").get_data(as_text=True)
+    assert "Exactly &lt;these&gt; words\n  kept." in item and post.title in item  # its page: the exact text
     prefix = f"blog_comment-{comment.id}-"
     response = mod.post(f"/moderation/items/blog_comment/{comment.id}/approve",
                         data={f"{prefix}version": comment.version})

@@ -122,7 +122,9 @@ class _Scripts(HTMLParser):
 
 
 def scripts_in(html: str) -> list[tuple[dict, str]]:
+    """Scripts on the page other than the site's own static files (static/site.js, desk.js)."""
     parser = _Scripts()
     parser.feed(html)
     parser.close()
-    return parser.scripts
+    return [(attrs, body) for attrs, body in parser.scripts
+            if not ((attrs.get("src") or "").startswith("/static/") and not body.strip())]

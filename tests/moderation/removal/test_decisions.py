@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -75,9 +76,12 @@ def test_queue_lists_requests_by_due_date_with_overdue_marked_and_counted(
     positions = [html.index(rr.reference) for rr in (overdue, soon, later)]
     assert positions == sorted(positions)
     row = html[html.rindex("<tr", 0, positions[0]):positions[0]]
-    assert 'class="overdue"' in row
-    assert html.count("<strong>overdue</strong>") == 1
-    assert '<span class="badge" title="overdue removal requests">1' in html
+    assert 'class="desk-row overdue"' in row
+    assert html.count('<strong class="overdue-tag">overdue</strong>') == 1
+    # The header badge counts the three requests and marks the overdue one, like the tabs.
+    assert '<span class="badge">3<span class="visually-hidden"> waiting' in html
+    assert '<span class="badge badge-overdue">1<span class="visually-hidden"> overdue' in html
+    assert re.search(r'Removal requests <span class="badge">3</span> <span class="badge badge-overdue">1 overdue', html)
     alone = staff.get("/moderation?kind=removal_request").get_data(as_text=True)
     assert all(rr.reference in alone for rr in (overdue, soon, later))
     assert removal.overdue_count() == 1
