@@ -91,7 +91,10 @@ def _active_topics():
 def _latest_posts():
     from forum.blog.services import excerpt, published_posts_query
 
-    posts = db.session.scalars(published_posts_query().limit(LATEST_POSTS)).unique()
+    from forum.speed import rendered
+
+    posts = list(db.session.scalars(published_posts_query().limit(LATEST_POSTS)).unique())
+    rendered.prefetch("blog_post", posts)  # their stored HTML in one query
     return [(post, excerpt(post, 200)) for post in posts]
 
 

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from .models import PageVersion
 
 ALL = "*"
-SCOPES = ("catalog", "forum", "blog", "people", "search")
+SCOPES = ("catalog", "forum", "blog", "people", "search", "log")
 
 # model class -> (scopes, columns that matter or None for every change)
 WATCHED: dict[type, tuple[tuple[str, ...], tuple[str, ...] | None]] = {}
@@ -449,7 +449,8 @@ DEFAULT_PAGES = {
     "catalog.products": ("catalog",),
     "catalog.product_page": ("catalog", "people"),
     "catalog.review_page": ("catalog", "people"),
-    "catalog.verify_review": ("catalog", "people"),
+    # It shows the review's inclusion proof against the latest signed checkpoint.
+    "catalog.verify_review": ("catalog", "people", "log"),
     "catalog.review_payload": ("catalog",),
     "api.product_reviews": ("catalog", "people"),
     "api.review": ("catalog", "people"),
@@ -477,6 +478,13 @@ def _watch_defaults() -> None:
         # Shown with each review: verified badge and helpful count, photos, the company's reply.
         for model in (ReviewFacts, ReviewPhoto, CompanyReply, CompanyReplyRevision):
             watch(model, "catalog")
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        from moderation.tlog import LogCheckpoint, LogCosignature, LogLeaf
+
+        for model in (LogLeaf, LogCheckpoint, LogCosignature):
+            watch(model, "log")
     except ImportError:  # pragma: no cover
         pass
     try:

@@ -183,7 +183,11 @@ def test_moderators_see_photos_in_the_queue(client, product, member, login_as, m
     login_as(member)
     assert _submit(client, product, [("a.png", png_bytes())]).status_code == 302
     name = db.session.scalar(select(ReviewPhoto.file_name))
+    review_id = db.session.scalar(select(ReviewPhoto.review_id))
     client.post("/logout")
     login_as(moderator)
-    assert f"/reviews/photos/{name}" in client.get("/moderation").get_data(as_text=True)
+    # The queue lists the review; its decision page shows the photos.
+    assert f"/moderation/items/review/{review_id}" in client.get("/moderation").get_data(as_text=True)
+    page = client.get(f"/moderation/items/review/{review_id}").get_data(as_text=True)
+    assert f"/reviews/photos/{name}" in page
     assert client.get(f"/reviews/photos/{name}").status_code == 200
