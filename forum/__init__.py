@@ -29,8 +29,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     finish_config(app)
 
+    from . import logs, security
     from . import mail as mail_module
-    from . import security
     from .errors import register_error_handlers
     from .extensions import csrf, db, limiter, login_manager, mail, migrate
 
@@ -42,6 +42,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     mail_module.init_app(app)  # after db: its teardown must run before the session is removed
     security.init_app(app)
+    logs.init_app(app)
     register_error_handlers(app)
 
     from . import database
@@ -77,8 +78,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     removal.init_app(app)  # after moderation: it adds a queue section and a badge
 
-    from . import cli, templating
+    from . import cli, deploy, templating
 
     templating.init_app(app)
     cli.init_app(app)
+    deploy.init_app(app)
     return app

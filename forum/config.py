@@ -63,6 +63,12 @@ class DefaultConfig:
     SITE_NAME = "Shop Community"
     # Public address used in mail links, e.g. https://community.shop.example
     SITE_URL = None
+    # Host names this site answers to (Flask checks every request's Host against them;
+    # others get 400). FLASK_TRUSTED_HOSTS='["community.shop.example"]' or a comma list.
+    TRUSTED_HOSTS = None
+
+    # Level of the application's logs (DEBUG, INFO, WARNING, ERROR).
+    LOG_LEVEL = "INFO"
 
 
 def _database_url_from_env() -> str | None:
@@ -95,6 +101,10 @@ def finish_config(app) -> None:
         app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
             app.config["SQLALCHEMY_DATABASE_URI"]
         )
+    hosts = app.config.get("TRUSTED_HOSTS")
+    if isinstance(hosts, str):
+        hosts = [h.strip() for h in hosts.split(",") if h.strip()]
+    app.config["TRUSTED_HOSTS"] = list(hosts) if hosts else None
     # The remember-me cookie is as sensitive as the session cookie.
     app.config.setdefault("REMEMBER_COOKIE_SECURE", bool(app.config.get("SESSION_COOKIE_SECURE")))
     app.config.setdefault("SEARCH_INDEX_DIR", str(instance / "search-index"))

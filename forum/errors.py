@@ -7,6 +7,7 @@ turns each into a templated page (or JSON under /api) with its status code.
 from __future__ import annotations
 
 from flask import Flask, jsonify, make_response, render_template, request
+from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -91,7 +92,11 @@ def _wants_json() -> bool:
 def render_error(status: int, message: str | None = None, headers=None):
     title = ERROR_TITLES.get(status, "Error")
     message = message or ERROR_EXPLANATIONS.get(status, title)
-    if _wants_json():
+    if request_ctx.url_adapter is None:
+        # The Host header is not in TRUSTED_HOSTS: no URL can be built, so no page template.
+        response = make_response(f"{status} {title}: {message}\n", status)
+        response.mimetype = "text/plain"
+    elif _wants_json():
         response = jsonify({"error": title, "message": message, "status": status})
         response.status_code = status
     else:
