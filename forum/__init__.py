@@ -29,6 +29,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     finish_config(app)
 
+    from . import paging
+
+    paging.init_app(app)  # first: the <int:...> converter every route uses
+
     from . import logs, security
     from . import mail as mail_module
     from .errors import register_error_handlers
