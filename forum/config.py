@@ -48,6 +48,9 @@ class DefaultConfig:
     MAIL_TIMEOUT = 10
     MAIL_DEFAULT_SENDER = "Community <community@shop.example>"
     MAIL_MAX_ATTEMPTS = 10
+    # True only if the mail server accepts internationalised addresses (SMTPUTF8, RFC 6531);
+    # otherwise forms refuse addresses with non-ASCII characters before the @.
+    MAIL_SMTPUTF8 = False
 
     # Werkzeug's scrypt; tests choose a cheaper method to stay fast.
     PASSWORD_HASH_METHOD = "scrypt"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Flask, jsonify, make_response, render_template, request
 from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 
@@ -137,6 +138,19 @@ def register_error_handlers(app: Flask) -> None:
             (k, v) for k, v in error.get_headers() if k.lower() in {"retry-after", "allow"}
         ]
         return render_error(status, message, headers)
+
+    @app.errorhandler(IntegrityError)
+    def handle_integrity_error(error: IntegrityError):
+        # A unique constraint refused a second, simultaneous copy of something (a double
+        # click, two tabs): the first one was saved. Services turn the cases they know into
+        # form messages; this is the net for the rest.
+        from .extensions import db
+
+        db.session.rollback()
+        app.logger.warning("Integrity error on %s %s: %s", request.method, request.path,
+                           type(getattr(error, "orig", error)).__name__)
+        return render_error(409, "This was already saved (perhaps the form was sent twice). "
+                                 "Reload the page to see the current state.")
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):

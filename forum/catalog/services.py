@@ -16,6 +16,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import joinedload
 
 from forum.accounts.suspensions import check_can_post
+from forum.database import duplicate_refused
 from forum.errors import NotFound, ValidationFailed
 from forum.extensions import db
 from forum.fingerprint import content_fingerprint
@@ -212,16 +213,19 @@ def live_reviews_of(user: User, product: Product) -> list[Review]:
     )
 
 
+ALREADY_PENDING = (
+    "You already have a review of this product awaiting moderation. "
+    "Withdraw it from My account if you want to write a new one."
+)
+
+
 def submit_review(user: User, product: Product, rating, title: str, body: str) -> Review:
     """Store the review exactly as received, with its fingerprint, pending moderation."""
     check_can_post(user)  # logged in and not suspended, as for every other kind of post
     rating_value = _check_review_fields(rating, title, body)
     live = live_reviews_of(user, product)
     if any(r.status == PENDING for r in live):
-        raise ValidationFailed(
-            "You already have a review of this product awaiting moderation. "
-            "Withdraw it from My account if you want to write a new one."
-        )
+        raise ValidationFailed(ALREADY_PENDING)
     replaces = next((r for r in live if r.status in ("published", "hidden")), None)
     review = Review(
         product=product,
@@ -233,9 +237,11 @@ def submit_review(user: User, product: Product, rating, title: str, body: str) -
         status=PENDING,
         replaces_id=replaces.id if replaces else None,
     )
-    db.session.add(review)
-    moderation.record_submission(review, user)
-    db.session.commit()
+    # The same review sent twice at once (a double click): one is stored, the other told.
+    with duplicate_refused(ALREADY_PENDING):
+        db.session.add(review)
+        moderation.record_submission(review, user)
+        db.session.commit()
     return review
 
 
