@@ -111,6 +111,10 @@ def render_error(status: int, message: str | None = None, headers=None):
     return response
 
 
+def init_app(app: Flask) -> None:
+    register_error_handlers(app)
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def handle_domain_error(error: DomainError):

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from forum.registries import AppDict, AppList, add_once
+
 from .states import QUEUE_STATES
 
 
@@ -40,11 +42,12 @@ class ContentKind:
     queue_states: tuple[str, ...] = QUEUE_STATES
 
 
-KINDS: dict[str, ContentKind] = {}
+# The app's content kinds (a per-app registry: forum.registries).
+KINDS: AppDict = AppDict("moderation.kinds")
 
 
-def register_kind(kind: ContentKind) -> ContentKind:
-    KINDS[kind.name] = kind
+def register_kind(kind: ContentKind, app=None) -> ContentKind:
+    KINDS.for_app(app)[kind.name] = kind
     return kind
 
 
@@ -72,12 +75,11 @@ class QueueSection:
     overdue: int = 0
 
 
-QUEUE_SECTIONS: list[Callable] = []
+QUEUE_SECTIONS: AppList = AppList("moderation.queue_sections")
 
 
-def register_queue_section(provider: Callable) -> None:
-    if provider not in QUEUE_SECTIONS:
-        QUEUE_SECTIONS.append(provider)
+def register_queue_section(provider: Callable, app=None) -> None:
+    add_once(QUEUE_SECTIONS, provider, app)
 
 
 def queue_sections(moderator) -> list[QueueSection]:

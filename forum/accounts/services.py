@@ -18,6 +18,7 @@ from ..errors import AuthenticationFailed, Gone, NotFound, ValidationFailed
 from ..database import commit_unique
 from ..extensions import db
 from ..mail import queue_mail
+from ..registries import AppList, add_once
 from ..models import ROLES, AuthToken, User
 from ..timeutil import utcnow
 from .passwords import password_problems
@@ -49,9 +50,21 @@ def _spend_hash_time(password: str) -> None:
 
 # Hooks that other areas register to add their data to the export and to act
 # on account deletion (reviews, forum posts...), so accounts need not know them.
-export_sections: list = []
-deletion_handlers: list = []
-deletion_explanations: list = []
+# Per-app registries (forum.registries): (name, function(user) -> data), function(user),
+# and the sentences shown on the delete-account page.
+export_sections: AppList = AppList("accounts.export_sections")
+deletion_handlers: AppList = AppList("accounts.deletion_handlers")
+deletion_explanations: AppList = AppList("accounts.deletion_explanations")
+
+
+def register_export_section(name: str, section, app=None) -> None:
+    add_once(export_sections, (name, section), app)
+
+
+def register_deletion_handler(handler, explanation: str | None = None, app=None) -> None:
+    add_once(deletion_handlers, handler, app)
+    if explanation:
+        add_once(deletion_explanations, explanation, app)
 
 
 def hash_token(token: str) -> str:
