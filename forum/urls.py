@@ -7,11 +7,16 @@ from flask import current_app, has_request_context, url_for
 FALLBACK_SITE_URL = "http://127.0.0.1:5000"
 
 
+DEVELOPMENT_MAIL_BACKENDS = {"forum.mail.DevelopmentEmailBackend", "console", "file", "locmem", "dummy"}
+
+
 def _request_host_is_trusted() -> bool:
-    """A request's Host may be used for links only in development, or when Flask
-    has checked it against TRUSTED_HOSTS (other hosts are refused with 400)."""
+    """A request's Host may be used for links only in development (debug, tests, or mail
+    that never leaves the machine: `flask demo`, `flask run`), or when Flask has checked
+    it against TRUSTED_HOSTS (other hosts are refused with 400)."""
     config = current_app.config
-    return bool(current_app.debug or current_app.testing or config.get("TRUSTED_HOSTS"))
+    return bool(current_app.debug or current_app.testing or config.get("TRUSTED_HOSTS")
+                or config.get("MAIL_BACKEND") in DEVELOPMENT_MAIL_BACKENDS)
 
 
 def external_url(endpoint: str, **values) -> str:

@@ -225,7 +225,8 @@ def make_user_in(app, email):
 
 
 def test_in_production_a_request_host_is_never_used_for_links(app_config):
-    app_config["TESTING"] = False  # production: no SITE_URL, no TRUSTED_HOSTS
+    # Production: real mail, no SITE_URL, no TRUSTED_HOSTS (nothing listens on port 1: mail stays queued).
+    app_config.update(TESTING=False, MAIL_BACKEND="smtp", MAIL_SERVER="127.0.0.1", MAIL_PORT=1)
     app = create_app(app_config)
     with app.app_context():
         make_user_in(app, "jane@example.com")
