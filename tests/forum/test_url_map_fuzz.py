@@ -170,9 +170,10 @@ def test_no_route_answers_5xx_to_any_input(app, world, role):
             client = _client(app, world, role)
             values = {name: _path_value(data.draw, conv, world) for name, conv in rule._converters.items()}
             path = _build_path(rule, values)
-            # Every parameter the code reads, each present about one time in three.
+            # Every parameter the code reads, each present two times in three (views ignore
+            # the ones they do not read, so sending many costs nothing).
             chosen = [name for name in query_names
-                      if data.draw(st.integers(0, 2), label=f"send {name}") == 0]
+                      if data.draw(st.integers(0, 2), label=f"send {name}") > 0]
             query = [(name, _value(data.draw)) for name in chosen]
             if data.draw(st.booleans(), label="repeat a parameter") and query:
                 query.append((query[0][0], _value(data.draw)))
