@@ -7,7 +7,6 @@ import io
 import json
 import logging
 import re
-import smtplib
 import socket
 import threading
 from pathlib import Path
