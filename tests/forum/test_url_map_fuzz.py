@@ -6,7 +6,7 @@ draws values for each path converter, for every query parameter the code reads
 (found in the source: `args.get("...")`, `page_arg()`...), and for the fields of
 every form (read from the page's own HTML, or from the form classes for POST-only
 addresses), mixing real ids and slugs, odd numbers and the naughty strings.
-The number of examples is bounded (FUZZ_EXAMPLES, default 4 rounds over every
+The number of examples is bounded (FUZZ_EXAMPLES, default 2 rounds over every
 route per role) so the test stays quick on SQLite and PostgreSQL.
 """
 
@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 import re
+import time
+import warnings
 from pathlib import Path
 from urllib.parse import quote
 
@@ -27,7 +29,8 @@ from tests.conftest import STRONG_PASSWORD, naughty_strings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SOURCE_DIRS = [PROJECT_ROOT / "forum", PROJECT_ROOT / "moderation"]
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "4"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "2"))
+SLOW_SECONDS = 10  # a request slower than this is reported as a warning (it would time out behind gunicorn)
 SKIPPED_ENDPOINTS = {"static"}
 ODD_NUMBERS = ["0", "-1", "²", "٣", "１", "", " 2", "1.5", "1e3", "2147483648", "99999999999999999999999",
                "0x1", "+1", "1,2"]
@@ -187,7 +190,11 @@ def test_no_route_answers_5xx_to_any_input(app, world, role):
                 for name in picked:
                     form[name] = data.draw(st.one_of(st.sampled_from(options), st.just("")), label=name) \
                         if options and data.draw(st.booleans()) else _value(data.draw)
+            started = time.monotonic()
             response = client.open(path, method=method, query_string=query, data=form)
+            elapsed = time.monotonic() - started
+            if elapsed > SLOW_SECONDS:
+                warnings.warn(f"slow: {elapsed:.0f} s for {role} {method} {path} {query!r} {form!r}"[:2000])
             if response.status_code >= 500:
                 failures.append((role, method, path, query, form, response.status_code))
         assert not failures, "5xx answers:\n" + "\n".join(repr(f) for f in failures[:10])
