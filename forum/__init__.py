@@ -10,6 +10,7 @@ from pathlib import Path
 from flask import Flask
 
 from .config import DefaultConfig, finish_config, instance_path_from_env
+from .registries import initialising
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,66 +30,44 @@ def create_app(test_config: dict | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     finish_config(app)
 
-    from . import mail as mail_module
-    from . import security
-    from .errors import register_error_handlers
-    from .extensions import csrf, db, limiter, login_manager, mail, migrate
-
-    db.init_app(app)
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
-    csrf.init_app(app)
-    limiter.init_app(app)
-    mail.init_app(app)
-    login_manager.init_app(app)
-    mail_module.init_app(app)  # after db: its teardown must run before the session is removed
-    security.init_app(app)
-    register_error_handlers(app)
-
-    from . import database
-
-    database.init_app(app)
-
-    from .accounts import bp as accounts_bp
-    from .accounts import login as _login  # noqa: F401  (registers the user loader)
-    from .main import bp as main_bp
-
-    app.register_blueprint(main_bp)
-    app.register_blueprint(accounts_bp)
-
-    import moderation
-
-    from . import catalog
-
-    catalog.init_app(app)
-    from moderation import flags
-
-    from . import community
-
-    flags.init_app(app)  # generic flags: forum posts, blog comments
-    community.init_app(app)
-    from . import members
-
-    members.init_app(app)  # after community: it hooks forum posts
-    from . import blog
-
-    blog.init_app(app)
-    from . import search
-
-    search.init_app(app)  # after the kinds it makes searchable
-    moderation.init_app(app)
-    from moderation import removal
-
-    removal.init_app(app)  # after moderation: it adds a queue section and a badge
-    from . import speed
-
-    speed.init_app(app)  # after the areas: stored HTML of their kinds, page cache of their pages
-
-    from . import worker
-
-    worker.init_app(app)  # after the areas whose settings its jobs read
-
-    from . import cli, templating
-
-    templating.init_app(app)
-    cli.init_app(app)
+    with initialising(app):  # registries filled by the areas belong to this app
+        for area in _areas():
+            area.init_app(app)
     return app
+
+
+def _areas() -> list:
+    """Each area's one `init_app(app)`, in the order they need."""
+    import moderation
+    from moderation import flags, removal
+
+    from . import (
+        accounts, blog, catalog, cli, community, database, deploy, errors, extensions, logs, main,
+        members, paging, search, security, speed, templating, worker,
+    )
+    from . import mail as mail_module
+
+    return [
+        paging,        # first: the <int:...> converter every route uses
+        extensions,    # db, migrate, csrf, limiter, mail, login manager
+        mail_module,   # after db: its teardown must run before the session is removed
+        security,
+        logs,
+        errors,
+        database,
+        main,
+        accounts,
+        catalog,
+        flags,         # generic flags: forum posts, blog comments
+        community,
+        members,       # after community: it hooks forum posts
+        blog,
+        search,        # after the kinds it makes searchable
+        moderation,
+        removal,       # after moderation: it adds a queue section and a badge
+        speed,         # after the areas: stored HTML of their kinds, page cache of their pages
+        worker,        # after the areas whose settings its jobs read
+        templating,
+        cli,
+        deploy,
+    ]

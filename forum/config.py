@@ -48,6 +48,9 @@ class DefaultConfig:
     MAIL_TIMEOUT = 10
     MAIL_DEFAULT_SENDER = "Community <community@shop.example>"
     MAIL_MAX_ATTEMPTS = 10
+    # True only if the mail server accepts internationalised addresses (SMTPUTF8, RFC 6531);
+    # otherwise forms refuse addresses with non-ASCII characters before the @.
+    MAIL_SMTPUTF8 = False
 
     # Werkzeug's scrypt; tests choose a cheaper method to stay fast.
     PASSWORD_HASH_METHOD = "scrypt"
@@ -75,6 +78,12 @@ class DefaultConfig:
     RATELIMIT_COSIGNATURE = "60 per hour"
     # Public address used in mail links, e.g. https://community.shop.example
     SITE_URL = None
+    # Host names this site answers to (Flask checks every request's Host against them;
+    # others get 400). FLASK_TRUSTED_HOSTS='["community.shop.example"]' or a comma list.
+    TRUSTED_HOSTS = None
+
+    # Level of the application's logs (DEBUG, INFO, WARNING, ERROR).
+    LOG_LEVEL = "INFO"
 
 
 def _database_url_from_env() -> str | None:
@@ -107,6 +116,10 @@ def finish_config(app) -> None:
         app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
             app.config["SQLALCHEMY_DATABASE_URI"]
         )
+    hosts = app.config.get("TRUSTED_HOSTS")
+    if isinstance(hosts, str):
+        hosts = [h.strip() for h in hosts.split(",") if h.strip()]
+    app.config["TRUSTED_HOSTS"] = list(hosts) if hosts else None
     # The remember-me cookie is as sensitive as the session cookie.
     app.config.setdefault("REMEMBER_COOKIE_SECURE", bool(app.config.get("SESSION_COOKIE_SECURE")))
     app.config.setdefault("SEARCH_INDEX_DIR", str(instance / "search-index"))

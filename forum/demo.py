@@ -13,13 +13,12 @@ from sqlalchemy import select
 
 from .extensions import db
 from .models import User
+from .registries import AppList, add_once
 
 DEMO_SEED = 20261124
 DEMO_DOMAIN = "demo.shop.example"
 MEMBER_COUNT = 24
 
-# (name, function(faker) -> iterable of lines); areas append theirs.
-loaders: list = []
 
 
 def _random_password() -> str:
@@ -72,7 +71,13 @@ def load_staff_and_members(fake: Faker):
     )
 
 
-loaders.append(("accounts", load_staff_and_members))
+# (name, function(faker) -> iterable of lines), run in order; areas add theirs with
+# register_demo_loader in their init_app (a per-app registry: forum.registries).
+loaders: AppList = AppList("demo.loaders", lambda: [("accounts", load_staff_and_members)])
+
+
+def register_demo_loader(name: str, loader, app=None) -> None:
+    add_once(loaders, (name, loader), app)
 
 
 def load_demo_data(site_url: str = "http://127.0.0.1:5000"):

@@ -7,7 +7,9 @@ turns each into a templated page (or JSON under /api) with its status code.
 from __future__ import annotations
 
 from flask import Flask, jsonify, make_response, render_template, request
+from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 
@@ -91,7 +93,11 @@ def _wants_json() -> bool:
 def render_error(status: int, message: str | None = None, headers=None):
     title = ERROR_TITLES.get(status, "Error")
     message = message or ERROR_EXPLANATIONS.get(status, title)
-    if _wants_json():
+    if request_ctx.url_adapter is None:
+        # The Host header is not in TRUSTED_HOSTS: no URL can be built, so no page template.
+        response = make_response(f"{status} {title}: {message}\n", status)
+        response.mimetype = "text/plain"
+    elif _wants_json():
         response = jsonify({"error": title, "message": message, "status": status})
         response.status_code = status
     else:
@@ -103,6 +109,10 @@ def render_error(status: int, message: str | None = None, headers=None):
         for key, value in headers:
             response.headers[key] = value
     return response
+
+
+def init_app(app: Flask) -> None:
+    register_error_handlers(app)
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -132,6 +142,19 @@ def register_error_handlers(app: Flask) -> None:
             (k, v) for k, v in error.get_headers() if k.lower() in {"retry-after", "allow"}
         ]
         return render_error(status, message, headers)
+
+    @app.errorhandler(IntegrityError)
+    def handle_integrity_error(error: IntegrityError):
+        # A unique constraint refused a second, simultaneous copy of something (a double
+        # click, two tabs): the first one was saved. Services turn the cases they know into
+        # form messages; this is the net for the rest.
+        from .extensions import db
+
+        db.session.rollback()
+        app.logger.warning("Integrity error on %s %s: %s", request.method, request.path,
+                           type(getattr(error, "orig", error)).__name__)
+        return render_error(409, "This was already saved (perhaps the form was sent twice). "
+                                 "Reload the page to see the current state.")
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):

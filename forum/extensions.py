@@ -30,3 +30,15 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 mail = Mail()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def init_app(app) -> None:
+    from pathlib import Path
+
+    db.init_app(app)
+    migrations = Path(__file__).resolve().parent.parent / "migrations"
+    migrate.init_app(app, db, directory=str(migrations), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    mail.init_app(app)
+    login_manager.init_app(app)

@@ -5,14 +5,19 @@
 - `render_markdown`: Markdown (forum posts, blog) -> sanitised HTML: raw HTML
   disabled in the parser, then an allow-list clean as a second line of defence.
 Every link we generate from user content gets rel="nofollow ugc noopener".
+Links are made inside the sanitiser (bleach's LinkifyFilter in the Cleaner) and
+only for the schemes in ALLOWED_PROTOCOLS, the same list the cleaner applies to
+links written in Markdown; nothing changes the HTML after it has been cleaned.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+import re
+from functools import lru_cache, partial
+from urllib.parse import urlsplit
 
-import bleach
-from bleach.linkifier import Linker
+from bleach.linkifier import Linker, LinkifyFilter, build_url_re
+from bleach.sanitizer import Cleaner
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
@@ -32,6 +37,22 @@ ALLOWED_TAGS = [
 ALLOWED_ATTRIBUTES = {"a": ["href", "title", "rel"], "abbr": ["title"], "th": ["align"], "td": ["align"]}
 
 
+# Only text that starts with one of these schemes (or looks like a bare domain, which
+# becomes http://) is turned into a link. The look-behind keeps "ftp://x.com" from
+# becoming "ftp://" followed by a link to http://x.com.
+_BLEACH_URL_RE = build_url_re(protocols=ALLOWED_PROTOCOLS)
+_URL_RE = re.compile(r"(?<![/:])" + _BLEACH_URL_RE.pattern, _BLEACH_URL_RE.flags)
+
+
+def _allowed_scheme(attrs, new=False):
+    """Drop any link (found in text or written) whose scheme is not allowed."""
+    href = attrs.get((None, "href"), "")
+    scheme = urlsplit(href).scheme.lower() if ":" in href.split("/", 1)[0] else ""
+    if scheme and scheme not in ALLOWED_PROTOCOLS:
+        return None
+    return attrs
+
+
 def _set_rel(attrs, new=False):
     href_key = (None, "href")
     href = attrs.get(href_key, "")
@@ -41,9 +62,22 @@ def _set_rel(attrs, new=False):
     return attrs
 
 
+_CALLBACKS = [_allowed_scheme, _set_rel]
+
+
 @lru_cache(maxsize=1)
 def _linker() -> Linker:
-    return Linker(callbacks=[_set_rel], skip_tags=["pre", "code"], parse_email=False)
+    return Linker(callbacks=_CALLBACKS, skip_tags=["pre", "code"], parse_email=False, url_re=_URL_RE)
+
+
+@lru_cache(maxsize=1)
+def _cleaner() -> Cleaner:
+    return Cleaner(
+        tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, protocols=ALLOWED_PROTOCOLS, strip=True,
+        strip_comments=True,
+        filters=[partial(LinkifyFilter, callbacks=_CALLBACKS, skip_tags=["pre", "code"],
+                         parse_email=False, url_re=_URL_RE)],
+    )
 
 
 def linkify_plain_text(text: str | None) -> Markup:
@@ -62,11 +96,8 @@ def _markdown() -> MarkdownIt:
 
 
 def sanitize_html(html: str) -> Markup:
-    cleaned = bleach.clean(
-        html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, protocols=ALLOWED_PROTOCOLS, strip=True,
-        strip_comments=True,
-    )
-    return Markup(_linker().linkify(cleaned))
+    """Clean and linkify in one pass: bleach's Cleaner with its LinkifyFilter."""
+    return Markup(_cleaner().clean(html))
 
 
 def render_markdown(source: str | None) -> Markup:

@@ -5,15 +5,26 @@ from __future__ import annotations
 from flask import current_app, has_request_context, request
 from flask_login import current_user
 
+from .registries import AppList, add_once
+
 # (label, endpoint): an area appears in the navigation once its blueprint exists.
-NAV_AREAS = [
+DEFAULT_NAV_AREAS = [
     ("Products", "catalog.products"),
     ("Forums", "community.forums"),
     ("Blog", "blog.index"),
 ]
-
+# Per-app registries (forum.registries).
+NAV_AREAS: AppList = AppList("templating.nav_areas", lambda: list(DEFAULT_NAV_AREAS))
 # Areas may add counts for moderators (e.g. items waiting in the queue).
-moderator_badges: list = []
+moderator_badges: AppList = AppList("templating.moderator_badges")
+
+
+def register_nav_area(label: str, endpoint: str, app=None) -> None:
+    add_once(NAV_AREAS, (label, endpoint), app)
+
+
+def register_moderator_badge(badge, app=None) -> None:
+    add_once(moderator_badges, badge, app)
 
 
 def init_app(app) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from forum.registries import AppDict, AppList, add_once
+
 from .states import QUEUE_STATES
 
 
@@ -40,11 +42,12 @@ class ContentKind:
     queue_states: tuple[str, ...] = QUEUE_STATES
 
 
-KINDS: dict[str, ContentKind] = {}
+# The app's content kinds (a per-app registry: forum.registries).
+KINDS: AppDict = AppDict("moderation.kinds")
 
 
-def register_kind(kind: ContentKind) -> ContentKind:
-    KINDS[kind.name] = kind
+def register_kind(kind: ContentKind, app=None) -> ContentKind:
+    KINDS.for_app(app)[kind.name] = kind
     return kind
 
 
@@ -76,17 +79,16 @@ class QueueSection:
     rows: list | None = None
 
 
-QUEUE_SECTIONS: list[Callable] = []
+QUEUE_SECTIONS: AppList = AppList("moderation.queue_sections")
 # provider -> counter() returning (key, count, overdue) cheaply, for the header
 # badge and the tabs on every page (without building the section's rows).
-QUEUE_COUNTERS: dict[Callable, Callable] = {}
+QUEUE_COUNTERS: AppDict = AppDict("moderation.queue_counters")
 
 
-def register_queue_section(provider: Callable, counter: Callable | None = None) -> None:
-    if provider not in QUEUE_SECTIONS:
-        QUEUE_SECTIONS.append(provider)
+def register_queue_section(provider: Callable, counter: Callable | None = None, app=None) -> None:
+    add_once(QUEUE_SECTIONS, provider, app)
     if counter is not None:
-        QUEUE_COUNTERS[provider] = counter
+        QUEUE_COUNTERS.for_app(app)[provider] = counter
 
 
 def queue_sections(moderator) -> list[QueueSection]:

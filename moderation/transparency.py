@@ -27,6 +27,7 @@ from sqlalchemy import and_, func, literal_column, select
 
 from forum.errors import ValidationFailed
 from forum.extensions import db
+from forum.registries import AppList, add_once
 
 from .kinds import KINDS
 from .models import ModerationLog
@@ -36,16 +37,18 @@ DEFAULT_DAYS = 90
 RATINGS = (1, 2, 3, 4, 5)
 
 # builder(start, end) -> (template, context); shown in this order.
-TRANSPARENCY_SECTIONS: list[Callable] = []
+# (A per-app registry: forum.registries.)
+# Every app starts with the sections of this module: reviews, then decisions by kind.
+TRANSPARENCY_SECTIONS: AppList = AppList(
+    "moderation.transparency_sections", lambda: [review_numbers, decisions_by_kind]
+)
 
 
-def register_transparency_section(*args: str | Callable) -> None:
+def register_transparency_section(*args: str | Callable, app=None) -> None:
     """register_transparency_section(builder) (a leading key, as in
     register_transparency_section("removal_requests", builder), is accepted and unused:
     the context's own top-level keys name the section in /transparency.json)."""
-    builder = args[-1]
-    if builder not in TRANSPARENCY_SECTIONS:
-        TRANSPARENCY_SECTIONS.append(builder)
+    add_once(TRANSPARENCY_SECTIONS, args[-1], app)
 
 
 # --- the period ------------------------------------------------------------------
@@ -268,9 +271,6 @@ def decisions_by_kind(start: datetime, end: datetime) -> tuple[str, dict]:
         })
     return "moderation/transparency/kinds.html", {"all_content": kinds}
 
-
-register_transparency_section(review_numbers)
-register_transparency_section(decisions_by_kind)
 
 
 def build_report(period: Period) -> list[dict]:

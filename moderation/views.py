@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from forum.errors import NotFound, PermissionDenied, ValidationFailed
 from forum.extensions import db, login_manager
+from forum.paging import page_arg
 from forum.forms import apply_errors
 from forum.models import User
 from forum.security import is_safe_next
@@ -154,16 +155,13 @@ def _render_queue(kind_filter: str | None, page: int, bulk_form: BulkForm | None
 
 
 def _page_number(raw: str | None) -> int:
-    # Bounded so a silly ?page= never reaches the database as an out-of-range OFFSET.
-    if not raw or not (raw.isascii() and raw.isdigit()) or len(raw) > 6:
-        return 1
-    return max(1, int(raw))
+    return page_arg(values=[raw] if raw is not None else [])
 
 
 @bp.route("/moderation")
 def queue():
     kind_filter, reason, order = _desk_filters(request.args)
-    return _render_queue(kind_filter, _page_number(request.args.get("page")), reason=reason, order=order)
+    return _render_queue(kind_filter, page_arg(), reason=reason, order=order)
 
 
 @bp.route("/moderation/next")

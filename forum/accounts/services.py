@@ -15,8 +15,10 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..errors import AuthenticationFailed, Gone, NotFound, ValidationFailed
+from ..database import commit_unique
 from ..extensions import db
 from ..mail import queue_mail
+from ..registries import AppList, add_once
 from ..models import ROLES, AuthToken, User
 from ..timeutil import utcnow
 from .passwords import password_problems
@@ -30,24 +32,51 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 
+def _dummy_password_hash() -> str:
+    """A hash of a random password, made once per app with the current method."""
+    dummy = current_app.extensions.get("dummy_password_hash")
+    if dummy is None:
+        dummy = current_app.extensions["dummy_password_hash"] = hash_password(secrets.token_urlsafe(16))
+    return dummy
+
+
 def _spend_hash_time(password: str) -> None:
-    """Checked when no account matches, so a miss costs as much time as a hit."""
-    dummy = current_app.extensions.setdefault("dummy_password_hash", hash_password("x" * 16))
-    check_password_hash(dummy, password)
+    """Checked when no account matches, so a miss costs one hash check, exactly like a hit.
+
+    (The dummy hash is made once; before, `setdefault` hashed a new one on every miss,
+    so an unknown address cost two hashes and was easy to tell apart by timing.)
+    """
+    check_password_hash(_dummy_password_hash(), password)
 
 # Hooks that other areas register to add their data to the export and to act
 # on account deletion (reviews, forum posts...), so accounts need not know them.
-export_sections: list = []
-deletion_handlers: list = []
-deletion_explanations: list = []
+# Per-app registries (forum.registries): (name, function(user) -> data), function(user),
+# and the sentences shown on the delete-account page.
+export_sections: AppList = AppList("accounts.export_sections")
+deletion_handlers: AppList = AppList("accounts.deletion_handlers")
+deletion_explanations: AppList = AppList("accounts.deletion_explanations")
+
+
+def register_export_section(name: str, section, app=None) -> None:
+    add_once(export_sections, (name, section), app)
+
+
+def register_deletion_handler(handler, explanation: str | None = None, app=None) -> None:
+    add_once(deletion_handlers, handler, app)
+    if explanation:
+        add_once(deletion_explanations, explanation, app)
 
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def normalise_email(raw: str, field: str = "email") -> str:
-    """Validate an address for use as a recipient; refuse anything that could inject headers."""
+def normalise_email(raw: str, field: str = "email", *, for_sending: bool = True) -> str:
+    """Validate an address for use as a recipient; refuse anything that could inject headers.
+
+    `for_sending=False` only looks an address up (login): accounts made before the
+    SMTPUTF8 rule can still sign in.
+    """
     if not isinstance(raw, str) or not raw.strip():
         raise ValidationFailed(field_errors={field: ["Enter your email address."]})
     if len(raw) > 254 or any(ch in raw for ch in "\r\n\x00"):
@@ -56,6 +85,13 @@ def normalise_email(raw: str, field: str = "email") -> str:
         info = validate_email(raw.strip(), check_deliverability=False)
     except EmailNotValidError as error:
         raise ValidationFailed(field_errors={field: [f"Enter a valid email address: {error}"]})
+    if for_sending and not current_app.config.get("MAIL_SMTPUTF8") and not info.local_part.isascii():
+        # Without SMTPUTF8 our mail server cannot send to such an address: refuse it now
+        # rather than accept it and never deliver the mail it is for.
+        raise ValidationFailed(field_errors={field: [
+            "We cannot send mail to an address with accented or non-Latin letters before the @. "
+            "Please use another address."
+        ]})
     return info.normalized.lower()
 
 
@@ -92,12 +128,9 @@ def register_user(email: str, display_name: str, password: str, role: str = "mem
     _check_password(password, email, display_name)
     if role not in ROLES:
         raise ValidationFailed(f"Unknown role {role!r}; use one of {', '.join(ROLES)}.")
+    taken = {"email": ["An account with this email address already exists. Log in, or reset your password."]}
     if find_user_by_email(email) is not None:
-        raise ValidationFailed(
-            field_errors={
-                "email": ["An account with this email address already exists. Log in, or reset your password."]
-            }
-        )
+        raise ValidationFailed(field_errors=taken)
     user = User(
         email=email,
         display_name=display_name,
@@ -105,7 +138,7 @@ def register_user(email: str, display_name: str, password: str, role: str = "mem
         role=role,
     )
     db.session.add(user)
-    db.session.commit()
+    commit_unique(field_errors=taken)  # the same address registered twice at once
     return user
 
 
@@ -113,7 +146,7 @@ def authenticate(email: str, password: str) -> User:
     """The same answer and roughly the same time whether or not the email is known."""
     failure = AuthenticationFailed("Email or password is not correct.")
     try:
-        email = normalise_email(email)
+        email = normalise_email(email, for_sending=False)
     except ValidationFailed:
         _spend_hash_time(password)
         raise failure

@@ -18,6 +18,7 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from forum.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from forum.database import duplicate_refused
 from forum.extensions import db
 from forum.fingerprint import content_fingerprint
 from forum.models import User
@@ -152,6 +153,9 @@ def _search_update(post: BlogPost, was_public: bool) -> None:
         action("blog_comment", comment_id)
 
 
+SLUG_TAKEN = {"title": ["Another post just took this address. Please save again."]}
+
+
 def _commit_post(post: BlogPost) -> None:
     try:
         db.session.commit()
@@ -161,7 +165,7 @@ def _commit_post(post: BlogPost) -> None:
     except IntegrityError:
         # Two posts with the same title saved at the same moment: the slug is taken.
         db.session.rollback()
-        raise ValidationFailed(field_errors={"title": ["Another post just took this address. Please save again."]})
+        raise ValidationFailed(field_errors=SLUG_TAKEN)
 
 
 def _set_published(post: BlogPost) -> None:
@@ -177,7 +181,8 @@ def create_post(author: User, title: str, body: str, *, publish: bool = False) -
     if publish:
         _set_published(post)
     db.session.add(post)
-    db.session.flush()
+    with duplicate_refused(field_errors=SLUG_TAKEN):  # the flush meets the other post's slug first
+        db.session.flush()
     _search_update(post, was_public=False)
     _commit_post(post)
     return post

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 
 from forum.errors import Conflict, ValidationFailed
 from forum.extensions import limiter
+from forum.paging import page_arg
 from forum.forms import apply_errors, page_form, render_form
 from forum.speed import rendered
 
@@ -29,8 +30,7 @@ def _member_key() -> str:
 
 
 def _page_arg() -> int:
-    page = request.args.get("page", 1, type=int)
-    return page if page and page > 0 else 1
+    return page_arg()
 
 
 # --- public pages ---------------------------------------------------------------

@@ -9,33 +9,14 @@ from __future__ import annotations
 
 from flask import jsonify, request, url_for
 
-from forum.errors import DomainError
+from forum.paging import InvalidParameter as BadQuery
+from forum.paging import int_arg, page_arg
 
 from . import api_bp, services
 from .engagement import extras_for
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
-MAX_PAGE = 100_000  # larger numbers would overflow the database's OFFSET
-
-
-class BadQuery(DomainError):
-    status_code = 400
-    title = "Bad request"
-
-
-def _positive_int_arg(name: str, default: int, maximum: int | None = None) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    # Only plain digits: "1e3", " 2", "-1" and "" are refused rather than guessed at.
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 9 or int(raw) < 1:
-        limit = f" from 1 to {maximum}" if maximum else " of 1 or more"
-        raise BadQuery(f"{name} must be a whole number{limit}.")
-    value = int(raw)
-    if maximum is not None and value > maximum:
-        raise BadQuery(f"{name} must be a whole number from 1 to {maximum}.")
-    return value
 
 
 def review_json(review, extras=None) -> dict:
@@ -75,8 +56,9 @@ def _public(response):
 
 @api_bp.route("/products/<sku>/reviews")
 def product_reviews(sku):
-    page = _positive_int_arg("page", 1, MAX_PAGE)
-    per_page = _positive_int_arg("per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE)
+    # Strict: "1e3", " 2", "-1", "", "²" and a repeated page are refused (400), not guessed at.
+    page = page_arg(strict=True)
+    per_page = int_arg("per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE, strict=True)
     sort = request.args.get("sort", "newest")
     if sort not in services.SORTS:
         raise BadQuery(f"sort must be one of: {', '.join(services.SORTS)}.")

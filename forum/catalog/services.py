@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from forum.accounts.suspensions import check_can_post
+from forum.database import duplicate_refused
 from forum.errors import NotFound, ValidationFailed
 from forum.extensions import db
 from forum.fingerprint import content_fingerprint
@@ -223,6 +224,12 @@ def live_reviews_of(user: User, product: Product) -> list[Review]:
     )
 
 
+ALREADY_PENDING = (
+    "You already have a review of this product awaiting moderation. "
+    "Withdraw it from My account if you want to write a new one."
+)
+
+
 def submit_review(user: User, product: Product, rating, title: str, body: str, **extras) -> Review:
     """Store the review exactly as received, with its fingerprint, pending moderation.
 
@@ -231,10 +238,7 @@ def submit_review(user: User, product: Product, rating, title: str, body: str, *
     rating_value = _check_review_fields(rating, title, body)
     live = live_reviews_of(user, product)
     if any(r.status == PENDING for r in live):
-        raise ValidationFailed(
-            "You already have a review of this product awaiting moderation. "
-            "Withdraw it from My account if you want to write a new one."
-        )
+        raise ValidationFailed(ALREADY_PENDING)
     replaces = next((r for r in live if r.status in ("published", "hidden")), None)
     review = Review(
         product=product,
@@ -246,13 +250,15 @@ def submit_review(user: User, product: Product, rating, title: str, body: str, *
         status=PENDING,
         replaces_id=replaces.id if replaces else None,
     )
-    db.session.add(review)
-    db.session.flush()
-    codes = [check(review, user, **extras) for check in submission_checks]
-    moderation.record_submission(review, user, reason=next((c for c in codes if c), None))
-    for hook in submission_hooks:
-        hook(review, user, **extras)
-    db.session.commit()
+    # The same review sent twice at once (a double click): one is stored, the other told.
+    with duplicate_refused(ALREADY_PENDING):
+        db.session.add(review)
+        db.session.flush()
+        codes = [check(review, user, **extras) for check in submission_checks]
+        moderation.record_submission(review, user, reason=next((c for c in codes if c), None))
+        for hook in submission_hooks:
+            hook(review, user, **extras)
+        db.session.commit()
     return review
 
 

@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 from forum.errors import Conflict, ValidationFailed
 from forum.extensions import db, limiter
 from forum.forms import apply_errors, page_form, render_form
+from forum.paging import page_arg
 from forum.security import is_safe_next
 from moderation.tlog_views import review_log_context
 from forum.speed import rendered
@@ -34,13 +35,9 @@ def _posting_limit() -> str:
     return current_app.config["RATELIMIT_POSTING"]
 
 
-MAX_PAGE = 100_000  # far beyond any real list; larger numbers would overflow the database's OFFSET
-
-
 def _page_arg() -> int:
     # Pages are forgiving: a bad ?page= shows the first page rather than an error.
-    page = request.args.get("page", 1, type=int)
-    return page if page and 0 < page <= MAX_PAGE else 1
+    return page_arg()
 
 
 def _sort_arg() -> str:

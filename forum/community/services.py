@@ -35,6 +35,7 @@ from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from forum.accounts.suspensions import check_can_post
 from forum.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from forum.database import commit_unique
 from forum.extensions import db
 from forum.fingerprint import content_fingerprint
 from forum.mail import queue_mail
@@ -154,7 +155,8 @@ def add_category(name: str, description: str = "", position: int | None = None, 
         position = (db.session.scalar(select(func.max(ForumCategory.position))) or 0) + 1
     category = ForumCategory(name=name, slug=_unique_slug(name), description=description, position=position)
     db.session.add(category)
-    db.session.commit()
+    # The same category created twice at once: its address (slug) is taken by the other one.
+    commit_unique(field_errors={"name": ["There is already a category with this name."]})
     return category
 
 

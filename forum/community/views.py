@@ -10,6 +10,7 @@ from wtforms.fields.choices import SelectChoice
 from forum.accounts import suspensions
 from forum.errors import NotFound, PermissionDenied, ValidationFailed
 from forum.extensions import limiter
+from forum.paging import page_arg
 from forum.forms import apply_errors, page_form, render_form
 from forum.sanitize import render_markdown
 from forum.speed import rendered
@@ -48,8 +49,7 @@ posting_limit = limiter.shared_limit(_posting_limit, scope="forum-posting", key_
 
 
 def _page() -> int:
-    page = request.args.get("page", "1")
-    return int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
+    return page_arg()
 
 
 def _user():

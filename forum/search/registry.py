@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
+from forum.registries import AppDict
+
 GROUPS = ("reviews", "forum", "blog")
 GROUP_LABELS = {"reviews": "Reviews", "forum": "Forums", "blog": "Blog"}
 
@@ -69,10 +71,11 @@ class Searchable:
     extra: dict = field(default_factory=dict)
 
 
-SEARCHABLES: dict[str, Searchable] = {}
+# The app's searchable kinds (a per-app registry: forum.registries).
+SEARCHABLES: AppDict = AppDict("search.searchables")
 
 
-def register_searchable(searchable: Searchable) -> Searchable:
+def register_searchable(searchable: Searchable, app=None) -> Searchable:
     """Add (or replace) a searchable kind; hook its moderation transitions if it has any.
 
     Call it after `moderation.kinds.register_kind` for the same kind name (each
@@ -80,8 +83,8 @@ def register_searchable(searchable: Searchable) -> Searchable:
     """
     if searchable.group not in GROUPS:
         raise ValueError(f"unknown search group {searchable.group!r}; use one of {GROUPS}")
-    SEARCHABLES[searchable.kind] = searchable
-    attach_transition_hooks()
+    SEARCHABLES.for_app(app)[searchable.kind] = searchable
+    attach_transition_hooks(app)
     return searchable
 
 
@@ -110,11 +113,12 @@ def _index_on_transition(subject, action, actor, from_state) -> None:
         enqueue_delete(kind, subject.id)
 
 
-def attach_transition_hooks() -> None:
+def attach_transition_hooks(app=None) -> None:
     """Idempotent: make sure every searchable moderated kind carries the hook."""
     from moderation.kinds import KINDS
 
-    for name in SEARCHABLES:
-        kind = KINDS.get(name)
+    kinds = KINDS.for_app(app)
+    for name in SEARCHABLES.for_app(app):
+        kind = kinds.get(name)
         if kind is not None and _index_on_transition not in kind.on_transition:
             kind.on_transition.append(_index_on_transition)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app, render_template, request, url_for
 
 from forum.extensions import limiter
+from forum.paging import page_arg
 
 from . import bp, services
 from .backend import SORTS
@@ -17,11 +18,7 @@ def _search_limit():
     return current_app.config["RATELIMIT_SEARCH"]
 
 
-def _page_number(value: str | None) -> int:
-    try:
-        return max(1, min(int(value or 1), 10_000))
-    except (TypeError, ValueError):
-        return 1
+MAX_SEARCH_PAGE = 10_000
 
 
 @bp.route("/search")
@@ -34,7 +31,7 @@ def search():
         product=args.get("product"),
         category=args.get("category"),
         sort=args.get("sort", "relevance"),
-        page=_page_number(args.get("page")),
+        page=page_arg(maximum=MAX_SEARCH_PAGE),
     )
     groups = [(g, GROUP_LABELS[g]) for g in GROUPS if kinds_in_group(g)]
 

@@ -11,6 +11,7 @@ from flask_login import current_user
 from forum.accounts.services import normalise_email
 from forum.errors import Conflict, ValidationFailed
 from forum.extensions import limiter
+from forum.paging import page_arg
 from forum.forms import apply_errors, render_form
 from moderation.kinds import QueueSection
 
@@ -145,7 +146,7 @@ def moderator_list():
     wanted = request.args.get("status") or None
     if wanted not in STATUS_LABELS:
         wanted = None
-    page = request.args.get("page", 1, type=int)
+    page = page_arg()
     return render_template("removal/list.html", pagination=services.list_requests(wanted, page=page),
                            wanted=wanted, status_labels=STATUS_LABELS, format_day=services.format_day)
 
