@@ -99,8 +99,8 @@ def review(review_id):
 @api_bp.route("/reviews")
 def all_reviews():
     """Every published review, oldest first (stable pages for archivers and `logverify`)."""
-    page = _positive_int_arg("page", 1, MAX_PAGE)
-    per_page = _positive_int_arg("per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE)
+    page = page_arg(strict=True)
+    per_page = int_arg("per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE, strict=True)
     pagination = services.all_published_reviews(page=page, per_page=per_page)
     return _public(jsonify(
         page=page,
