@@ -214,7 +214,10 @@ def serve(root: Path):
 
     with open(server.log_path, "ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+            # Not the production gunicorn.conf.py: its deploy check (tested in test_deploy.py)
+            # rightly refuses this development-style test instance.
+            [sys.executable, "-m", "gunicorn", "--config", os.devnull,
+             "--bind", f"127.0.0.1:{port}", "--workers", "2",
              "--threads", "4", "--timeout", "60", "--graceful-timeout", "5",
              "--access-logfile", "-", "--error-logfile", "-", "wsgi:app"],
             cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -24,7 +24,9 @@ def test_two_apps_have_equal_but_separate_registries(app, app_config):
         assert mine is not theirs, proxy
         assert len(mine) == len(theirs), proxy
     # Nothing is duplicated by building a second app (the old module globals grew each time).
-    assert [name for name, _ in loaders] == ["accounts", "catalog", "forums", "blog", "removal requests"]
+    assert [name for name, _ in loaders] == [
+        "accounts", "orders", "catalog", "review extras", "forums", "members", "blog", "removal requests"
+    ]
     assert sorted(KINDS) == ["blog_comment", "forum_post", "review"]
     assert len(set(map(id, moderator_badges))) == len(moderator_badges)
 
