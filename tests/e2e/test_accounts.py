@@ -62,7 +62,7 @@ def test_register_log_out_and_log_in_again(page, live_server):
     assert page.url == live_server + "/account"
     assert "Signed in as Browser User." in _flash(page).inner_text()
     assert page.get_by_role("heading", name="My account", level=1).is_visible()
-    assert "browser.user@example.com" in page.locator("dl.facts").inner_text()
+    assert "browser.user@example.com" in page.locator("dl.facts").first.inner_text()
 
 
 def test_wrong_password_shows_one_message_for_unknown_and_known_emails(page, live_server, create_user):
@@ -126,7 +126,7 @@ def test_staff_account_made_with_the_cli_can_log_in(page, live_server, create_us
     _log_in(page, moderator.email, moderator.password)
     assert "Signed in as Staff Member." in _flash(page).inner_text()
     page.goto("/account")
-    assert "moderator" in page.locator("dl.facts").inner_text()
+    assert "moderator" in page.locator("dl.facts").first.inner_text()
 
 
 PHONE_WIDTH = PHONE["viewport"]["width"]

@@ -23,10 +23,12 @@ def _log_in(page, email: str):
 
 def _approve(desk, text: str):
     desk.goto("/moderation")
-    item = desk.locator("li.queue-item", has_text=text)
-    assert item.count() == 1
-    item.get_by_role("button", name="Approve", exact=True).click()
-    assert desk.locator("li.queue-item", has_text=text).count() == 0
+    row = desk.locator("tr.desk-row", has_text=text)
+    assert row.count() == 1
+    row.locator("a.desk-open").click()
+    desk.locator("main").get_by_role("button", name="Approve", exact=True).click()
+    desk.goto("/moderation")
+    assert desk.locator("tr.desk-row", has_text=text).count() == 0
 
 
 def _notifications_link(page):

@@ -81,8 +81,11 @@ def test_buyer_goes_from_invitation_mail_to_a_verified_review_with_photo_and_rep
     desk = new_page()
     _log_in(desk, "invite.moderator@example.com")
     desk.goto("/moderation")
-    item = desk.locator("li.queue-item", has_text="Comfortable, clear sound")
-    assert item.locator("img").count() == 1
+    row = desk.locator("tr.desk-row", has_text="Comfortable, clear sound")
+    assert row.count() == 1
+    row.locator("a.desk-open").click()
+    item = desk.locator("main")
+    assert item.locator("img").count() == 1     # the moderator sees the photo before deciding
     item.get_by_role("button", name="Approve", exact=True).click()
     assert "published" in desk.locator(".flashes").inner_text()
 

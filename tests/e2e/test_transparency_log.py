@@ -60,8 +60,8 @@ def test_verify_page_shows_the_reviews_log_entry_and_its_inclusion_proof(live_se
     desk = new_page()
     _log_in(desk, moderator.email)
     desk.goto("/moderation")
-    item = desk.locator("li.queue-item", has_text="Transparency log lamp review.")
-    item.get_by_role("button", name="Approve", exact=True).click()
+    desk.locator("tr.desk-row", has_text="Transparency log lamp review.").locator("a.desk-open").click()
+    desk.locator("main").get_by_role("button", name="Approve", exact=True).click()
     assert "published exactly as submitted" in desk.locator(".flashes").inner_text()
 
     visitor = new_page()
