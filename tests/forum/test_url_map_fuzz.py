@@ -164,12 +164,15 @@ def test_no_route_answers_5xx_to_any_input(app, world, role):
             page_options[path] = sorted(set(OPTION_VALUE.findall(forms)))
         return page_fields[path] or class_fields
 
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
-              suppress_health_check=list(HealthCheck))
-    @given(data=st.data())
-    def walk(data):
-        failures = []
-        for rule, method in routes:
+    failures = []
+
+    # One small property per route: a single example with thousands of draws makes
+    # Hypothesis's own bookkeeping quadratic (minutes per example).
+    def walk_route(rule, method):
+        @settings(max_examples=EXAMPLES, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
+                  suppress_health_check=list(HealthCheck))
+        @given(data=st.data())
+        def walk(data):
             client = _client(app, world, role)
             values = {name: _path_value(data.draw, conv, world) for name, conv in rule._converters.items()}
             path = _build_path(rule, values)
@@ -195,8 +198,12 @@ def test_no_route_answers_5xx_to_any_input(app, world, role):
             elapsed = time.monotonic() - started
             if elapsed > SLOW_SECONDS:
                 warnings.warn(f"slow: {elapsed:.0f} s for {role} {method} {path} {query!r} {form!r}"[:2000])
-            if response.status_code >= 500:
+            # /healthz answers 503 by design when rows wait and no worker runs (tests apply them inline).
+            if response.status_code >= 500 and not (rule.endpoint == "main.healthz" and response.status_code == 503):
                 failures.append((role, method, path, query, form, response.status_code))
-        assert not failures, "5xx answers:\n" + "\n".join(repr(f) for f in failures[:10])
 
-    walk()
+        walk()
+
+    for rule, method in routes:
+        walk_route(rule, method)
+    assert not failures, "5xx answers:\n" + "\n".join(repr(f) for f in failures[:10])
