@@ -86,8 +86,8 @@ def load_demo_data(site_url: str = "http://127.0.0.1:5000"):
     from sqlalchemy import func
 
     from .mail import quiet_development_mail, send_pending
-    from .search.indexing import drain_all
     from .models import OutboxMessage
+    from .search.indexing import drain_all
 
     fake = Faker("en_GB")
     mail_before = db.session.scalar(select(func.count()).select_from(OutboxMessage))

@@ -37,7 +37,7 @@ class User(UserMixin, db.Model):
     # Part of the login cookie: bumping it signs out every other session.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
 
-    tokens: Mapped[list["AuthToken"]] = relationship(
+    tokens: Mapped[list[AuthToken]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
 

@@ -28,9 +28,9 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Callable
 
 import click
 from flask import Flask, current_app
@@ -316,7 +316,7 @@ class Worker:
         run_due_jobs()
         return None
 
-    def start(self) -> "Worker":
+    def start(self) -> Worker:
         with self.app.app_context():
             forget_old_heartbeats()
             beat(self.started_at)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import UTC
 
 from sqlalchemy import insert, select, update
 
@@ -24,7 +24,7 @@ HASHED_FIELDS = (
 
 def compute_row_hash(prev_hash: str, fields: dict) -> str:
     values = [fields[name] for name in HASHED_FIELDS]
-    values[1] = values[1].astimezone(timezone.utc).isoformat(timespec="microseconds") if values[1] else None
+    values[1] = values[1].astimezone(UTC).isoformat(timespec="microseconds") if values[1] else None
     payload = json.dumps([prev_hash, *values], ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 

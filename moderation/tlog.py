@@ -19,11 +19,23 @@ import os
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint, and_, func, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -134,7 +146,7 @@ def _pseudonym(actor_id: int | None, role: str) -> str | None:
 
 
 def _time(moment) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def public_entry(row: ModerationLog, index: int, pseudonym: str | None) -> dict:

@@ -9,18 +9,17 @@ from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-
-from ..urls import external_url
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..errors import AuthenticationFailed, Gone, NotFound, ValidationFailed
 from ..database import commit_unique
+from ..errors import AuthenticationFailed, Gone, NotFound, ValidationFailed
 from ..extensions import db
 from ..mail import queue_mail
-from ..registries import AppList, add_once
 from ..models import ROLES, AuthToken, User
+from ..registries import AppList, add_once
 from ..timeutil import utcnow
+from ..urls import external_url
 from .passwords import password_problems
 
 PASSWORD_RESET = "password_reset"

@@ -8,7 +8,7 @@ why and until when; `active_suspension(user)` lets a page say so up front.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, Text, select, update
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -103,7 +103,7 @@ def _check_suspension_fields(reason, until) -> datetime:
         errors["until"] = [f"A suspension lasts at most {SUSPENSION_MAX_DAYS // 365} years."]
     else:
         # Through the whole of the chosen day (UTC).
-        ends_at = datetime.combine(until + timedelta(days=1), time(0), tzinfo=timezone.utc)
+        ends_at = datetime.combine(until + timedelta(days=1), time(0), tzinfo=UTC)
     if errors:
         raise ValidationFailed(field_errors=errors)
     return ends_at

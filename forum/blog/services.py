@@ -17,8 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
-from forum.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from forum.database import duplicate_refused
+from forum.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from forum.extensions import db
 from forum.fingerprint import content_fingerprint
 from forum.models import User
@@ -26,7 +26,8 @@ from forum.sanitize import render_markdown
 from forum.timeutil import utcnow
 from forum.urls import external_url
 from moderation import services as moderation
-from moderation.states import PENDING, PUBLISHED as COMMENT_PUBLISHED, REMOVED, reason_label
+from moderation.states import PENDING, REMOVED, reason_label
+from moderation.states import PUBLISHED as COMMENT_PUBLISHED
 
 from .models import (
     COMMENT_BODY_MAX,

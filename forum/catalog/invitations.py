@@ -28,7 +28,7 @@ from forum.urls import external_url
 
 from . import orders
 from .models import Product
-from .trust_models import InvitationLink, InvitationOptOut, Order, ReviewFacts, ReviewInvitation
+from .trust_models import InvitationLink, InvitationOptOut, Order, ReviewInvitation
 
 DEFAULT_INVITATION_DAYS = 14
 # Orders we learn about much later (an old CSV) are not invited out of the blue.

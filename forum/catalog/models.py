@@ -8,7 +8,18 @@ removal: text may be set to NULL once the review is removed (a tombstone).
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, event, inspect, text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    event,
+    inspect,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from forum.extensions import db
@@ -39,7 +50,7 @@ class Product(db.Model):
     stars_4: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     stars_5: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
-    reviews: Mapped[list["Review"]] = relationship(back_populates="product", lazy="dynamic")
+    reviews: Mapped[list[Review]] = relationship(back_populates="product", lazy="dynamic")
 
 
 class Review(ModeratedMixin, db.Model):

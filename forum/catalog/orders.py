@@ -18,7 +18,7 @@ import io
 import json
 import secrets
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, exists, func, select, update
@@ -58,8 +58,8 @@ def parse_timestamp(raw) -> datetime:
     except ValueError:
         raise ValueError(f"ordered_at {text!r} is not an ISO 8601 date and time, e.g. 2026-11-02T14:30:00Z")
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    value = value.astimezone(timezone.utc)
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
     if value > utcnow() + timedelta(minutes=5):
         raise ValueError(f"ordered_at {text} is in the future")
     return value

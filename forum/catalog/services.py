@@ -21,8 +21,8 @@ from forum.errors import NotFound, ValidationFailed
 from forum.extensions import db
 from forum.fingerprint import content_fingerprint
 from forum.fingerprint import fingerprint_payload as _fingerprint_payload
-from forum.urls import external_url
 from forum.models import User
+from forum.urls import external_url
 from moderation import services as moderation
 from moderation.notify import DecisionMail
 from moderation.states import PENDING, PUBLISHED, reason_label

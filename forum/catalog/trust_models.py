@@ -31,7 +31,7 @@ class Order(db.Model):
     ordered_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    items: Mapped[list["OrderItem"]] = relationship(
+    items: Mapped[list[OrderItem]] = relationship(
         back_populates="order", cascade="all, delete-orphan", passive_deletes=True, order_by="OrderItem.id"
     )
 
@@ -77,7 +77,7 @@ class ReviewInvitation(db.Model):
     status: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
-    links: Mapped[list["InvitationLink"]] = relationship(
+    links: Mapped[list[InvitationLink]] = relationship(
         back_populates="invitation", cascade="all, delete-orphan", passive_deletes=True
     )
 
@@ -159,7 +159,7 @@ class CompanyReply(db.Model):
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     author = relationship("User", foreign_keys=[author_id])
-    revisions: Mapped[list["CompanyReplyRevision"]] = relationship(
+    revisions: Mapped[list[CompanyReplyRevision]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, order_by="CompanyReplyRevision.id"
     )
 

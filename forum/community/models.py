@@ -68,7 +68,7 @@ class ForumTopic(db.Model):
     category: Mapped[ForumCategory] = relationship()
     last_author: Mapped[User | None] = relationship(foreign_keys=[last_author_id])
     author: Mapped[User | None] = relationship(foreign_keys=[author_id])
-    opening: Mapped["ForumPost"] = relationship(
+    opening: Mapped[ForumPost] = relationship(
         primaryjoin=lambda: and_(foreign(ForumPost.topic_id) == ForumTopic.id, ForumPost.is_opening.is_(True)),
         viewonly=True,
         uselist=False,
@@ -111,7 +111,7 @@ class ForumPost(ModeratedMixin, db.Model):
     topic: Mapped[ForumTopic] = relationship(foreign_keys=[topic_id])
     author: Mapped[User | None] = relationship(foreign_keys="ForumPost.author_id")
     decided_by: Mapped[User | None] = relationship(foreign_keys="ForumPost.decided_by_id")
-    revisions: Mapped[list["ForumPostRevision"]] = relationship(
+    revisions: Mapped[list[ForumPostRevision]] = relationship(
         back_populates="post", order_by="ForumPostRevision.edited_at, ForumPostRevision.id",
         cascade="all, delete-orphan", passive_deletes=True,
     )

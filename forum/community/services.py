@@ -34,8 +34,8 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from forum.accounts.suspensions import check_can_post
-from forum.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from forum.database import commit_unique
+from forum.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from forum.extensions import db
 from forum.fingerprint import content_fingerprint
 from forum.mail import queue_mail

@@ -13,8 +13,8 @@ from flask import Blueprint
 from .registry import (  # noqa: F401  (the public interface)
     GROUPS,
     SEARCHABLES,
-    SearchDocument,
     Searchable,
+    SearchDocument,
     register_searchable,
 )
 

@@ -9,9 +9,9 @@ is shown: titles and snippets are built from the database at display time.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 from markupsafe import Markup
 

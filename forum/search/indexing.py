@@ -22,9 +22,9 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Callable, Iterable
 
 from flask import current_app, has_request_context
 from sqlalchemy import delete, event, func, inspect, select
@@ -36,7 +36,7 @@ from forum.timeutil import utcnow
 
 from .backend import BackendUnavailable, IndexBusy, SearchBackend
 from .models import SearchOutbox
-from .registry import SEARCHABLES, SearchDocument, Searchable, doc_id, parse_doc_id
+from .registry import SEARCHABLES, Searchable, SearchDocument, doc_id, parse_doc_id
 
 MAX_BACKOFF_SECONDS = 3600
 _draining: contextvars.ContextVar[bool] = contextvars.ContextVar("search_draining", default=False)

@@ -25,10 +25,9 @@ import contextlib
 import math
 import threading
 import time
-from datetime import timezone
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
+from datetime import UTC
 
-from whoosh.support.levenshtein import distance as edit_distance
 from sqlalchemy import (
     Column,
     DateTime,
@@ -44,6 +43,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR, insert
 from sqlalchemy.exc import OperationalError
+from whoosh.support.levenshtein import distance as edit_distance
 
 from .analysis import fold, stem, term_positions, terms_of, words_of
 from .backend import IndexBusy, IndexWriter, SearchBackend, SearchHits, SearchRequest
@@ -173,7 +173,7 @@ def _tsv(value):
 
 
 def _row(document: SearchDocument) -> dict:
-    published = document.published_at.astimezone(timezone.utc).replace(tzinfo=None)
+    published = document.published_at.astimezone(UTC).replace(tzinfo=None)
     return dict(
         doc_id=document.doc_id,
         kind=document.kind,

@@ -16,18 +16,17 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import itertools
 import fcntl
+import itertools
 import os
 import secrets
 import shutil
 import threading
 import time
-from datetime import timezone
+from collections.abc import Callable, Iterable
+from datetime import UTC
 from pathlib import Path
-from typing import Callable, Iterable
 
-from whoosh.support.levenshtein import distance as edit_distance
 from whoosh import columns, fields
 from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3Codec
@@ -36,8 +35,9 @@ from whoosh.query import And, AndMaybe, AndNot, ConstantScoreQuery, NullQuery, O
 from whoosh.reading import EmptyReader, MultiReader, SegmentReader
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
-from whoosh.writing import NO_MERGE
 from whoosh.sorting import FieldFacet
+from whoosh.support.levenshtein import distance as edit_distance
+from whoosh.writing import NO_MERGE
 
 from .analysis import (
     CommonPairs,
@@ -113,7 +113,7 @@ def document_fields(document: SearchDocument) -> dict:
         title=document.title or "",
         body=body,
         pairs=body,   # the same string: analysed once for both fields
-        published=int(document.published_at.astimezone(timezone.utc).timestamp() * 1_000_000),
+        published=int(document.published_at.astimezone(UTC).timestamp() * 1_000_000),
     )
     if document.product_sku:
         values["sku"] = document.product_sku

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from flask import g, has_app_context
 from markupsafe import Markup

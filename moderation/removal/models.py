@@ -122,11 +122,11 @@ class RemovalRequest(db.Model):
     # Email and free text erased after REMOVAL_RETENTION_DAYS (reference, dates, decisions kept).
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    items: Mapped[list["RemovalItem"]] = relationship(
+    items: Mapped[list[RemovalItem]] = relationship(
         back_populates="request", cascade="all, delete-orphan", passive_deletes=True,
         order_by="RemovalItem.id",
     )
-    events: Mapped[list["RemovalEvent"]] = relationship(
+    events: Mapped[list[RemovalEvent]] = relationship(
         back_populates="request", cascade="all, delete-orphan", passive_deletes=True,
         order_by="RemovalEvent.id",
     )

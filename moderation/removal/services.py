@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 import statistics
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import unquote, urlsplit
 
 from flask import current_app, has_request_context, request
@@ -843,9 +843,9 @@ def add_items(request_id: int, moderator: User, links_text: str | None = None,
 
 def _as_datetime(value, end: bool = False):
     if value is None or isinstance(value, datetime):
-        return value if value is None or value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, date):
-        moment = datetime.combine(value, time.min, tzinfo=timezone.utc)
+        moment = datetime.combine(value, time.min, tzinfo=UTC)
         return moment + timedelta(days=1) if end else moment
     return value
 

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from werkzeug.routing import IntegerConverter, PathConverter
 
 from forum.extensions import db
-from tests.conftest import STRONG_PASSWORD, naughty_strings
+from tests.conftest import naughty_strings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SOURCE_DIRS = [PROJECT_ROOT / "forum", PROJECT_ROOT / "moderation"]

@@ -402,8 +402,8 @@ def test_entries_hold_no_personal_data_from_naughty_strings(client, runner, make
 
 
 def test_entries_hold_no_personal_data_from_the_demo(client, runner, app):
-    from forum.models import User
     from forum.demo import load_demo_data
+    from forum.models import User
 
     for _ in load_demo_data():
         pass

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from html.parser import HTMLParser
-import re
 
 import pytest
+from markupsafe import escape
 from sqlalchemy import select
 
 from forum.community import services
@@ -14,8 +15,6 @@ from forum.community.models import ForumCategory, ForumPost
 from forum.extensions import db
 from forum.timeutil import utcnow
 from moderation.flags import Flag
-from markupsafe import escape
-
 from tests.conftest import naughty_strings
 
 HOSTILE = [
