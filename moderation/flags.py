@@ -173,7 +173,7 @@ def flag_item(kind_name: str, item_id: int, user, reason: str, note: str | None 
         db.session.flush()
     except IntegrityError:  # the same member, twice at once
         db.session.rollback()
-        raise ValidationFailed("You have already flagged this. Moderators will look at it; thank you.")
+        raise ValidationFailed("You have already flagged this. Moderators will look at it; thank you.") from None
     append_log(
         actor=user, subject_kind=kind.name, subject_id=item.id, action="flag",
         from_state=item.status, to_state=item.status, reason=reason, fingerprint=item.fingerprint,

@@ -83,7 +83,7 @@ def normalise_email(raw: str, field: str = "email", *, for_sending: bool = True)
     try:
         info = validate_email(raw.strip(), check_deliverability=False)
     except EmailNotValidError as error:
-        raise ValidationFailed(field_errors={field: [f"Enter a valid email address: {error}"]})
+        raise ValidationFailed(field_errors={field: [f"Enter a valid email address: {error}"]}) from error
     if for_sending and not current_app.config.get("MAIL_SMTPUTF8") and not info.local_part.isascii():
         # Without SMTPUTF8 our mail server cannot send to such an address: refuse it now
         # rather than accept it and never deliver the mail it is for.
@@ -148,7 +148,7 @@ def authenticate(email: str, password: str) -> User:
         email = normalise_email(email, for_sending=False)
     except ValidationFailed:
         _spend_hash_time(password)
-        raise failure
+        raise failure from None
     user = find_user_by_email(email)
     if user is None:
         _spend_hash_time(password)

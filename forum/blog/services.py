@@ -162,11 +162,11 @@ def _commit_post(post: BlogPost) -> None:
         db.session.commit()
     except StaleDataError:
         db.session.rollback()
-        raise Conflict("Someone else changed this post while you were editing. Reload it to see their changes.")
+        raise Conflict("Someone else changed this post while you were editing. Reload it to see their changes.") from None
     except IntegrityError:
         # Two posts with the same title saved at the same moment: the slug is taken.
         db.session.rollback()
-        raise ValidationFailed(field_errors=SLUG_TAKEN)
+        raise ValidationFailed(field_errors=SLUG_TAKEN) from None
 
 
 def _set_published(post: BlogPost) -> None:

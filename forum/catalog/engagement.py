@@ -196,7 +196,7 @@ def save_reply(user: User, review_id: int, body: str) -> CompanyReply:
             db.session.flush()
         except IntegrityError:
             db.session.rollback()
-            raise ValidationFailed("Someone answered this review a moment ago. Reload the page to edit that reply.")
+            raise ValidationFailed("Someone answered this review a moment ago. Reload the page to edit that reply.") from None
         action = "company_reply"
         if review.author is not None:
             queue_mail(review.author.email, "The shop answered your review", "review_company_reply",

@@ -56,7 +56,7 @@ def parse_timestamp(raw) -> datetime:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"ordered_at {text!r} is not an ISO 8601 date and time, e.g. 2026-11-02T14:30:00Z")
+        raise ValueError(f"ordered_at {text!r} is not an ISO 8601 date and time, e.g. 2026-11-02T14:30:00Z") from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     value = value.astimezone(UTC)
@@ -87,7 +87,7 @@ def _check_email(raw) -> str:
     try:
         return normalise_email(raw)
     except ValidationFailed as error:
-        raise ValueError((error.field_errors.get("email") or ["email is not valid"])[0])
+        raise ValueError((error.field_errors.get("email") or ["email is not valid"])[0]) from error
 
 
 # --- storing (idempotent) ------------------------------------------------------------
@@ -139,7 +139,7 @@ def import_orders_csv(text: str) -> dict:
     try:
         header = next(reader, None)
     except csv.Error as error:
-        raise ValidationFailed(f"Nothing was imported: line 1 cannot be read as CSV ({error}).")
+        raise ValidationFailed(f"Nothing was imported: line 1 cannot be read as CSV ({error}).") from error
     if header is None or [h.strip() for h in header] != CSV_COLUMNS:
         raise ValidationFailed("Nothing was imported: the first line must be exactly order_id,email,sku,ordered_at.")
     problems: list[str] = []
@@ -215,7 +215,7 @@ def receive_order_json(body: bytes) -> tuple[str, bool]:
     try:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        raise ValidationFailed("The body must be JSON: {\"order_id\", \"email\", \"ordered_at\", \"items\": [{\"sku\"}]}.")
+        raise ValidationFailed("The body must be JSON: {\"order_id\", \"email\", \"ordered_at\", \"items\": [{\"sku\"}]}.") from None
     if not isinstance(data, dict):
         raise ValidationFailed("The body must be a JSON object.")
     errors: dict[str, list[str]] = {}

@@ -160,9 +160,9 @@ def prepare_photo(name: str, data: bytes) -> PreparedPhoto:
     except ValidationFailed:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise _refuse(name, "decodes to far more pixels than it should (a decompression bomb), so we cannot accept it.")
+        raise _refuse(name, "decodes to far more pixels than it should (a decompression bomb), so we cannot accept it.") from None
     except Exception:  # UnidentifiedImageError, truncated or broken files, odd encoders
-        raise _refuse(name, "is not a picture we can read. Use a JPEG, PNG or WebP photo.")
+        raise _refuse(name, "is not a picture we can read. Use a JPEG, PNG or WebP photo.") from None
     extension, content_type = FORMATS[fmt]
     if fmt == "JPEG":
         mode = "RGB"

@@ -120,7 +120,7 @@ def import_products_csv(text: str) -> dict:
     try:
         fieldnames = reader.fieldnames
     except csv.Error as error:
-        raise ValidationFailed(f"Nothing was imported: line 1 cannot be read as CSV ({error}).")
+        raise ValidationFailed(f"Nothing was imported: line 1 cannot be read as CSV ({error}).") from error
     header = [(f or "").strip() for f in (fieldnames or [])]
     if not expected.issubset(header):
         raise ValidationFailed("Nothing was imported: the first line must name the columns sku,name,description.")

@@ -185,7 +185,7 @@ def resolve_link(raw: str) -> tuple[ContentKind, int]:
     try:
         parts = urlsplit(link)
     except ValueError:
-        raise LinkProblem("this is not a link we can read. Copy the address from your browser's address bar.")
+        raise LinkProblem("this is not a link we can read. Copy the address from your browser's address bar.") from None
     origins, prefix = _our_origins()
     if parts.scheme or parts.netloc:
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -204,7 +204,7 @@ def resolve_link(raw: str) -> tuple[ContentKind, int]:
         except RequestRedirect as redirect:
             endpoint, args = adapter.match(unquote(urlsplit(redirect.new_url).path), method="GET")
     except HTTPException:
-        raise LinkProblem("there is no page at this address on our site. Please check the link.")
+        raise LinkProblem("there is no page at this address on our site. Please check the link.") from None
     registered = endpoint_registry().get(endpoint)
     if registered is None:
         raise LinkProblem(
@@ -216,7 +216,7 @@ def resolve_link(raw: str) -> tuple[ContentKind, int]:
         item_id = spec({**args, "_fragment": parts.fragment}) if callable(spec) else args.get(spec)
         item_id = int(item_id)
     except (TypeError, ValueError):
-        raise LinkProblem("we could not tell which item this link shows. Please link to the item itself.")
+        raise LinkProblem("we could not tell which item this link shows. Please link to the item itself.") from None
     if db.session.get(kind.model, item_id) is None:
         raise LinkProblem("we could not find anything at this link. It may never have existed.")
     return kind, item_id
