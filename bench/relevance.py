@@ -149,7 +149,7 @@ def load_documents(app, documents) -> dict[int, str]:
         user_ids = list(db.session.scalars(db.select(User.id).order_by(User.id)))
         product_id = db.session.scalar(db.select(Product.id))
         rows = []
-        for n, (key, title, body) in enumerate(documents):
+        for n, (_key, title, body) in enumerate(documents):
             user_id = user_ids[n]
             published = now - timedelta(minutes=n)
             rows.append(dict(product_id=product_id, author_id=user_id, rating=3, title=title, body=body,

@@ -197,7 +197,7 @@ def pick_queries(app, corpus: Corpus, count: int, seed: int = 11) -> dict[str, l
             tokens = [m.group().lower() for m in WORD_RE.finditer(body or "")]
             pairs = [(a, b) for a, b in zip(tokens, tokens[1:]) if terms_of(a) and terms_of(b)]
             if pairs:
-                phrases.append('"%s %s"' % rng.choice(pairs))
+                phrases.append('"{} {}"'.format(*rng.choice(pairs)))
     stop = ["how", "do", "i", "the", "my", "with", "is", "a", "what", "for", "to", "it"]
 
     def question() -> str:

@@ -91,7 +91,7 @@ def load_demo_data(site_url: str = "http://127.0.0.1:5000"):
 
     fake = Faker("en_GB")
     mail_before = db.session.scalar(select(func.count()).select_from(OutboxMessage))
-    for name, loader in loaders:
+    for _name, loader in loaders:
         Faker.seed(DEMO_SEED)
         fake.unique.clear()
         # One request context around each loader, as if the changes came from the site:

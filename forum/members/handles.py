@@ -21,7 +21,7 @@ from .models import HANDLE_MAX, MemberProfile
 HANDLE_MIN = 2
 HANDLE_RE = re.compile(r"[A-Za-z0-9_-]+")
 # An @mention: not preceded by a word character, @ or / (e-mail addresses, paths).
-MENTION_RE = re.compile(r"(?<![\w@/.])@([A-Za-z0-9_-]{%d,%d})" % (HANDLE_MIN, HANDLE_MAX))
+MENTION_RE = re.compile(rf"(?<![\w@/.])@([A-Za-z0-9_-]{{{HANDLE_MIN},{HANDLE_MAX}}})")
 RESERVED_HANDLES = {"admin", "moderator", "moderators", "staff", "all", "here", "everyone", "system", "me",
                     "notifications", "community"}
 

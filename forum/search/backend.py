@@ -128,5 +128,5 @@ class SearchBackend(ABC):
     def size_bytes(self) -> int:
         return 0
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (optional hook: backends without resources need not override it)
         pass

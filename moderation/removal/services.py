@@ -485,9 +485,12 @@ def remind_moderators(now: datetime | None = None) -> int:
     ).all()
     overdue = [rr for rr in requests if rr.due_at < now]
     due_soon = [rr for rr in requests if rr.due_at >= now]
-    rows = lambda group: [dict(reference=rr.reference, due=format_day(rr.due_at),
-                               url=external_url("removal.decision", request_id=rr.id))
-                          for rr in group]
+
+    def rows(group):
+        return [dict(reference=rr.reference, due=format_day(rr.due_at),
+                     url=external_url("removal.decision", request_id=rr.id))
+                for rr in group]
+
     for moderator in moderators:
         queue_mail(moderator.email, SUBJECT_REMINDER, "removal_reminder", overdue=rows(overdue),
                    due_soon=rows(due_soon), days=REMINDER_DAYS,

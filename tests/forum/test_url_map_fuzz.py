@@ -194,7 +194,7 @@ def test_no_route_answers_5xx_to_any_input(app, world, role):
             response = client.open(path, method=method, query_string=query, data=form)
             elapsed = time.monotonic() - started
             if elapsed > SLOW_SECONDS:
-                warnings.warn(f"slow: {elapsed:.0f} s for {role} {method} {path} {query!r} {form!r}"[:2000])
+                warnings.warn(f"slow: {elapsed:.0f} s for {role} {method} {path} {query!r} {form!r}"[:2000], stacklevel=1)
             if response.status_code >= 500:
                 failures.append((role, method, path, query, form, response.status_code))
         assert not failures, "5xx answers:\n" + "\n".join(repr(f) for f in failures[:10])
