@@ -22,11 +22,13 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
+from typing import cast
 
 from flask import current_app, render_template
 from flask_mailman import EmailMessage
 from flask_mailman.backends.base import BaseEmailBackend
 from sqlalchemy import event, func, or_, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from .extensions import db, mail
@@ -256,7 +258,7 @@ def _send_next_leased(session: Session, conditions: list, after_id: int) -> tupl
                         claimed_until=now + timedelta(seconds=_claim_seconds()))
             )
             session.commit()
-            if result.rowcount != 1:
+            if cast(CursorResult, result).rowcount != 1:
                 continue          # someone else was quicker
             message = session.get(OutboxMessage, row_id)
             error = None

@@ -6,8 +6,10 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC
+from typing import cast
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.engine import CursorResult
 
 from forum.extensions import db
 from forum.timeutil import utcnow
@@ -46,11 +48,11 @@ def append_log(
     session = db.session
     # Bumping the head first takes its row lock (PostgreSQL) or the write lock
     # (SQLite), so concurrent appends queue up instead of forking the chain.
-    bumped = session.execute(
+    bumped = cast(CursorResult, session.execute(
         update(ModerationLogHead)
         .where(ModerationLogHead.id == 1)
         .values(last_seq=ModerationLogHead.last_seq + 1)
-    ).rowcount
+    )).rowcount
     if not bumped:
         session.execute(insert(ModerationLogHead).values(id=1, last_seq=1, last_hash=GENESIS_HASH))
     head = session.execute(

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -34,6 +35,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from wtforms import HiddenField, RadioField, SelectField, TextAreaField
@@ -67,7 +69,7 @@ OPEN_ITEM_STATES = (PUBLISHED, HIDDEN)
 bp = Blueprint("flags", __name__)
 
 
-class Flag(db.Model):
+class Flag(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     __tablename__ = "content_flag"
     __table_args__ = (
         UniqueConstraint("kind", "item_id", "user_id", name="one_per_member"),
@@ -185,12 +187,12 @@ def flag_item(kind_name: str, item_id: int, user, reason: str, note: str | None 
 
 
 def _resolve(kind_name: str, item_id: int, moderator, resolution: str) -> int:
-    return db.session.execute(
+    return cast(CursorResult, db.session.execute(
         update(Flag)
         .where(Flag.kind == kind_name, Flag.item_id == item_id, Flag.resolved_at.is_(None))
         .values(resolved_at=utcnow(), resolved_by_id=getattr(moderator, "id", None), resolution=resolution)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )).rowcount
 
 
 # action -> how the item's open flags end

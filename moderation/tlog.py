@@ -53,7 +53,7 @@ KEY_FILE = "log-signing-key"
 
 # --- storage ----------------------------------------------------------------------------------
 
-class LogPseudonym(db.Model):
+class LogPseudonym(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     """A staff member's public name in the log: random, so it reveals nothing, and kept when
     the account is deleted (it is not personal data on its own)."""
 
@@ -63,7 +63,7 @@ class LogPseudonym(db.Model):
     pseudonym: Mapped[str] = mapped_column(String(20), unique=True)
 
 
-class LogLeaf(db.Model):
+class LogLeaf(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     """The public entry of log row `seq`, as the exact bytes hashed into leaf `idx`."""
 
     __tablename__ = "log_leaf"
@@ -74,7 +74,7 @@ class LogLeaf(db.Model):
     leaf_hash: Mapped[str] = mapped_column(String(64))
 
 
-class LogNode(db.Model):
+class LogNode(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     """The hash of the perfect subtree of 2**level leaves starting at leaf idx * 2**level."""
 
     __tablename__ = "log_node"
@@ -84,7 +84,7 @@ class LogNode(db.Model):
     hash: Mapped[str] = mapped_column(String(64))
 
 
-class LogCheckpoint(db.Model):
+class LogCheckpoint(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     """Every signed checkpoint ever published (never deleted)."""
 
     __tablename__ = "log_checkpoint"
@@ -107,7 +107,7 @@ class LogCheckpoint(db.Model):
         return lv.Checkpoint(self.origin, self.tree_size, bytes.fromhex(self.root_hash)).text
 
 
-class LogCosignature(db.Model):
+class LogCosignature(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     __tablename__ = "log_cosignature"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -120,7 +120,7 @@ class LogCosignature(db.Model):
     __table_args__ = (UniqueConstraint("checkpoint_id", "witness"),)
 
 
-class LogKeyHandover(db.Model):
+class LogKeyHandover(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     """A key rotation: a note naming both keys, signed by both."""
 
     __tablename__ = "log_key_handover"

@@ -6,10 +6,12 @@ import hashlib
 import secrets
 import unicodedata
 from datetime import timedelta
+from typing import cast
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.engine import CursorResult
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..database import commit_unique
@@ -215,11 +217,11 @@ def reset_password(token: str, new_password: str) -> User:
     user = record.user
     _check_password(new_password, user.email, user.display_name)
     # Conditional update: of two simultaneous uses, exactly one wins.
-    claimed = db.session.execute(
+    claimed = cast(CursorResult, db.session.execute(
         AuthToken.__table__.update()
         .where(AuthToken.id == record.id, AuthToken.used_at.is_(None))
         .values(used_at=utcnow())
-    ).rowcount
+    )).rowcount
     if claimed != 1:
         db.session.rollback()
         raise Gone("This link has already been used.")

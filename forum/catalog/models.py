@@ -32,7 +32,7 @@ REVIEW_BODY_MAX = 10_000
 IMMUTABLE_REVIEW_COLUMNS = ("title", "body", "rating", "fingerprint")
 
 
-class Product(db.Model):
+class Product(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     __tablename__ = "product"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -53,7 +53,7 @@ class Product(db.Model):
     reviews: Mapped[list[Review]] = relationship(back_populates="product", lazy="dynamic")
 
 
-class Review(ModeratedMixin, db.Model):
+class Review(ModeratedMixin, db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     __tablename__ = "review"
     __table_args__ = (
         CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),

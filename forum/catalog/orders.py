@@ -19,9 +19,11 @@ import json
 import secrets
 import time
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from flask import current_app
 from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy.engine import CursorResult
 
 from forum.accounts.services import hash_token, normalise_email
 from forum.errors import AuthenticationFailed, Gone, ValidationFailed
@@ -284,10 +286,10 @@ def confirm_email(token: str) -> User:
     user = db.session.get(User, record.user_id)
     if user is None or user.email != record.email:
         raise Gone("This link was for another email address. Ask for a new one on a product page.")
-    claimed = db.session.execute(
+    claimed = cast(CursorResult, db.session.execute(
         update(EmailConfirmation).where(EmailConfirmation.id == record.id, EmailConfirmation.confirmed_at.is_(None))
         .values(confirmed_at=utcnow())
-    ).rowcount
+    )).rowcount
     if claimed != 1:
         db.session.rollback()
         raise Gone("This link has already been used.")

@@ -27,7 +27,7 @@ BODY_MAX = 20_000
 TEXTLESS_STATES = ("removed", "withdrawn")
 
 
-class ForumCategory(db.Model):
+class ForumCategory(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     __tablename__ = "forum_category"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -44,7 +44,7 @@ class ForumCategory(db.Model):
     last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class ForumTopic(db.Model):
+class ForumTopic(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     __tablename__ = "forum_topic"
     __table_args__ = (
         Index("ix_forum_topic_category_pinned", "category_id", "pinned"),
@@ -79,7 +79,7 @@ class ForumTopic(db.Model):
         return self.opening.title if self.opening is not None else None
 
 
-class ForumPost(ModeratedMixin, db.Model):
+class ForumPost(ModeratedMixin, db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     __tablename__ = "forum_post"
     __table_args__ = (
         CheckConstraint(
@@ -125,7 +125,7 @@ class ForumPost(ModeratedMixin, db.Model):
         return f"post-{self.id}"
 
 
-class ForumPostRevision(db.Model):
+class ForumPostRevision(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     """The text a post had before one of its author's edits (moderators see these)."""
 
     __tablename__ = "forum_post_revision"

@@ -28,9 +28,11 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from flask import current_app, url_for
 from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from forum.accounts.suspensions import check_can_post
@@ -483,12 +485,12 @@ def edit_post(user, post_id: int, title: str | None, body: str, expected_version
     fingerprint = content_fingerprint(new_title or "", body)
     # Conditional: a moderator's decision (or erasure) in between wins, and this edit is refused.
     # The version moves on, so a decision taken on the old text is refused instead.
-    changed = db.session.execute(
+    changed = cast(CursorResult, db.session.execute(
         update(ForumPost)
         .where(ForumPost.id == post.id, ForumPost.version == version, ForumPost.status.in_(EDITABLE_STATES))
         .values(title=new_title, body=body, fingerprint=fingerprint, edited_at=old.edited_at, version=version + 1)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )).rowcount
     if changed != 1:
         db.session.rollback()
         raise Conflict("This post changed while you were editing it (it was edited elsewhere or a moderator "

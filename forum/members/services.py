@@ -9,9 +9,12 @@ disappears at once, its unsent mail is withdrawn and the digest skips it.
 
 from __future__ import annotations
 
+from typing import cast
+
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import and_, delete, func, or_, select, true, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload
 
@@ -242,9 +245,9 @@ def unlike(user, post_id: int) -> ForumPost:
     post = db.session.get(ForumPost, post_id)
     if post is None:
         raise NotFound("There is no such post.")
-    removed = db.session.execute(
+    removed = cast(CursorResult, db.session.execute(
         delete(PostLike).where(PostLike.user_id == user.id, PostLike.post_id == post.id)
-    ).rowcount
+    )).rowcount
     if removed and post.author_id is not None:
         note = db.session.scalar(select(Notification).where(Notification.user_id == post.author_id,
                                                             Notification.post_id == post.id,
@@ -543,10 +546,10 @@ def open_notification(user, notification_id: int) -> str:
 
 
 def mark_notification_read(user, notification_id: int) -> None:
-    changed = db.session.execute(
+    changed = cast(CursorResult, db.session.execute(
         update(Notification).where(Notification.id == notification_id, Notification.user_id == user.id,
                                    Notification.read_at.is_(None)).values(read_at=utcnow())
-    ).rowcount
+    )).rowcount
     if not changed and db.session.scalar(select(Notification.id).where(
             Notification.id == notification_id, Notification.user_id == user.id)) is None:
         db.session.rollback()
@@ -555,10 +558,10 @@ def mark_notification_read(user, notification_id: int) -> None:
 
 
 def mark_all_read(user) -> int:
-    changed = db.session.execute(
+    changed = cast(CursorResult, db.session.execute(
         update(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
         .values(read_at=utcnow())
-    ).rowcount
+    )).rowcount
     db.session.commit()
     return changed
 

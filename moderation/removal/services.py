@@ -14,10 +14,12 @@ import secrets
 import statistics
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import cast
 from urllib.parse import unquote, urlsplit
 
 from flask import current_app, has_request_context, request
 from sqlalchemy import case, delete, func, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
@@ -360,13 +362,13 @@ def confirm_request(token: str) -> tuple[RemovalRequest, str]:
     status_token = secrets.token_urlsafe(32)
     due = now + timedelta(days=_config("REMOVAL_RESPONSE_DAYS"))
     # Conditional update: of two simultaneous clicks exactly one confirms.
-    claimed = db.session.execute(
+    claimed = cast(CursorResult, db.session.execute(
         update(RemovalRequest)
         .where(RemovalRequest.id == rr.id, RemovalRequest.status == UNCONFIRMED,
                RemovalRequest.confirmed_at.is_(None))
         .values(status=OPEN, confirmed_at=now, due_at=due, status_token_hash=hash_token(status_token))
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )).rowcount
     if claimed != 1:
         db.session.rollback()
         raise LinkGone("This confirmation link was already used.", used=True)
@@ -451,11 +453,11 @@ def notify_overdue_requesters(now: datetime | None = None) -> int:
         .order_by(RemovalRequest.id).with_for_update(skip_locked=True)
     ).all()
     for rr in overdue:
-        claimed = db.session.execute(
+        claimed = cast(CursorResult, db.session.execute(
             update(RemovalRequest)
             .where(RemovalRequest.id == rr.id, RemovalRequest.overdue_notified_at.is_(None))
             .values(overdue_notified_at=now).execution_options(synchronize_session=False)
-        ).rowcount
+        )).rowcount
         if not claimed:
             continue
         _event(rr, "overdue", f"We did not answer by {format_day(rr.due_at)} as we should have. "
@@ -687,10 +689,10 @@ def decide_item(request_id: int, item_row_id: int, moderator: User, decision: st
             raise ValidationFailed(field_errors=errors)
         values.update(refusal_reason=refusal_reason, refusal_explanation=text.strip())
     # Conditional update: of two moderators deciding the same item, one wins.
-    claimed = db.session.execute(
+    claimed = cast(CursorResult, db.session.execute(
         update(RemovalItem).where(RemovalItem.id == row.id, RemovalItem.decision.is_(None))
         .values(**values).execution_options(synchronize_session=False)
-    ).rowcount
+    )).rowcount
     if claimed != 1:
         db.session.rollback()
         raise Conflict("Another moderator has already decided this item.")
