@@ -45,7 +45,8 @@ def ensure_user(email: str, display_name: str, role: str, password: str | None =
 
 
 def load_staff_and_members(fake: Faker):
-    created, existing = [], []
+    created: list = []
+    existing: list = []
     for role in ("admin", "moderator"):
         user, password = ensure_user(f"{role}@{DEMO_DOMAIN}", f"Demo {role}", role)
         (created if password else existing).append((role, user.email, password))
@@ -104,7 +105,7 @@ def load_demo_data(site_url: str = "http://127.0.0.1:5000"):
     with quiet_development_mail():
         send_pending(limit=100_000)
     drain_all(include_not_due=True)
-    mailed = db.session.scalar(select(func.count()).select_from(OutboxMessage)) - mail_before
+    mailed = (db.session.scalar(select(func.count()).select_from(OutboxMessage)) or 0) - (mail_before or 0)
     if mailed:
         where = current_app.config["MAIL_FILE_PATH"]
         yield f"The demo data caused {mailed} notification mails to its members; they are saved in {where}."

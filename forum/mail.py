@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from flask import current_app, render_template
 from flask_mailman import EmailMessage
@@ -201,7 +201,7 @@ def _record(message: OutboxMessage, error: BaseException | None) -> str:
 
 
 def _due_conditions(include_not_due: bool) -> list:
-    conditions = [OutboxMessage.sent_at.is_(None)]
+    conditions: list = [OutboxMessage.sent_at.is_(None)]
     if not include_not_due:
         conditions += [
             OutboxMessage.next_attempt_at <= utcnow(),
@@ -323,7 +323,7 @@ def outbox_status() -> dict:
     def count(*conditions) -> int:
         return db.session.scalar(select(func.count()).select_from(OutboxMessage).where(*conditions)) or 0
 
-    counts = dict(
+    counts: dict[str, Any] = dict(
         pending=count(unsent),
         held=_held_count(now),
         failing=count(unsent, OutboxMessage.attempts > 0, ~given_up),

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -150,11 +150,11 @@ def open_flags(kind_name: str, item_id: int) -> list[Flag]:
 def has_flagged(kind_name: str, item_id: int, user) -> bool:
     if user is None or not getattr(user, "is_authenticated", False):
         return False
-    return db.session.scalar(
+    return (db.session.scalar(
         select(func.count()).select_from(Flag).where(
             Flag.kind == kind_name, Flag.item_id == item_id, Flag.user_id == user.id
         )
-    ) > 0
+    ) or 0) > 0
 
 
 def flag_item(kind_name: str, item_id: int, user, reason: str, note: str | None = None) -> Flag:
@@ -265,8 +265,8 @@ def remove_item(kind_name: str, item_id: int, moderator, reason: str, note: str 
 
 @dataclass
 class FlaggedItem:
-    kind: object
-    item: object
+    kind: Any
+    item: Any
     flags: list = field(default_factory=list)
 
     @property

@@ -104,7 +104,7 @@ class BulkForm(FlaskForm):
             return "approve"
         return None
 
-    def items(self) -> list[tuple[str, int, int]]:
+    def items(self) -> list[tuple[str, int, int] | None]:
         return [parse_selection(value) for value in self.selected.data]
 
 

@@ -181,7 +181,7 @@ def review_numbers(start: datetime, end: datetime) -> tuple[str, dict]:
         .where(log.from_state == PENDING, log.action.in_(("approve", "auto_publish", "reject", "withdraw")))
         .group_by(Review.rating, log.action)
     ).all()
-    by_action = {action: {} for action in ("approve", "auto_publish", "reject", "withdraw")}
+    by_action: dict[str, dict] = {action: {} for action in ("approve", "auto_publish", "reject", "withdraw")}
     for rating, action, count in decisions:
         by_action[action][rating] = int(count)
     rejected_by = db.session.execute(

@@ -129,7 +129,7 @@ def _render_queue(kind_filter: str | None, page: int, bulk_form: BulkForm | None
     result = desk.desk_page(current_user, kind_filter, reason, order, page)
     if bulk_form is None:
         bulk_form = BulkForm(formdata=None, prefix="bulk", data={"next": next_url})
-    tabs = [(None, "Everything", counts["total"])]
+    tabs: list[tuple[str | None, str, int]] = [(None, "Everything", counts["total"])]
     tabs += [(key, label, counts["tabs"].get(key, 0)) for key, label in labels.items()]
     list_args = _list_args(kind_filter, reason, order)
     return render_template(

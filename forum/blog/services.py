@@ -262,7 +262,7 @@ def staff_posts() -> dict[str, list[BlogPost]]:
     posts = db.session.scalars(
         select(BlogPost).options(joinedload(BlogPost.author)).order_by(BlogPost.updated_at.desc(), BlogPost.id.desc())
     ).all()
-    grouped = {DRAFT: [], PUBLISHED: [], UNPUBLISHED: []}
+    grouped: dict[str, list] = {DRAFT: [], PUBLISHED: [], UNPUBLISHED: []}
     for post in posts:
         grouped[post.status].append(post)
     return grouped
@@ -384,7 +384,7 @@ def comment_page_number(comment: BlogComment, per_page: int | None = None) -> in
             | ((BlogComment.published_at == comment.published_at) & (BlogComment.id < comment.id)),
         )
     )
-    return before // (per_page or COMMENTS_PER_PAGE) + 1
+    return (before or 0) // (per_page or COMMENTS_PER_PAGE) + 1
 
 
 def comments_by_author(user: User) -> list[BlogComment]:

@@ -99,12 +99,12 @@ def _store(orders: dict[str, dict]) -> dict:
     only SKUs they did not have. Returns counts. No commit."""
     created = updated = unchanged = 0
     refs = list(orders)
-    existing = {}
+    existing: dict[str, Order] = {}
     for start in range(0, len(refs), 500):
         for order in db.session.scalars(select(Order).where(Order.order_ref.in_(refs[start:start + 500]))):
             existing[order.order_ref] = order
     for ref, data in orders.items():
-        order = existing.get(ref)
+        order: Order | None = existing.get(ref)
         if order is None:
             order = Order(order_ref=ref, email=data["email"], ordered_at=data["ordered_at"])
             order.items = [OrderItem(sku=sku) for sku in data["skus"]]

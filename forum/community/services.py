@@ -28,10 +28,10 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from flask import current_app, url_for
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
@@ -277,7 +277,7 @@ def locate_post(viewer, post_id: int) -> tuple[ForumPost, int]:
                 and_(ForumPost.created_at == post.created_at, ForumPost.id < post.id)),
         )
     )
-    return post, before // posts_per_page() + 1
+    return post, (before or 0) // posts_per_page() + 1
 
 
 @dataclass
@@ -316,8 +316,8 @@ def category_topics(viewer, category: ForumCategory, page: int = 1):
     A topic is public exactly when its kept `is_public` says so (its opening post is published),
     so what everyone sees is read from the topic rows alone, in last-activity order (an index)."""
     viewer_id = _viewer_id(viewer)
-    visible = ForumTopic.is_public.is_(True)
-    order = [ForumTopic.pinned.desc(), ForumTopic.last_activity_at.desc(), ForumTopic.id.desc()]
+    visible: ColumnElement[bool] = ForumTopic.is_public.is_(True)
+    order: list[Any] = [ForumTopic.pinned.desc(), ForumTopic.last_activity_at.desc(), ForumTopic.id.desc()]
     if viewer_id is not None:
         opening = aliased(ForumPost)
         own_waiting = (

@@ -9,6 +9,7 @@ disappears at once, its unsent mail is withdrawn and the digest skips it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import cast
 
 from flask import current_app
@@ -572,8 +573,8 @@ def send_daily_digests() -> int:
     """Mail each member their waiting digest notifications about content that is published
     now (anything else is dropped, never mailed). Returns how many digests were queued. Commits."""
     waiting = aliased(Notification)
-    visible_ids = set()
-    by_user: dict[int, list[Notification]] = {}
+    visible_ids: set[int] = set()
+    by_user: dict[int, Sequence[Notification]] = {}
     user_ids = db.session.scalars(select(waiting.user_id).where(waiting.mail_state == "digest").distinct()).all()
     for user_id in user_ids:
         notes = db.session.scalars(

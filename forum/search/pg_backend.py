@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -262,7 +263,7 @@ class PostgresBackend(SearchBackend):
 
     def _where(self, request: SearchRequest, tsquery: str):
         conditions = ["d.tsv @@ CAST(:match AS tsquery)"]
-        params = {"match": tsquery}
+        params: dict[str, Any] = {"match": tsquery}
         if request.kinds is not None:
             conditions.append("d.kind = ANY(:kinds)")
             params["kinds"] = list(request.kinds) or ["-"]

@@ -331,7 +331,7 @@ class WhooshBackend(SearchBackend):
         Ten times cheaper than copying postings; documents no longer public (drift) drop out.
         """
         merged_ids = {segment.segment_id() for segment in group}
-        doc_ids = set()
+        doc_ids: set = set()
         for leaf, _ in searcher.reader().leaf_readers():
             if leaf.segment() is not None and leaf.segment().segment_id() in merged_ids:
                 doc_ids.update(fields["doc_id"] for _, fields in leaf.iter_docs())
@@ -674,7 +674,8 @@ class WhooshBackend(SearchBackend):
                 timed_out = True
             return [(hit.docnum, hit["doc_id"], hit.score or 0.0) for hit in limited.results()], timed_out
 
-        ranked, timed_out = ([], False)
+        ranked: list = []
+        timed_out = False
         if every:
             ranked, timed_out = best(parts["every"], min(limit, len(every)))
             ranked = [(docnum, doc_id, score + ALL_WORDS_BONUS) for docnum, doc_id, score in ranked]

@@ -79,7 +79,7 @@ def _bump(session, scopes) -> None:
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
-        from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
     for scope in sorted(todo):  # one order everywhere: no lock cycles between writers
         statement = insert(PageVersion).values(scope=scope, token=uuid.uuid4().hex)
         conn.execute(statement.on_conflict_do_update(index_elements=["scope"],
@@ -338,7 +338,7 @@ def _count_against_route_limit() -> bool:
 
     if not limiter.enabled:
         return True
-    view = current_app.view_functions.get(request.endpoint)
+    view = current_app.view_functions.get(request.endpoint)  # type: ignore[arg-type]
     inner = getattr(view, "__wrapped__", None)
     check = getattr(limiter, "_check_request_limit", None)
     if inner is None or check is None:

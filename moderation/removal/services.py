@@ -248,7 +248,7 @@ def _items_by_account(email: str) -> list[tuple[str, int]]:
     user = find_user_by_email(email)
     if user is None:
         return []
-    found = []
+    found: list = []
     for kind in KINDS.values():
         model = kind.model
         if not hasattr(model, "author_id"):
@@ -280,7 +280,7 @@ def check_request(email, scope, links_text, removal_kind, details) -> tuple[str,
             _clean_text(value, field, label, maximum)
         except ValidationFailed as error:
             errors.update(error.field_errors)
-    links = []
+    links: list = []
     if "links" not in errors:
         links, problems = _parse_links(links_text or "")
         if problems:
