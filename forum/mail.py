@@ -261,6 +261,7 @@ def _send_next_leased(session: Session, conditions: list, after_id: int) -> tupl
             if cast(CursorResult, result).rowcount != 1:
                 continue          # someone else was quicker
             message = session.get(OutboxMessage, row_id)
+            assert message is not None  # claimed just above
             error = None
             try:
                 _send(message)

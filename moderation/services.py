@@ -81,7 +81,7 @@ def transition(
     performer = _performer(subject, actor, system)
     # A moderator withdrawing their own item acts as its author.
     if performer == MODERATOR and MODERATOR not in rule.performers and AUTHOR in rule.performers:
-        if subject.author_id == actor.id:
+        if subject.author_id == actor.id:  # type: ignore[union-attr]
             performer = AUTHOR
     if performer not in rule.performers:
         raise PermissionDenied(f"You cannot {action.replace('_', ' ')} this item.")
@@ -131,7 +131,7 @@ def transition(
     db.session.refresh(subject)
     append_log(
         actor=actor,
-        actor_role=performer if performer != MODERATOR else actor.role,
+        actor_role=performer if performer != MODERATOR else actor.role,  # type: ignore[union-attr]
         subject_kind=kind.name,
         subject_id=subject.id,
         action=action,
@@ -300,7 +300,7 @@ def item_history(kind_name: str, subject_id: int) -> list[dict]:
     return [
         {
             "entry": row,
-            "actor_name": names.get(row.actor_id)
+            "actor_name": names.get(row.actor_id)  # type: ignore[arg-type]
             or ("the system" if row.actor_role == "system" else
                 "a former member" if row.actor_id else row.actor_role),
             "reason_label": reason_label(row.reason) if row.reason else None,

@@ -190,6 +190,7 @@ def extend_tree() -> int:
         level, idx = 0, size
         while idx & 1:
             left = db.session.get(LogNode, (level, idx - 1))
+            assert left is not None  # the left sibling of an odd index is always stored
             value = lv.node_hash(bytes.fromhex(left.hash), value)
             level, idx = level + 1, idx >> 1
             db.session.add(LogNode(level=level, idx=idx, hash=value.hex()))
@@ -258,6 +259,7 @@ def inclusion(index: int, size: int) -> dict:
         raise ValidationFailed(f"Ask for an index smaller than size, and a size from 1 to {current} (the tree size).")
     proof, root = _with_stored_nodes(lambda mth: (lv.inclusion_proof(index, size, mth), mth(0, size)))
     leaf = db.session.get(LogLeaf, index)
+    assert leaf is not None  # index < size, checked above
     return {"index": index, "tree_size": size, "leaf_hash": lv.b64(bytes.fromhex(leaf.leaf_hash)),
             "root_hash": lv.b64(root), "proof": [lv.b64(p) for p in proof]}
 
@@ -550,7 +552,7 @@ def verify_tree(batch_size: int = 5000) -> TreeResult:
         for row, stored_entry, stored_hash in rows:
             last_seq = row.seq
             index = compact.size
-            pseudonym = pseudonyms.get(row.actor_id) if row.actor_role in STAFF_ROLES else None
+            pseudonym = pseudonyms.get(row.actor_id) if row.actor_role in STAFF_ROLES else None  # type: ignore[arg-type]
             data = lv.entry_bytes(public_entry(row, index, pseudonym))
             value = lv.leaf_hash(data)
             if stored_entry is not None and (stored_hash != value.hex()

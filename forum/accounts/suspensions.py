@@ -108,6 +108,7 @@ def _check_suspension_fields(reason, until) -> datetime:
         ends_at = datetime.combine(until + timedelta(days=1), time(0), tzinfo=UTC)
     if errors:
         raise ValidationFailed(field_errors=errors)
+    assert ends_at is not None  # set whenever there are no errors
     return ends_at
 
 

@@ -499,7 +499,7 @@ def _post_document(post: BlogPost):
         title=post.title,
         body=render_post_body(post).striptags(),
         author=post.author.display_name if post.author else None,
-        published_at=post.published_at,
+        published_at=post.published_at,  # type: ignore[arg-type]
         url=url_for("blog.post", slug=post.slug),
         group="blog",
     )

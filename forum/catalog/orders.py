@@ -19,7 +19,7 @@ import json
 import secrets
 import time
 from datetime import UTC, datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 from flask import current_app
 from sqlalchemy import delete, exists, func, select, update
@@ -101,10 +101,10 @@ def _store(orders: dict[str, dict]) -> dict:
     refs = list(orders)
     existing: dict[str, Order] = {}
     for start in range(0, len(refs), 500):
-        for order in db.session.scalars(select(Order).where(Order.order_ref.in_(refs[start:start + 500]))):
-            existing[order.order_ref] = order
+        for stored in db.session.scalars(select(Order).where(Order.order_ref.in_(refs[start:start + 500]))):
+            existing[stored.order_ref] = stored
     for ref, data in orders.items():
-        order: Order | None = existing.get(ref)
+        order = existing.get(ref)
         if order is None:
             order = Order(order_ref=ref, email=data["email"], ordered_at=data["ordered_at"])
             order.items = [OrderItem(sku=sku) for sku in data["skus"]]
@@ -221,7 +221,7 @@ def receive_order_json(body: bytes) -> tuple[str, bool]:
     if not isinstance(data, dict):
         raise ValidationFailed("The body must be a JSON object.")
     errors: dict[str, list[str]] = {}
-    values = {}
+    values: dict[str, Any] = {}
     for name, check in (("order_id", _check_ref), ("email", _check_email), ("ordered_at", parse_timestamp)):
         try:
             values[name] = check(data.get(name))

@@ -398,7 +398,7 @@ def _check_post_fields(title, body, *, needs_title: bool) -> None:
 
 def _submit(post: ForumPost, user) -> None:
     """Log the new post, then publish it at once unless it must wait for a moderator."""
-    reason = hold_reason(user, post.body)
+    reason = hold_reason(user, post.body)  # type: ignore[arg-type]
     post.held_because = reason
     db.session.add(post)
     moderation.record_submission(post, user)

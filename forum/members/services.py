@@ -341,6 +341,7 @@ def _mail_per_preference(note: Notification, mode: str, post: ForumPost) -> None
         note.mail_state = "digest"
     elif mode == "immediate":
         recipient = db.session.get(User, note.user_id)
+        assert recipient is not None  # the notification's owner (foreign key)
         actor = db.session.get(User, note.actor_id) if note.actor_id else None
         headers, unsubscribe_link = _mail_headers(recipient.id, note.kind)
         likes = _like_count(post.id) if note.kind == "like" else 0
@@ -387,7 +388,7 @@ def _notify_like(post: ForumPost, liker: User) -> None:
                                                         Notification.post_id == post.id))
     modes = preferences(post.author)
     if note is None:
-        _create(post.author_id, "like", liker.id, post, modes)
+        _create(post.author_id, "like", liker.id, post, modes)  # type: ignore[arg-type]
         return
     if note.kind != "like":
         return
@@ -594,10 +595,10 @@ def send_daily_digests() -> int:
     users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(list(by_user))))} if by_user else {}
     for user_id, notes in by_user.items():
         user = users[user_id]
-        ctx = markup.build_context(n.post.body for n in notes)
+        ctx = markup.build_context(n.post.body for n in notes)  # type: ignore[union-attr]
         likes, _ = like_summary(None, [n.post_id for n in notes if n.kind == "like"])
-        entries = [dict(sentence=_sentence(n.kind, n.actor, likes.get(n.post_id, 0)), topic_title=n.post.topic.title,
-                        excerpt=_excerpt(markup.render_body(n.post.body, ctx).striptags()),
+        entries = [dict(sentence=_sentence(n.kind, n.actor, likes.get(n.post_id, 0)), topic_title=n.post.topic.title,  # type: ignore[arg-type, union-attr]
+                        excerpt=_excerpt(markup.render_body(n.post.body, ctx).striptags()),  # type: ignore[union-attr]
                         link=external_url("community.post", post_id=n.post_id),
                         unsubscribe_link=external_url("members.unsubscribe", token=unsubscribe_token(user.id, n.kind)),
                         kind_label=KIND_LABELS[n.kind])

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app, has_request_context
-from sqlalchemy import delete, event, func, inspect, select
+from sqlalchemy import Select, delete, event, func, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -79,7 +79,7 @@ def load_items(session, searchable: Searchable, ids: Iterable[int], *, fresh: bo
     if not ids:
         return {}
     pk = _primary_key(searchable.model)
-    statement = select(searchable.model).where(pk.in_(ids))
+    statement: Select = select(searchable.model).where(pk.in_(ids))
     if searchable.load_options:
         statement = statement.options(*searchable.load_options())
     if fresh:

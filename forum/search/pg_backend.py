@@ -316,7 +316,7 @@ class PostgresBackend(SearchBackend):
         return {term: math.log(1 + (total - n + 0.5) / (n + 0.5)) for term, n in rows if n}
 
     def _search(self, session, request: SearchRequest, queries: TsQueries) -> SearchHits:
-        where, params = self._where(request, queries.match)
+        where, params = self._where(request, queries.match)  # type: ignore[arg-type]  # not None: see search()
         total = session.execute(text(f"SELECT count(*) FROM search_document d WHERE {where}"), params).scalar_one()
         if not total:
             return SearchHits(0, [])

@@ -27,6 +27,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Response, current_app, g, request, session
 from sqlalchemy import event, inspect
@@ -143,7 +144,7 @@ def current_tokens() -> dict[str, str]:
     return dict(rows)
 
 
-_readers: dict[tuple[int, int], object] = {}
+_readers: dict[tuple[int, int], Any] = {}
 _readers_lock = threading.Lock()
 # How many times the tokens were read on the reader connections (tests and bench/pages.py
 # count these with the engine's statements: they are not seen by engine events).

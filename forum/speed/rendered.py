@@ -146,7 +146,7 @@ def _upsert(conn, kind: RenderedKind, item_id: int, sha: str, html: str, *, guar
     values = select(literal(kind.name), literal(item_id), literal(sha), literal(_policy()), literal(str(html)))
     if guarded:
         model = kind.model
-        values = values.where(exists().where(model.id == item_id, model.status.in_(kind.public_states)))
+        values = values.where(exists().where(model.id == item_id, model.status.in_(kind.public_states)))  # type: ignore[attr-defined]
     else:
         values = values.where(literal(True))
     statement = insert(RenderedText).from_select(
