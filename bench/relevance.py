@@ -31,7 +31,7 @@ import shutil
 import sys
 import tempfile
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -139,7 +139,7 @@ def load_documents(app, documents) -> dict[int, str]:
     from forum.extensions import db
     from forum.models import User
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with app.app_context():
         db.session.execute(insert(User), [  # one review per member and product
             dict(email=f"judge{n}@bench.example", display_name=f"Judge {n}", password_hash="x", role="member",
@@ -149,7 +149,7 @@ def load_documents(app, documents) -> dict[int, str]:
         user_ids = list(db.session.scalars(db.select(User.id).order_by(User.id)))
         product_id = db.session.scalar(db.select(Product.id))
         rows = []
-        for n, (key, title, body) in enumerate(documents):
+        for n, (_key, title, body) in enumerate(documents):
             user_id = user_ids[n]
             published = now - timedelta(minutes=n)
             rows.append(dict(product_id=product_id, author_id=user_id, rating=3, title=title, body=body,
@@ -203,7 +203,7 @@ def main(argv=None):
     parser.add_argument("--title-weights", help="comma-separated title weights to compare (default: the configured one)")
     args = parser.parse_args(argv)
 
-    from search import build_app, reset_database   # bench/search.py
+    from search import build_app, reset_database  # bench/search.py
 
     if args.collection:
         documents, queries = load_cranfield(args.collection)

@@ -31,7 +31,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,7 +103,7 @@ def insert_corpus(app, docs: int, corpus: Corpus) -> dict:
     forum_docs = int(docs * FORUM_SHARE) if ForumPost is not None else 0
     review_docs = docs - forum_docs
     users = max(50, -(-review_docs // PRODUCTS))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rng = random.Random(5)
 
     def when():
@@ -197,7 +197,7 @@ def pick_queries(app, corpus: Corpus, count: int, seed: int = 11) -> dict[str, l
             tokens = [m.group().lower() for m in WORD_RE.finditer(body or "")]
             pairs = [(a, b) for a, b in zip(tokens, tokens[1:]) if terms_of(a) and terms_of(b)]
             if pairs:
-                phrases.append('"%s %s"' % rng.choice(pairs))
+                phrases.append('"{} {}"'.format(*rng.choice(pairs)))
     stop = ["how", "do", "i", "the", "my", "with", "is", "a", "what", "for", "to", "it"]
 
     def question() -> str:

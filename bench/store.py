@@ -23,7 +23,7 @@ import secrets
 import shutil
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,7 +93,7 @@ def build(instance: Path, database_url: str | None = None, search: bool = True) 
 
     corpus = Corpus()
     rng = random.Random(20261130)
-    now = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
     started = time.monotonic()
 
     def when(days=700):

@@ -51,8 +51,7 @@ def main() -> None:
 
     from forum import create_app
     from forum.extensions import db
-    from moderation import tlog
-    from moderation import audit
+    from moderation import audit, tlog
     from moderation.audit import append_log
 
     if args.without_tree:

@@ -42,8 +42,24 @@ def _areas() -> list:
     from moderation import flags, removal
 
     from . import (
-        accounts, blog, catalog, cli, community, database, deploy, errors, extensions, logs, main,
-        members, paging, search, security, speed, templating, worker,
+        accounts,
+        blog,
+        catalog,
+        cli,
+        community,
+        database,
+        deploy,
+        errors,
+        extensions,
+        logs,
+        main,
+        members,
+        paging,
+        search,
+        security,
+        speed,
+        templating,
+        worker,
     )
     from . import mail as mail_module
 

@@ -20,8 +20,9 @@ DEVELOPMENT_MAIL_BACKEND = "forum.mail.DevelopmentEmailBackend"
 
 def _fail(error: DomainError):
     detail = error.message
-    if getattr(error, "field_errors", None):
-        detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in error.field_errors.items())
+    field_errors = getattr(error, "field_errors", None)
+    if field_errors:
+        detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in field_errors.items())
     raise click.ClickException(detail)
 
 

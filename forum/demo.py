@@ -45,7 +45,8 @@ def ensure_user(email: str, display_name: str, role: str, password: str | None =
 
 
 def load_staff_and_members(fake: Faker):
-    created, existing = [], []
+    created: list = []
+    existing: list = []
     for role in ("admin", "moderator"):
         user, password = ensure_user(f"{role}@{DEMO_DOMAIN}", f"Demo {role}", role)
         (created if password else existing).append((role, user.email, password))
@@ -86,12 +87,12 @@ def load_demo_data(site_url: str = "http://127.0.0.1:5000"):
     from sqlalchemy import func
 
     from .mail import quiet_development_mail, send_pending
-    from .search.indexing import drain_all
     from .models import OutboxMessage
+    from .search.indexing import drain_all
 
     fake = Faker("en_GB")
     mail_before = db.session.scalar(select(func.count()).select_from(OutboxMessage))
-    for name, loader in loaders:
+    for _name, loader in loaders:
         Faker.seed(DEMO_SEED)
         fake.unique.clear()
         # One request context around each loader, as if the changes came from the site:
@@ -104,7 +105,7 @@ def load_demo_data(site_url: str = "http://127.0.0.1:5000"):
     with quiet_development_mail():
         send_pending(limit=100_000)
     drain_all(include_not_due=True)
-    mailed = db.session.scalar(select(func.count()).select_from(OutboxMessage)) - mail_before
+    mailed = (db.session.scalar(select(func.count()).select_from(OutboxMessage)) or 0) - (mail_before or 0)
     if mailed:
         where = current_app.config["MAIL_FILE_PATH"]
         yield f"The demo data caused {mailed} notification mails to its members; they are saved in {where}."

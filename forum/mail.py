@@ -22,11 +22,13 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, cast
 
 from flask import current_app, render_template
 from flask_mailman import EmailMessage
 from flask_mailman.backends.base import BaseEmailBackend
 from sqlalchemy import event, func, or_, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from .extensions import db, mail
@@ -199,7 +201,7 @@ def _record(message: OutboxMessage, error: BaseException | None) -> str:
 
 
 def _due_conditions(include_not_due: bool) -> list:
-    conditions = [OutboxMessage.sent_at.is_(None)]
+    conditions: list = [OutboxMessage.sent_at.is_(None)]
     if not include_not_due:
         conditions += [
             OutboxMessage.next_attempt_at <= utcnow(),
@@ -256,9 +258,10 @@ def _send_next_leased(session: Session, conditions: list, after_id: int) -> tupl
                         claimed_until=now + timedelta(seconds=_claim_seconds()))
             )
             session.commit()
-            if result.rowcount != 1:
+            if cast(CursorResult, result).rowcount != 1:
                 continue          # someone else was quicker
             message = session.get(OutboxMessage, row_id)
+            assert message is not None  # claimed just above
             error = None
             try:
                 _send(message)
@@ -321,7 +324,7 @@ def outbox_status() -> dict:
     def count(*conditions) -> int:
         return db.session.scalar(select(func.count()).select_from(OutboxMessage).where(*conditions)) or 0
 
-    counts = dict(
+    counts: dict[str, Any] = dict(
         pending=count(unsent),
         held=_held_count(now),
         failing=count(unsent, OutboxMessage.attempts > 0, ~given_up),

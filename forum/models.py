@@ -18,7 +18,7 @@ ROLES = ("member", "editor", "moderator", "admin")
 STAFF_ROLES = ("moderator", "admin")
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     __tablename__ = "user_account"
     __table_args__ = (
         CheckConstraint(
@@ -37,7 +37,7 @@ class User(UserMixin, db.Model):
     # Part of the login cookie: bumping it signs out every other session.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
 
-    tokens: Mapped[list["AuthToken"]] = relationship(
+    tokens: Mapped[list[AuthToken]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
 
@@ -56,7 +56,7 @@ class User(UserMixin, db.Model):
         return f"<User {self.id} {self.role}>"
 
 
-class AuthToken(db.Model):
+class AuthToken(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     """A single-use secret sent by mail; only its SHA-256 is stored."""
 
     __tablename__ = "auth_token"
@@ -72,7 +72,7 @@ class AuthToken(db.Model):
     user: Mapped[User] = relationship(back_populates="tokens")
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     """A mail queued in the same transaction as the change that caused it.
 
     It is sent after commit; a failed send leaves it here to be retried, so a
@@ -101,7 +101,7 @@ class OutboxMessage(db.Model):
     headers: Mapped[dict | None] = mapped_column(JSON)
 
 
-class WorkerJob(db.Model):
+class WorkerJob(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     """A scheduled job of `flask worker`: when it runs next, and who runs it now.
 
     The row is both the schedule shared by every worker (on every host) and the lease
@@ -120,7 +120,7 @@ class WorkerJob(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
-class WorkerHeartbeat(db.Model):
+class WorkerHeartbeat(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     """One row per running worker, refreshed every loop: /healthz reads the newest."""
 
     __tablename__ = "worker_heartbeat"

@@ -28,13 +28,15 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Callable
+from typing import cast
 
 import click
 from flask import Flask, current_app
 from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -128,7 +130,7 @@ def _take(session: Session, job: Job, postgres: bool) -> bool:
         .values(lease_owner=process_identity(), lease_until=now + job.lease, last_started_at=now)
     )
     session.commit()
-    return result.rowcount == 1
+    return cast(CursorResult, result).rowcount == 1
 
 
 def run_job_if_due(job: Job) -> bool:
@@ -218,7 +220,7 @@ def beat(started_at=None) -> None:
     with Session(db.engine) as session:
         result = session.execute(update(WorkerHeartbeat).where(WorkerHeartbeat.worker_id == me)
                                  .values(seen_at=now))
-        if result.rowcount == 0:
+        if cast(CursorResult, result).rowcount == 0:
             host, pid, _ = me.rsplit(":", 2)
             session.add(WorkerHeartbeat(worker_id=me, hostname=host, pid=int(pid),
                                         started_at=started_at or now, seen_at=now))
@@ -229,7 +231,7 @@ def forget_old_heartbeats() -> int:
     limit = utcnow() - timedelta(days=current_app.config["WORKER_HEARTBEAT_KEEP_DAYS"])
     result = db.session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.seen_at < limit))
     db.session.commit()
-    return result.rowcount or 0
+    return cast(CursorResult, result).rowcount or 0
 
 
 def health() -> tuple[dict, int]:
@@ -316,7 +318,7 @@ class Worker:
         run_due_jobs()
         return None
 
-    def start(self) -> "Worker":
+    def start(self) -> Worker:
         with self.app.app_context():
             forget_old_heartbeats()
             beat(self.started_at)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import UTC
+from typing import cast
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.engine import CursorResult
 
 from forum.extensions import db
 from forum.timeutil import utcnow
@@ -24,7 +26,7 @@ HASHED_FIELDS = (
 
 def compute_row_hash(prev_hash: str, fields: dict) -> str:
     values = [fields[name] for name in HASHED_FIELDS]
-    values[1] = values[1].astimezone(timezone.utc).isoformat(timespec="microseconds") if values[1] else None
+    values[1] = values[1].astimezone(UTC).isoformat(timespec="microseconds") if values[1] else None
     payload = json.dumps([prev_hash, *values], ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
@@ -46,11 +48,11 @@ def append_log(
     session = db.session
     # Bumping the head first takes its row lock (PostgreSQL) or the write lock
     # (SQLite), so concurrent appends queue up instead of forking the chain.
-    bumped = session.execute(
+    bumped = cast(CursorResult, session.execute(
         update(ModerationLogHead)
         .where(ModerationLogHead.id == 1)
         .values(last_seq=ModerationLogHead.last_seq + 1)
-    ).rowcount
+    )).rowcount
     if not bumped:
         session.execute(insert(ModerationLogHead).values(id=1, last_seq=1, last_hash=GENESIS_HASH))
     head = session.execute(

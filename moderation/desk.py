@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app, g, has_request_context, url_for
 from sqlalchemy import String, and_, case, delete, func, literal, or_, select, union_all
@@ -272,7 +273,8 @@ def desk_page(moderator, kind_filter: str | None = None, reason: str | None = No
     end = page * per_page
     keys, content_total = _content_page(kinds, reason, newest, end)
     # Merge the first `end` content keys with every section row, then cut out the page.
-    merged = [((created_at, name, item_id), ("content", name, item_id)) for name, item_id, created_at in keys]
+    merged: list[tuple[Any, tuple]] = [((created_at, name, item_id), ("content", name, item_id))
+                                       for name, item_id, created_at in keys]
     merged += [(row.sort_key, ("section", row)) for row in section_rows]
     merged.sort(key=lambda pair: pair[0], reverse=newest)
     chosen = merged[end - per_page:end]
@@ -316,7 +318,7 @@ def next_row(moderator, kind_filter=None, reason=None, order="oldest", after: da
         unique.append(row)
     _attach_claims(unique, moderator)
     free = [r for r in unique if r.claimed_by is None]
-    return (free or unique or [None])[0]
+    return (free or unique or [None])[0]  # type: ignore[list-item]  # None when nothing is left
 
 
 # --- claims -------------------------------------------------------------------------------

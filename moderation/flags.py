@@ -18,11 +18,24 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, cast
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, select, update
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from wtforms import HiddenField, RadioField, SelectField, TextAreaField
@@ -56,7 +69,7 @@ OPEN_ITEM_STATES = (PUBLISHED, HIDDEN)
 bp = Blueprint("flags", __name__)
 
 
-class Flag(db.Model):
+class Flag(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     __tablename__ = "content_flag"
     __table_args__ = (
         UniqueConstraint("kind", "item_id", "user_id", name="one_per_member"),
@@ -137,11 +150,11 @@ def open_flags(kind_name: str, item_id: int) -> list[Flag]:
 def has_flagged(kind_name: str, item_id: int, user) -> bool:
     if user is None or not getattr(user, "is_authenticated", False):
         return False
-    return db.session.scalar(
+    return (db.session.scalar(
         select(func.count()).select_from(Flag).where(
             Flag.kind == kind_name, Flag.item_id == item_id, Flag.user_id == user.id
         )
-    ) > 0
+    ) or 0) > 0
 
 
 def flag_item(kind_name: str, item_id: int, user, reason: str, note: str | None = None) -> Flag:
@@ -162,7 +175,7 @@ def flag_item(kind_name: str, item_id: int, user, reason: str, note: str | None 
         db.session.flush()
     except IntegrityError:  # the same member, twice at once
         db.session.rollback()
-        raise ValidationFailed("You have already flagged this. Moderators will look at it; thank you.")
+        raise ValidationFailed("You have already flagged this. Moderators will look at it; thank you.") from None
     append_log(
         actor=user, subject_kind=kind.name, subject_id=item.id, action="flag",
         from_state=item.status, to_state=item.status, reason=reason, fingerprint=item.fingerprint,
@@ -174,12 +187,12 @@ def flag_item(kind_name: str, item_id: int, user, reason: str, note: str | None 
 
 
 def _resolve(kind_name: str, item_id: int, moderator, resolution: str) -> int:
-    return db.session.execute(
+    return cast(CursorResult, db.session.execute(
         update(Flag)
         .where(Flag.kind == kind_name, Flag.item_id == item_id, Flag.resolved_at.is_(None))
         .values(resolved_at=utcnow(), resolved_by_id=getattr(moderator, "id", None), resolution=resolution)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )).rowcount
 
 
 # action -> how the item's open flags end
@@ -252,8 +265,8 @@ def remove_item(kind_name: str, item_id: int, moderator, reason: str, note: str 
 
 @dataclass
 class FlaggedItem:
-    kind: object
-    item: object
+    kind: Any
+    item: Any
     flags: list = field(default_factory=list)
 
     @property

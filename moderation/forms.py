@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import Form, HiddenField, IntegerField, SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField
+from wtforms import (
+    Form,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import HiddenInput
@@ -95,7 +104,7 @@ class BulkForm(FlaskForm):
             return "approve"
         return None
 
-    def items(self) -> list[tuple[str, int, int]]:
+    def items(self) -> list[tuple[str, int, int] | None]:
         return [parse_selection(value) for value in self.selected.data]
 
 

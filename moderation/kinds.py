@@ -6,8 +6,8 @@ queue, the transition function and the log are the same for every kind.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from forum.registries import AppDict, AppList, add_once
 

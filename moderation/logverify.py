@@ -29,8 +29,8 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -196,7 +196,7 @@ class CompactRange:
         return {"size": self.size, "nodes": [[h, b64(v)] for h, v in self.nodes]}
 
     @classmethod
-    def from_json(cls, data: dict) -> "CompactRange":
+    def from_json(cls, data: dict) -> CompactRange:
         return cls(int(data["size"]), [(int(h), unb64(v)) for h, v in data["nodes"]])
 
 
@@ -303,7 +303,7 @@ class Signer:
     sig_type: int = SIG_ED25519
 
     @classmethod
-    def generate(cls, name: str, sig_type: int = SIG_ED25519) -> "Signer":
+    def generate(cls, name: str, sig_type: int = SIG_ED25519) -> Signer:
         _check_name(name)
         return cls(name, Ed25519PrivateKey.generate(), sig_type)
 
@@ -320,7 +320,7 @@ class Signer:
         return f"PRIVATE+KEY+{self.name}+{self.verifier.key_id.hex()}+{b64(bytes([self.sig_type]) + seed)}"
 
     @classmethod
-    def from_skey(cls, skey: str) -> "Signer":
+    def from_skey(cls, skey: str) -> Signer:
         parts = skey.strip().split("+", 4)
         if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
             raise NoteError("a private key reads PRIVATE+KEY+<name>+<hex key id>+<base64 key>")
@@ -415,7 +415,7 @@ def parse_checkpoint(text: str) -> Checkpoint:
 
 
 def cosignature_message(checkpoint_text: str, timestamp: int) -> bytes:
-    return f"cosignature/v1\ntime {timestamp}\n{checkpoint_text}".encode("utf-8")
+    return f"cosignature/v1\ntime {timestamp}\n{checkpoint_text}".encode()
 
 
 def cosign(checkpoint_text: str, witness: Signer, timestamp: int) -> str:

@@ -47,7 +47,7 @@ class ModeratedMixin:
         return mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
 
 
-class ModerationLog(db.Model):
+class ModerationLog(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     __tablename__ = "moderation_log"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -70,7 +70,7 @@ class ModerationLog(db.Model):
     __table_args__ = (db.Index("ix_moderation_log_subject", "subject_kind", "subject_id"),)
 
 
-class ModerationLogHead(db.Model):
+class ModerationLogHead(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     """One row: the last sequence number and hash. Updating it first serialises appends."""
 
     __tablename__ = "moderation_log_head"
@@ -90,7 +90,7 @@ def _log_rows_never_go(mapper, connection, target):
     raise ImmutableRowError("moderation log rows are append-only")
 
 
-class ModerationClaim(db.Model):
+class ModerationClaim(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     """"Being reviewed by X": set when a moderator opens an item's decision page.
 
     Purely informative for the other moderators (the queue shows it for a few

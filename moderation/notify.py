@@ -8,8 +8,8 @@ commits. Templates get `item`, `author`, `link`, and for rejections `reason`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from forum.mail import queue_mail
 

@@ -7,8 +7,11 @@ conditional UPDATE). Service functions around it own the commit.
 
 from __future__ import annotations
 
+from typing import cast
+
 from flask import g, has_request_context
 from sqlalchemy import String, func, literal, select, union_all, update
+from sqlalchemy.engine import CursorResult
 
 from forum.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from forum.extensions import db
@@ -78,7 +81,7 @@ def transition(
     performer = _performer(subject, actor, system)
     # A moderator withdrawing their own item acts as its author.
     if performer == MODERATOR and MODERATOR not in rule.performers and AUTHOR in rule.performers:
-        if subject.author_id == actor.id:
+        if subject.author_id == actor.id:  # type: ignore[union-attr]
             performer = AUTHOR
     if performer not in rule.performers:
         raise PermissionDenied(f"You cannot {action.replace('_', ' ')} this item.")
@@ -97,12 +100,12 @@ def transition(
     # the row lock (PostgreSQL) or the write lock (SQLite), so of two concurrent
     # decisions the second waits here, then matches 0 rows and is told who won,
     # instead of failing later on a side effect (e.g. a superseded review).
-    claimed = db.session.execute(
+    claimed = cast(CursorResult, db.session.execute(
         update(model)
         .where(model.id == subject.id, model.version == version, model.status == subject.status)
         .values(version=model.version)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )).rowcount
     if claimed != 1:
         raise _already_decided(subject, action)
 
@@ -116,19 +119,19 @@ def transition(
     if rule.target == PUBLISHED and subject.published_at is None:
         values["published_at"] = now
     # Conditional update: if another decision landed since we read the row, 0 rows match.
-    changed = db.session.execute(
+    changed = cast(CursorResult, db.session.execute(
         update(model)
         .where(model.id == subject.id, model.version == version, model.status == subject.status)
         .values(**values)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )).rowcount
     if changed != 1:
         raise _already_decided(subject, action)
     from_state = subject.status
     db.session.refresh(subject)
     append_log(
         actor=actor,
-        actor_role=performer if performer != MODERATOR else actor.role,
+        actor_role=performer if performer != MODERATOR else actor.role,  # type: ignore[union-attr]
         subject_kind=kind.name,
         subject_id=subject.id,
         action=action,
@@ -297,7 +300,7 @@ def item_history(kind_name: str, subject_id: int) -> list[dict]:
     return [
         {
             "entry": row,
-            "actor_name": names.get(row.actor_id)
+            "actor_name": names.get(row.actor_id)  # type: ignore[arg-type]
             or ("the system" if row.actor_role == "system" else
                 "a former member" if row.actor_id else row.actor_role),
             "reason_label": reason_label(row.reason) if row.reason else None,

@@ -83,8 +83,8 @@ def desk_stats(moderator, days: int = 30) -> DeskStats:
         stats.per_day.append((day, by_day.get(day, Counter())))
         day -= timedelta(days=1)
     stats.per_reason = [(reason_label(code), n, reasons_mine.get(code, 0)) for code, n in reasons.most_common()]
-    stats.median_wait = median(waits) if waits else None
-    stats.median_wait_mine = median(waits_mine) if waits_mine else None
+    stats.median_wait = median(waits) if waits else None  # type: ignore[type-var]  # timedeltas work
+    stats.median_wait_mine = median(waits_mine) if waits_mine else None  # type: ignore[type-var]
     stats.decided_with_wait = len(waits)
     if "removal" in current_app.blueprints:
         from .removal.services import open_requests

@@ -19,11 +19,23 @@ import os
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint, and_, func, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -41,7 +53,7 @@ KEY_FILE = "log-signing-key"
 
 # --- storage ----------------------------------------------------------------------------------
 
-class LogPseudonym(db.Model):
+class LogPseudonym(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     """A staff member's public name in the log: random, so it reveals nothing, and kept when
     the account is deleted (it is not personal data on its own)."""
 
@@ -51,7 +63,7 @@ class LogPseudonym(db.Model):
     pseudonym: Mapped[str] = mapped_column(String(20), unique=True)
 
 
-class LogLeaf(db.Model):
+class LogLeaf(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     """The public entry of log row `seq`, as the exact bytes hashed into leaf `idx`."""
 
     __tablename__ = "log_leaf"
@@ -62,7 +74,7 @@ class LogLeaf(db.Model):
     leaf_hash: Mapped[str] = mapped_column(String(64))
 
 
-class LogNode(db.Model):
+class LogNode(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     """The hash of the perfect subtree of 2**level leaves starting at leaf idx * 2**level."""
 
     __tablename__ = "log_node"
@@ -72,7 +84,7 @@ class LogNode(db.Model):
     hash: Mapped[str] = mapped_column(String(64))
 
 
-class LogCheckpoint(db.Model):
+class LogCheckpoint(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     """Every signed checkpoint ever published (never deleted)."""
 
     __tablename__ = "log_checkpoint"
@@ -95,7 +107,7 @@ class LogCheckpoint(db.Model):
         return lv.Checkpoint(self.origin, self.tree_size, bytes.fromhex(self.root_hash)).text
 
 
-class LogCosignature(db.Model):
+class LogCosignature(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     __tablename__ = "log_cosignature"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -108,7 +120,7 @@ class LogCosignature(db.Model):
     __table_args__ = (UniqueConstraint("checkpoint_id", "witness"),)
 
 
-class LogKeyHandover(db.Model):
+class LogKeyHandover(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     """A key rotation: a note naming both keys, signed by both."""
 
     __tablename__ = "log_key_handover"
@@ -134,7 +146,7 @@ def _pseudonym(actor_id: int | None, role: str) -> str | None:
 
 
 def _time(moment) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def public_entry(row: ModerationLog, index: int, pseudonym: str | None) -> dict:
@@ -178,6 +190,7 @@ def extend_tree() -> int:
         level, idx = 0, size
         while idx & 1:
             left = db.session.get(LogNode, (level, idx - 1))
+            assert left is not None  # the left sibling of an odd index is always stored
             value = lv.node_hash(bytes.fromhex(left.hash), value)
             level, idx = level + 1, idx >> 1
             db.session.add(LogNode(level=level, idx=idx, hash=value.hex()))
@@ -246,6 +259,7 @@ def inclusion(index: int, size: int) -> dict:
         raise ValidationFailed(f"Ask for an index smaller than size, and a size from 1 to {current} (the tree size).")
     proof, root = _with_stored_nodes(lambda mth: (lv.inclusion_proof(index, size, mth), mth(0, size)))
     leaf = db.session.get(LogLeaf, index)
+    assert leaf is not None  # index < size, checked above
     return {"index": index, "tree_size": size, "leaf_hash": lv.b64(bytes.fromhex(leaf.leaf_hash)),
             "root_hash": lv.b64(root), "proof": [lv.b64(p) for p in proof]}
 
@@ -538,7 +552,7 @@ def verify_tree(batch_size: int = 5000) -> TreeResult:
         for row, stored_entry, stored_hash in rows:
             last_seq = row.seq
             index = compact.size
-            pseudonym = pseudonyms.get(row.actor_id) if row.actor_role in STAFF_ROLES else None
+            pseudonym = pseudonyms.get(row.actor_id) if row.actor_role in STAFF_ROLES else None  # type: ignore[arg-type]
             data = lv.entry_bytes(public_entry(row, index, pseudonym))
             value = lv.leaf_hash(data)
             if stored_entry is not None and (stored_hash != value.hex()

@@ -5,6 +5,7 @@ the key, witnesses' cosignatures and an Atom feed of checkpoints. Errors are JSO
 from __future__ import annotations
 
 import math
+from typing import Any
 from xml.etree import ElementTree as ET
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
@@ -194,7 +195,7 @@ def review_log_context(review) -> dict:
     """What a review's verify page shows about its publication entry in the log."""
     leaf = tlog.publication_leaf("review", review.id)
     checkpoint = tlog.latest_checkpoint()
-    context = {"log_leaf": leaf, "log_checkpoint": checkpoint, "log_proof": None,
+    context: dict[str, Any] = {"log_leaf": leaf, "log_checkpoint": checkpoint, "log_proof": None,
                "log_site": request.url_root.rstrip("/")}
     if leaf is not None and checkpoint is not None and leaf.idx < checkpoint.tree_size \
             and checkpoint.origin == tlog.signer().name:

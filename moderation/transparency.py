@@ -18,10 +18,10 @@ of their own: /transparency.json merges them into its "sections" object.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Callable
 
 from sqlalchemy import and_, func, literal_column, select
 
@@ -60,14 +60,14 @@ class Period:
 
     @property
     def start(self) -> datetime:
-        return datetime.combine(self.first_day, time.min, tzinfo=timezone.utc)
+        return datetime.combine(self.first_day, time.min, tzinfo=UTC)
 
     @property
     def end(self) -> datetime:
         """Exclusive: midnight after the last day."""
         if self.last_day == date.max:
-            return datetime.max.replace(tzinfo=timezone.utc)
-        return datetime.combine(self.last_day + timedelta(days=1), time.min, tzinfo=timezone.utc)
+            return datetime.max.replace(tzinfo=UTC)
+        return datetime.combine(self.last_day + timedelta(days=1), time.min, tzinfo=UTC)
 
     @property
     def days(self) -> int:
@@ -75,7 +75,7 @@ class Period:
 
 
 def default_period(today: date | None = None) -> Period:
-    today = today or datetime.now(timezone.utc).date()
+    today = today or datetime.now(UTC).date()
     return Period(today - timedelta(days=DEFAULT_DAYS - 1), today)
 
 
@@ -181,7 +181,7 @@ def review_numbers(start: datetime, end: datetime) -> tuple[str, dict]:
         .where(log.from_state == PENDING, log.action.in_(("approve", "auto_publish", "reject", "withdraw")))
         .group_by(Review.rating, log.action)
     ).all()
-    by_action = {action: {} for action in ("approve", "auto_publish", "reject", "withdraw")}
+    by_action: dict[str, dict] = {action: {} for action in ("approve", "auto_publish", "reject", "withdraw")}
     for rating, action, count in decisions:
         by_action[action][rating] = int(count)
     rejected_by = db.session.execute(

@@ -7,7 +7,7 @@ moderation.services, which checks, records and commits.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 from flask import current_app, flash, g, jsonify, redirect, render_template, request, url_for
@@ -16,9 +16,9 @@ from markupsafe import Markup
 
 from forum.errors import NotFound, PermissionDenied, ValidationFailed
 from forum.extensions import db, login_manager
-from forum.paging import page_arg
 from forum.forms import apply_errors
 from forum.models import User
+from forum.paging import page_arg
 from forum.security import is_safe_next
 from forum.timeutil import utcnow
 
@@ -129,7 +129,7 @@ def _render_queue(kind_filter: str | None, page: int, bulk_form: BulkForm | None
     result = desk.desk_page(current_user, kind_filter, reason, order, page)
     if bulk_form is None:
         bulk_form = BulkForm(formdata=None, prefix="bulk", data={"next": next_url})
-    tabs = [(None, "Everything", counts["total"])]
+    tabs: list[tuple[str | None, str, int]] = [(None, "Everything", counts["total"])]
     tabs += [(key, label, counts["tabs"].get(key, 0)) for key, label in labels.items()]
     list_args = _list_args(kind_filter, reason, order)
     return render_template(
@@ -175,7 +175,7 @@ def next_item():
     except ValueError:
         after = None
     if after is not None and after.tzinfo is None:
-        after = after.replace(tzinfo=timezone.utc)
+        after = after.replace(tzinfo=UTC)
     skip = None
     skip_kind, _, skip_id = (request.args.get("skip") or "").partition(":")
     if skip_kind and skip_id.isascii() and skip_id.isdigit() and len(skip_id) < 13:

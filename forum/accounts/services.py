@@ -6,21 +6,22 @@ import hashlib
 import secrets
 import unicodedata
 from datetime import timedelta
+from typing import cast
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-
-from ..urls import external_url
 from sqlalchemy import select
+from sqlalchemy.engine import CursorResult
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..errors import AuthenticationFailed, Gone, NotFound, ValidationFailed
 from ..database import commit_unique
+from ..errors import AuthenticationFailed, Gone, NotFound, ValidationFailed
 from ..extensions import db
 from ..mail import queue_mail
-from ..registries import AppList, add_once
 from ..models import ROLES, AuthToken, User
+from ..registries import AppList, add_once
 from ..timeutil import utcnow
+from ..urls import external_url
 from .passwords import password_problems
 
 PASSWORD_RESET = "password_reset"
@@ -84,7 +85,7 @@ def normalise_email(raw: str, field: str = "email", *, for_sending: bool = True)
     try:
         info = validate_email(raw.strip(), check_deliverability=False)
     except EmailNotValidError as error:
-        raise ValidationFailed(field_errors={field: [f"Enter a valid email address: {error}"]})
+        raise ValidationFailed(field_errors={field: [f"Enter a valid email address: {error}"]}) from error
     if for_sending and not current_app.config.get("MAIL_SMTPUTF8") and not info.local_part.isascii():
         # Without SMTPUTF8 our mail server cannot send to such an address: refuse it now
         # rather than accept it and never deliver the mail it is for.
@@ -149,7 +150,7 @@ def authenticate(email: str, password: str) -> User:
         email = normalise_email(email, for_sending=False)
     except ValidationFailed:
         _spend_hash_time(password)
-        raise failure
+        raise failure from None
     user = find_user_by_email(email)
     if user is None:
         _spend_hash_time(password)
@@ -216,11 +217,11 @@ def reset_password(token: str, new_password: str) -> User:
     user = record.user
     _check_password(new_password, user.email, user.display_name)
     # Conditional update: of two simultaneous uses, exactly one wins.
-    claimed = db.session.execute(
+    claimed = cast(CursorResult, db.session.execute(
         AuthToken.__table__.update()
         .where(AuthToken.id == record.id, AuthToken.used_at.is_(None))
         .values(used_at=utcnow())
-    ).rowcount
+    )).rowcount
     if claimed != 1:
         db.session.rollback()
         raise Gone("This link has already been used.")

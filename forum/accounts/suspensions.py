@@ -8,9 +8,11 @@ why and until when; `active_suspension(user)` lets a page say so up front.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
+from typing import cast
 
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, Text, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..errors import NotFound, PermissionDenied, ValidationFailed
@@ -23,7 +25,7 @@ SUSPENSION_REASON_MAX = 1000
 SUSPENSION_MAX_DAYS = 3650
 
 
-class MemberSuspension(db.Model):
+class MemberSuspension(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     __tablename__ = "member_suspension"
     __table_args__ = (
         # A suspension always says why: the member is told.
@@ -103,9 +105,10 @@ def _check_suspension_fields(reason, until) -> datetime:
         errors["until"] = [f"A suspension lasts at most {SUSPENSION_MAX_DAYS // 365} years."]
     else:
         # Through the whole of the chosen day (UTC).
-        ends_at = datetime.combine(until + timedelta(days=1), time(0), tzinfo=timezone.utc)
+        ends_at = datetime.combine(until + timedelta(days=1), time(0), tzinfo=UTC)
     if errors:
         raise ValidationFailed(field_errors=errors)
+    assert ends_at is not None  # set whenever there are no errors
     return ends_at
 
 
@@ -144,12 +147,12 @@ def lift_suspension(moderator: User, suspension_id: int) -> MemberSuspension:
     suspension = db.session.get(MemberSuspension, suspension_id)
     if suspension is None:
         raise NotFound("There is no such suspension.")
-    lifted = db.session.execute(
+    lifted = cast(CursorResult, db.session.execute(
         update(MemberSuspension)
         .where(MemberSuspension.id == suspension.id, MemberSuspension.lifted_at.is_(None))
         .values(lifted_at=utcnow(), lifted_by_id=moderator.id)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )).rowcount
     if lifted:
         append_log(actor=moderator, subject_kind="member", subject_id=suspension.user_id, action="lift_suspension",
                    reference=f"suspension {suspension.id}")

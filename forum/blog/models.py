@@ -26,7 +26,7 @@ DRAFT, PUBLISHED, UNPUBLISHED = "draft", "published", "unpublished"
 POST_STATES = (DRAFT, PUBLISHED, UNPUBLISHED)
 
 
-class BlogPost(db.Model):
+class BlogPost(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     __tablename__ = "blog_post"
     __table_args__ = (
         CheckConstraint("status IN ('draft', 'published', 'unpublished')", name="status_known"),
@@ -64,7 +64,7 @@ class BlogPost(db.Model):
         return self.published_at is not None
 
 
-class BlogComment(ModeratedMixin, db.Model):
+class BlogComment(ModeratedMixin, db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     __tablename__ = "blog_comment"
     __table_args__ = (
         CheckConstraint(

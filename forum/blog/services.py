@@ -17,8 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
-from forum.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from forum.database import duplicate_refused
+from forum.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from forum.extensions import db
 from forum.fingerprint import content_fingerprint
 from forum.models import User
@@ -26,7 +26,8 @@ from forum.sanitize import render_markdown
 from forum.timeutil import utcnow
 from forum.urls import external_url
 from moderation import services as moderation
-from moderation.states import PENDING, PUBLISHED as COMMENT_PUBLISHED, REMOVED, reason_label
+from moderation.states import PENDING, REMOVED, reason_label
+from moderation.states import PUBLISHED as COMMENT_PUBLISHED
 
 from .models import (
     COMMENT_BODY_MAX,
@@ -161,11 +162,11 @@ def _commit_post(post: BlogPost) -> None:
         db.session.commit()
     except StaleDataError:
         db.session.rollback()
-        raise Conflict("Someone else changed this post while you were editing. Reload it to see their changes.")
+        raise Conflict("Someone else changed this post while you were editing. Reload it to see their changes.") from None
     except IntegrityError:
         # Two posts with the same title saved at the same moment: the slug is taken.
         db.session.rollback()
-        raise ValidationFailed(field_errors=SLUG_TAKEN)
+        raise ValidationFailed(field_errors=SLUG_TAKEN) from None
 
 
 def _set_published(post: BlogPost) -> None:
@@ -261,7 +262,7 @@ def staff_posts() -> dict[str, list[BlogPost]]:
     posts = db.session.scalars(
         select(BlogPost).options(joinedload(BlogPost.author)).order_by(BlogPost.updated_at.desc(), BlogPost.id.desc())
     ).all()
-    grouped = {DRAFT: [], PUBLISHED: [], UNPUBLISHED: []}
+    grouped: dict[str, list] = {DRAFT: [], PUBLISHED: [], UNPUBLISHED: []}
     for post in posts:
         grouped[post.status].append(post)
     return grouped
@@ -383,7 +384,7 @@ def comment_page_number(comment: BlogComment, per_page: int | None = None) -> in
             | ((BlogComment.published_at == comment.published_at) & (BlogComment.id < comment.id)),
         )
     )
-    return before // (per_page or COMMENTS_PER_PAGE) + 1
+    return (before or 0) // (per_page or COMMENTS_PER_PAGE) + 1
 
 
 def comments_by_author(user: User) -> list[BlogComment]:
@@ -498,7 +499,7 @@ def _post_document(post: BlogPost):
         title=post.title,
         body=render_post_body(post).striptags(),
         author=post.author.display_name if post.author else None,
-        published_at=post.published_at,
+        published_at=post.published_at,  # type: ignore[arg-type]
         url=url_for("blog.post", slug=post.slug),
         group="blog",
     )

@@ -8,8 +8,8 @@ from flask_login import current_user, login_required
 
 from forum.errors import Conflict, ValidationFailed
 from forum.extensions import limiter
-from forum.paging import page_arg
 from forum.forms import apply_errors, page_form, render_form
+from forum.paging import page_arg
 from forum.speed import rendered
 
 from . import bp, services

@@ -12,14 +12,25 @@ def init_app(app) -> None:
     from forum import demo as demo_registry
     from forum.accounts import services as accounts
     from forum.sanitize import linkify_plain_text
-
-    from . import aggregates, api, cli, services, trust_models, views  # noqa: F401  (routes, models)
-    from .demo import load_catalog
-
-    from . import engagement, extras_views, invitations, orders, photos, trust_cli  # noqa: F401  (routes)
-    from .transparency import trust_numbers
     from moderation.flags import enable_flags
     from moderation.transparency import register_transparency_section
+
+    from . import (  # noqa: F401  (imported for their routes and models)
+        aggregates,
+        api,
+        cli,
+        engagement,
+        extras_views,
+        invitations,
+        orders,
+        photos,
+        services,
+        trust_cli,
+        trust_models,
+        views,
+    )
+    from .demo import load_catalog
+    from .transparency import trust_numbers
 
     kind = services.register_review_kind()
     # The product's count, average and histogram change in the transaction that publishes or takes down.

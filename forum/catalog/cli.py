@@ -22,7 +22,7 @@ def _decode_utf8(path: Path, data: bytes) -> str:
         raise click.ClickException(
             f"{path} is not UTF-8 text: byte 0x{data[error.start]:02x} on line {line} cannot be read. "
             "Nothing was imported. Save the file as UTF-8 (\"CSV UTF-8\" in spreadsheet programs) and try again."
-        )
+        ) from error
 
 
 @products_cli.command("import")

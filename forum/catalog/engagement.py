@@ -13,8 +13,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 
 from forum.errors import NotFound, PermissionDenied, ValidationFailed
@@ -132,9 +134,9 @@ def undo_helpful(user: User, review_id: int) -> bool:
     review = db.session.get(Review, review_id)
     if review is None:
         raise NotFound("There is no such review.")
-    removed = db.session.execute(
+    removed = cast(CursorResult, db.session.execute(
         delete(HelpfulVote).where(HelpfulVote.review_id == review.id, HelpfulVote.user_id == user.id)
-    ).rowcount
+    )).rowcount
     if removed:
         db.session.execute(update(ReviewFacts).where(ReviewFacts.review_id == review.id, ReviewFacts.helpful_count > 0)
                            .values(helpful_count=ReviewFacts.helpful_count - removed))
@@ -196,7 +198,7 @@ def save_reply(user: User, review_id: int, body: str) -> CompanyReply:
             db.session.flush()
         except IntegrityError:
             db.session.rollback()
-            raise ValidationFailed("Someone answered this review a moment ago. Reload the page to edit that reply.")
+            raise ValidationFailed("Someone answered this review a moment ago. Reload the page to edit that reply.") from None
         action = "company_reply"
         if review.author is not None:
             queue_mail(review.author.email, "The shop answered your review", "review_company_reply",

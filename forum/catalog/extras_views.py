@@ -3,7 +3,18 @@ and the orders webhook. They parse the request, call a service and render."""
 
 from __future__ import annotations
 
-from flask import Response, abort, current_app, flash, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required
 
 from forum.errors import NotFound, ValidationFailed
@@ -25,7 +36,7 @@ def _votes_limit() -> str:
 
 def _back_to(review_id: int, product_sku: str | None = None):
     target = request.form.get("next")
-    if is_safe_next(target):
+    if target is not None and is_safe_next(target):
         return redirect(target)
     if product_sku:
         return redirect(url_for("catalog.product_page", sku=product_sku, _anchor=f"review-{review_id}"))

@@ -13,9 +13,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from typing import cast
 
 from flask import current_app
 from sqlalchemy import exists, func, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -28,7 +30,7 @@ from forum.urls import external_url
 
 from . import orders
 from .models import Product
-from .trust_models import InvitationLink, InvitationOptOut, Order, ReviewFacts, ReviewInvitation
+from .trust_models import InvitationLink, InvitationOptOut, Order, ReviewInvitation
 
 DEFAULT_INVITATION_DAYS = 14
 # Orders we learn about much later (an old CSV) are not invited out of the blue.
@@ -159,10 +161,10 @@ def spend_link(token: str, user, product) -> bool:
         return False
     if link.sku != product.sku or order.email != user.email:
         return False
-    claimed = db.session.execute(
+    claimed = cast(CursorResult, db.session.execute(
         update(InvitationLink).where(InvitationLink.id == link.id, InvitationLink.used_at.is_(None))
         .values(used_at=utcnow()).execution_options(synchronize_session=False)
-    ).rowcount
+    )).rowcount
     if claimed == 1:
         orders.mark_email_confirmed(user)  # the token was mailed to this address: it is theirs
         db.session.flush()

@@ -8,7 +8,18 @@ removal: text may be set to NULL once the review is removed (a tombstone).
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, event, inspect, text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    event,
+    inspect,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from forum.extensions import db
@@ -21,7 +32,7 @@ REVIEW_BODY_MAX = 10_000
 IMMUTABLE_REVIEW_COLUMNS = ("title", "body", "rating", "fingerprint")
 
 
-class Product(db.Model):
+class Product(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     __tablename__ = "product"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -39,10 +50,10 @@ class Product(db.Model):
     stars_4: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     stars_5: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
-    reviews: Mapped[list["Review"]] = relationship(back_populates="product", lazy="dynamic")
+    reviews: Mapped[list[Review]] = relationship(back_populates="product", lazy="dynamic")
 
 
-class Review(ModeratedMixin, db.Model):
+class Review(ModeratedMixin, db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     __tablename__ = "review"
     __table_args__ = (
         CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),

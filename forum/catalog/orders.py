@@ -18,10 +18,12 @@ import io
 import json
 import secrets
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 from flask import current_app
 from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy.engine import CursorResult
 
 from forum.accounts.services import hash_token, normalise_email
 from forum.errors import AuthenticationFailed, Gone, ValidationFailed
@@ -56,10 +58,10 @@ def parse_timestamp(raw) -> datetime:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"ordered_at {text!r} is not an ISO 8601 date and time, e.g. 2026-11-02T14:30:00Z")
+        raise ValueError(f"ordered_at {text!r} is not an ISO 8601 date and time, e.g. 2026-11-02T14:30:00Z") from None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    value = value.astimezone(timezone.utc)
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
     if value > utcnow() + timedelta(minutes=5):
         raise ValueError(f"ordered_at {text} is in the future")
     return value
@@ -87,7 +89,7 @@ def _check_email(raw) -> str:
     try:
         return normalise_email(raw)
     except ValidationFailed as error:
-        raise ValueError((error.field_errors.get("email") or ["email is not valid"])[0])
+        raise ValueError((error.field_errors.get("email") or ["email is not valid"])[0]) from error
 
 
 # --- storing (idempotent) ------------------------------------------------------------
@@ -97,10 +99,10 @@ def _store(orders: dict[str, dict]) -> dict:
     only SKUs they did not have. Returns counts. No commit."""
     created = updated = unchanged = 0
     refs = list(orders)
-    existing = {}
+    existing: dict[str, Order] = {}
     for start in range(0, len(refs), 500):
-        for order in db.session.scalars(select(Order).where(Order.order_ref.in_(refs[start:start + 500]))):
-            existing[order.order_ref] = order
+        for stored in db.session.scalars(select(Order).where(Order.order_ref.in_(refs[start:start + 500]))):
+            existing[stored.order_ref] = stored
     for ref, data in orders.items():
         order = existing.get(ref)
         if order is None:
@@ -139,7 +141,7 @@ def import_orders_csv(text: str) -> dict:
     try:
         header = next(reader, None)
     except csv.Error as error:
-        raise ValidationFailed(f"Nothing was imported: line 1 cannot be read as CSV ({error}).")
+        raise ValidationFailed(f"Nothing was imported: line 1 cannot be read as CSV ({error}).") from error
     if header is None or [h.strip() for h in header] != CSV_COLUMNS:
         raise ValidationFailed("Nothing was imported: the first line must be exactly order_id,email,sku,ordered_at.")
     problems: list[str] = []
@@ -215,11 +217,11 @@ def receive_order_json(body: bytes) -> tuple[str, bool]:
     try:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        raise ValidationFailed("The body must be JSON: {\"order_id\", \"email\", \"ordered_at\", \"items\": [{\"sku\"}]}.")
+        raise ValidationFailed("The body must be JSON: {\"order_id\", \"email\", \"ordered_at\", \"items\": [{\"sku\"}]}.") from None
     if not isinstance(data, dict):
         raise ValidationFailed("The body must be a JSON object.")
     errors: dict[str, list[str]] = {}
-    values = {}
+    values: dict[str, Any] = {}
     for name, check in (("order_id", _check_ref), ("email", _check_email), ("ordered_at", parse_timestamp)):
         try:
             values[name] = check(data.get(name))
@@ -284,10 +286,10 @@ def confirm_email(token: str) -> User:
     user = db.session.get(User, record.user_id)
     if user is None or user.email != record.email:
         raise Gone("This link was for another email address. Ask for a new one on a product page.")
-    claimed = db.session.execute(
+    claimed = cast(CursorResult, db.session.execute(
         update(EmailConfirmation).where(EmailConfirmation.id == record.id, EmailConfirmation.confirmed_at.is_(None))
         .values(confirmed_at=utcnow())
-    ).rowcount
+    )).rowcount
     if claimed != 1:
         db.session.rollback()
         raise Gone("This link has already been used.")

@@ -90,7 +90,7 @@ class LocalPhotoStorage(PhotoStorage):
 
 
 def storage() -> PhotoStorage:
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     found = app.extensions.get("review_photo_storage")
     if found is None:
         setting = app.config.get("REVIEW_PHOTO_STORAGE") or LocalPhotoStorage
@@ -156,19 +156,19 @@ def prepare_photo(name: str, data: bytes) -> PreparedPhoto:
                               "video), so we cannot accept it. Save or export it as a still photo and try again.")
             image.seek(0)
             image.load()
-            image = ImageOps.exif_transpose(image)  # keep the photo upright once its EXIF is gone
+            image = ImageOps.exif_transpose(image)  # type: ignore[assignment]  # keep the photo upright once its EXIF is gone
     except ValidationFailed:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise _refuse(name, "decodes to far more pixels than it should (a decompression bomb), so we cannot accept it.")
+        raise _refuse(name, "decodes to far more pixels than it should (a decompression bomb), so we cannot accept it.") from None
     except Exception:  # UnidentifiedImageError, truncated or broken files, odd encoders
-        raise _refuse(name, "is not a picture we can read. Use a JPEG, PNG or WebP photo.")
+        raise _refuse(name, "is not a picture we can read. Use a JPEG, PNG or WebP photo.") from None
     extension, content_type = FORMATS[fmt]
     if fmt == "JPEG":
         mode = "RGB"
     else:
         mode = "RGBA" if image.mode in ("RGBA", "LA", "P", "PA") or "transparency" in image.info else "RGB"
-    image = image.convert(mode)
+    image = image.convert(mode)  # type: ignore[assignment]
     image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
     # A brand-new image from the pixels alone: no info dict, so nothing of the upload's metadata can follow.
     clean = Image.frombytes(mode, image.size, image.tobytes())

@@ -21,8 +21,8 @@ from forum.errors import NotFound, ValidationFailed
 from forum.extensions import db
 from forum.fingerprint import content_fingerprint
 from forum.fingerprint import fingerprint_payload as _fingerprint_payload
-from forum.urls import external_url
 from forum.models import User
+from forum.urls import external_url
 from moderation import services as moderation
 from moderation.notify import DecisionMail
 from moderation.states import PENDING, PUBLISHED, reason_label
@@ -120,7 +120,7 @@ def import_products_csv(text: str) -> dict:
     try:
         fieldnames = reader.fieldnames
     except csv.Error as error:
-        raise ValidationFailed(f"Nothing was imported: line 1 cannot be read as CSV ({error}).")
+        raise ValidationFailed(f"Nothing was imported: line 1 cannot be read as CSV ({error}).") from error
     header = [(f or "").strip() for f in (fieldnames or [])]
     if not expected.issubset(header):
         raise ValidationFailed("Nothing was imported: the first line must name the columns sku,name,description.")
@@ -321,7 +321,7 @@ def reviews_by_author(user: User) -> list[Review]:
 
 def fingerprint_payload(review: Review) -> str:
     """The exact string whose UTF-8 bytes are hashed, for the verify page."""
-    return _fingerprint_payload(review.title, review.body)
+    return _fingerprint_payload(review.title, review.body)  # type: ignore[arg-type]
 
 
 def review_state_for(user: User | None, product: Product) -> dict:

@@ -19,7 +19,7 @@ INVITATION_SENT = "sent"
 INVITATION_STATUSES = ("sent", "opted_out", "no_products", "too_old")
 
 
-class Order(db.Model):
+class Order(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     """An order from the shop (CSV import or webhook). Personal data: erased with the
     account, by removal requests and after ORDERS_RETENTION_DAYS."""
 
@@ -31,12 +31,12 @@ class Order(db.Model):
     ordered_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    items: Mapped[list["OrderItem"]] = relationship(
+    items: Mapped[list[OrderItem]] = relationship(
         back_populates="order", cascade="all, delete-orphan", passive_deletes=True, order_by="OrderItem.id"
     )
 
 
-class OrderItem(db.Model):
+class OrderItem(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     __tablename__ = "shop_order_item"
     __table_args__ = (UniqueConstraint("order_id", "sku", name="uq_shop_order_item_sku"),)
 
@@ -47,7 +47,7 @@ class OrderItem(db.Model):
     order: Mapped[Order] = relationship(back_populates="items")
 
 
-class EmailConfirmation(db.Model):
+class EmailConfirmation(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     """Proof that a member controls their account address (a mailed link, or an invitation link)."""
 
     __tablename__ = "email_confirmation"
@@ -61,7 +61,7 @@ class EmailConfirmation(db.Model):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class ReviewInvitation(db.Model):
+class ReviewInvitation(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     """One per order, ever (unique order): sent, or why not. Counts survive the order's erasure."""
 
     __tablename__ = "review_invitation"
@@ -77,12 +77,12 @@ class ReviewInvitation(db.Model):
     status: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
-    links: Mapped[list["InvitationLink"]] = relationship(
+    links: Mapped[list[InvitationLink]] = relationship(
         back_populates="invitation", cascade="all, delete-orphan", passive_deletes=True
     )
 
 
-class InvitationLink(db.Model):
+class InvitationLink(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     """A single-use link to the review form of one product of the order."""
 
     __tablename__ = "review_invitation_link"
@@ -96,7 +96,7 @@ class InvitationLink(db.Model):
     invitation: Mapped[ReviewInvitation] = relationship(back_populates="links")
 
 
-class InvitationOptOut(db.Model):
+class InvitationOptOut(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     __tablename__ = "invitation_opt_out"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -104,7 +104,7 @@ class InvitationOptOut(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class ReviewFacts(db.Model):
+class ReviewFacts(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     """Facts about a review decided at submission (verified purchase, invitation) and the
     maintained helpful-vote count. One row per review; the review's own columns never change."""
 
@@ -118,7 +118,7 @@ class ReviewFacts(db.Model):
     helpful_count: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class HelpfulVote(db.Model):
+class HelpfulVote(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     __tablename__ = "review_helpful_vote"
     __table_args__ = (UniqueConstraint("review_id", "user_id", name="uq_review_helpful_vote_once"),)
 
@@ -128,7 +128,7 @@ class HelpfulVote(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class ReviewPhoto(db.Model):
+class ReviewPhoto(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     """A photo as published: re-encoded without metadata; `sha256` is over the stored bytes."""
 
     __tablename__ = "review_photo"
@@ -145,7 +145,7 @@ class ReviewPhoto(db.Model):
     size: Mapped[int] = mapped_column(Integer)
 
 
-class CompanyReply(db.Model):
+class CompanyReply(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     """The company's public answer to a published review: one per review, editable; every
     earlier text is kept in CompanyReplyRevision. Deleted with its review."""
 
@@ -159,12 +159,12 @@ class CompanyReply(db.Model):
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     author = relationship("User", foreign_keys=[author_id])
-    revisions: Mapped[list["CompanyReplyRevision"]] = relationship(
+    revisions: Mapped[list[CompanyReplyRevision]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, order_by="CompanyReplyRevision.id"
     )
 
 
-class CompanyReplyRevision(db.Model):
+class CompanyReplyRevision(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     __tablename__ = "company_reply_revision"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -11,8 +11,8 @@ from forum.extensions import db, limiter
 from forum.forms import apply_errors, page_form, render_form
 from forum.paging import page_arg
 from forum.security import is_safe_next
-from moderation.tlog_views import review_log_context
 from forum.speed import rendered
+from moderation.tlog_views import review_log_context
 
 from . import bp, services
 from .forms import ReviewForm

@@ -49,11 +49,12 @@ def _counted_topics(topic_ids=None) -> dict[int, tuple]:
         ids = list(topic_ids)
         totals = totals.where(ForumPost.topic_id.in_(ids))
         ranked = ranked.where(ForumPost.topic_id.in_(ids))
-    ranked = ranked.subquery()
+    ranked_rows = ranked.subquery()
     latest = {
         tid: (at, author)
         for tid, at, author in db.session.execute(
-            select(ranked.c.topic_id, ranked.c.published_at, ranked.c.author_id).where(ranked.c.rank == 1)
+            select(ranked_rows.c.topic_id, ranked_rows.c.published_at, ranked_rows.c.author_id)
+            .where(ranked_rows.c.rank == 1)
         )
     }
     result = {}

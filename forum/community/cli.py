@@ -12,8 +12,9 @@ forums_cli = AppGroup("forums", help="Manage forum categories.")
 
 def _fail(error: DomainError):
     detail = error.message
-    if getattr(error, "field_errors", None):
-        detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in error.field_errors.items())
+    field_errors = getattr(error, "field_errors", None)
+    if field_errors:
+        detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in field_errors.items())
     raise click.ClickException(detail)
 
 

@@ -168,8 +168,9 @@ def _flag_until_hidden(post_id: int, flaggers: list[User], reason: str) -> str:
 
     for member in flaggers:
         post = db.session.get(ForumPost, post_id)
+        assert post is not None
         if post.status != "published":
             break
         flags.flag_item("forum_post", post_id, member, reason)
-    status = db.session.get(ForumPost, post_id).status
+    status = db.session.get(ForumPost, post_id).status  # type: ignore[union-attr]
     return "hidden" if status == "hidden" else f"still {status}: fewer members than the flag threshold"

@@ -27,7 +27,7 @@ BODY_MAX = 20_000
 TEXTLESS_STATES = ("removed", "withdrawn")
 
 
-class ForumCategory(db.Model):
+class ForumCategory(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     __tablename__ = "forum_category"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -44,7 +44,7 @@ class ForumCategory(db.Model):
     last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class ForumTopic(db.Model):
+class ForumTopic(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     __tablename__ = "forum_topic"
     __table_args__ = (
         Index("ix_forum_topic_category_pinned", "category_id", "pinned"),
@@ -68,7 +68,7 @@ class ForumTopic(db.Model):
     category: Mapped[ForumCategory] = relationship()
     last_author: Mapped[User | None] = relationship(foreign_keys=[last_author_id])
     author: Mapped[User | None] = relationship(foreign_keys=[author_id])
-    opening: Mapped["ForumPost"] = relationship(
+    opening: Mapped[ForumPost] = relationship(
         primaryjoin=lambda: and_(foreign(ForumPost.topic_id) == ForumTopic.id, ForumPost.is_opening.is_(True)),
         viewonly=True,
         uselist=False,
@@ -79,7 +79,7 @@ class ForumTopic(db.Model):
         return self.opening.title if self.opening is not None else None
 
 
-class ForumPost(ModeratedMixin, db.Model):
+class ForumPost(ModeratedMixin, db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     __tablename__ = "forum_post"
     __table_args__ = (
         CheckConstraint(
@@ -111,7 +111,7 @@ class ForumPost(ModeratedMixin, db.Model):
     topic: Mapped[ForumTopic] = relationship(foreign_keys=[topic_id])
     author: Mapped[User | None] = relationship(foreign_keys="ForumPost.author_id")
     decided_by: Mapped[User | None] = relationship(foreign_keys="ForumPost.decided_by_id")
-    revisions: Mapped[list["ForumPostRevision"]] = relationship(
+    revisions: Mapped[list[ForumPostRevision]] = relationship(
         back_populates="post", order_by="ForumPostRevision.edited_at, ForumPostRevision.id",
         cascade="all, delete-orphan", passive_deletes=True,
     )
@@ -125,7 +125,7 @@ class ForumPost(ModeratedMixin, db.Model):
         return f"post-{self.id}"
 
 
-class ForumPostRevision(db.Model):
+class ForumPostRevision(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     """The text a post had before one of its author's edits (moderators see these)."""
 
     __tablename__ = "forum_post_revision"

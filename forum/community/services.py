@@ -28,14 +28,16 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
 from flask import current_app, url_for
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from forum.accounts.suspensions import check_can_post
-from forum.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from forum.database import commit_unique
+from forum.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from forum.extensions import db
 from forum.fingerprint import content_fingerprint
 from forum.mail import queue_mail
@@ -275,7 +277,7 @@ def locate_post(viewer, post_id: int) -> tuple[ForumPost, int]:
                 and_(ForumPost.created_at == post.created_at, ForumPost.id < post.id)),
         )
     )
-    return post, before // posts_per_page() + 1
+    return post, (before or 0) // posts_per_page() + 1
 
 
 @dataclass
@@ -314,8 +316,8 @@ def category_topics(viewer, category: ForumCategory, page: int = 1):
     A topic is public exactly when its kept `is_public` says so (its opening post is published),
     so what everyone sees is read from the topic rows alone, in last-activity order (an index)."""
     viewer_id = _viewer_id(viewer)
-    visible = ForumTopic.is_public.is_(True)
-    order = [ForumTopic.pinned.desc(), ForumTopic.last_activity_at.desc(), ForumTopic.id.desc()]
+    visible: ColumnElement[bool] = ForumTopic.is_public.is_(True)
+    order: list[Any] = [ForumTopic.pinned.desc(), ForumTopic.last_activity_at.desc(), ForumTopic.id.desc()]
     if viewer_id is not None:
         opening = aliased(ForumPost)
         own_waiting = (
@@ -396,7 +398,7 @@ def _check_post_fields(title, body, *, needs_title: bool) -> None:
 
 def _submit(post: ForumPost, user) -> None:
     """Log the new post, then publish it at once unless it must wait for a moderator."""
-    reason = hold_reason(user, post.body)
+    reason = hold_reason(user, post.body)  # type: ignore[arg-type]
     post.held_because = reason
     db.session.add(post)
     moderation.record_submission(post, user)
@@ -483,12 +485,12 @@ def edit_post(user, post_id: int, title: str | None, body: str, expected_version
     fingerprint = content_fingerprint(new_title or "", body)
     # Conditional: a moderator's decision (or erasure) in between wins, and this edit is refused.
     # The version moves on, so a decision taken on the old text is refused instead.
-    changed = db.session.execute(
+    changed = cast(CursorResult, db.session.execute(
         update(ForumPost)
         .where(ForumPost.id == post.id, ForumPost.version == version, ForumPost.status.in_(EDITABLE_STATES))
         .values(title=new_title, body=body, fingerprint=fingerprint, edited_at=old.edited_at, version=version + 1)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )).rowcount
     if changed != 1:
         db.session.rollback()
         raise Conflict("This post changed while you were editing it (it was edited elsewhere or a moderator "

@@ -10,8 +10,8 @@ from wtforms.fields.choices import SelectChoice
 from forum.accounts import suspensions
 from forum.errors import NotFound, PermissionDenied, ValidationFailed
 from forum.extensions import limiter
-from forum.paging import page_arg
 from forum.forms import apply_errors, page_form, render_form
+from forum.paging import page_arg
 from forum.sanitize import render_markdown
 from forum.speed import rendered
 

@@ -90,7 +90,6 @@ def _active_topics():
 
 def _latest_posts():
     from forum.blog.services import excerpt, published_posts_query
-
     from forum.speed import rendered
 
     posts = list(db.session.scalars(published_posts_query().limit(LATEST_POSTS)).unique())

@@ -23,7 +23,7 @@ def _user(local: str) -> User | None:
 
 
 def _handle(user: User) -> str:
-    return db.session.get(MemberProfile, user.id).handle
+    return db.session.get(MemberProfile, user.id).handle  # type: ignore[union-attr]
 
 
 def load_members(fake):

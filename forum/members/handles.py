@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Set as AbstractSet
 
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
@@ -21,7 +22,7 @@ from .models import HANDLE_MAX, MemberProfile
 HANDLE_MIN = 2
 HANDLE_RE = re.compile(r"[A-Za-z0-9_-]+")
 # An @mention: not preceded by a word character, @ or / (e-mail addresses, paths).
-MENTION_RE = re.compile(r"(?<![\w@/.])@([A-Za-z0-9_-]{%d,%d})" % (HANDLE_MIN, HANDLE_MAX))
+MENTION_RE = re.compile(rf"(?<![\w@/.])@([A-Za-z0-9_-]{{{HANDLE_MIN},{HANDLE_MAX}}})")
 RESERVED_HANDLES = {"admin", "moderator", "moderators", "staff", "all", "here", "everyone", "system", "me",
                     "notifications", "community"}
 
@@ -38,7 +39,7 @@ def _taken(session, key: str) -> bool:
     return session.scalar(select(func.count()).select_from(MemberProfile).where(MemberProfile.handle_key == key)) > 0
 
 
-def derive_handle(session, display_name: str, also_taken: set[str] = frozenset()) -> str:
+def derive_handle(session, display_name: str, also_taken: AbstractSet[str] = frozenset()) -> str:
     base = handle_base(display_name)
     candidate, n = base, 1
     while candidate.lower() in RESERVED_HANDLES or candidate.lower() in also_taken or _taken(session, candidate.lower()):

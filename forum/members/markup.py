@@ -205,7 +205,7 @@ def render_body(body: str | None, ctx: RenderContext) -> Markup:
 
 def _depends_on_state(body: str | None) -> bool:
     """Mentions and quotes render by who and what is public now; other text never changes."""
-    return bool(body) and ("@" in body or bool(QUOTE_LINE_RE.search(body)))
+    return bool(body and ("@" in body or QUOTE_LINE_RE.search(body)))
 
 
 def render_posts(posts) -> dict[int, Markup]:

@@ -30,7 +30,7 @@ def _in(values) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 
-class MemberProfile(db.Model):
+class MemberProfile(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     """A member's public handle (for @mentions and /members/<handle>) and profile setting."""
 
     __tablename__ = "member_profile"
@@ -47,7 +47,7 @@ class MemberProfile(db.Model):
     user: Mapped[User] = relationship(foreign_keys=[user_id])
 
 
-class TopicState(db.Model):
+class TopicState(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     """What one member does with one topic: watching it, and how far they have read."""
 
     __tablename__ = "forum_topic_state"
@@ -61,7 +61,7 @@ class TopicState(db.Model):
     read_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class PostLike(db.Model):
+class PostLike(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     __tablename__ = "forum_post_like"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
@@ -70,7 +70,7 @@ class PostLike(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class PostQuote(db.Model):
+class PostQuote(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     """Post `post_id` quotes post `quoted_post_id` (written when it is published or edited)."""
 
     __tablename__ = "forum_post_quote"
@@ -80,7 +80,7 @@ class PostQuote(db.Model):
                                                 index=True)
 
 
-class Notification(db.Model):
+class Notification(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     __tablename__ = "notification"
     __table_args__ = (
         CheckConstraint(f"kind IN ({_in(NOTIFICATION_KINDS)})", name="kind_known"),
@@ -116,7 +116,7 @@ class Notification(db.Model):
     post: Mapped[ForumPost | None] = relationship(foreign_keys=[post_id])
 
 
-class NotificationPreference(db.Model):
+class NotificationPreference(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     __tablename__ = "notification_preference"
     __table_args__ = (CheckConstraint(f"mode IN ({_in(MAIL_MODES)})", name="mode_known"),)
 

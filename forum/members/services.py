@@ -9,9 +9,13 @@ disappears at once, its unsent mail is withdrawn and the digest skips it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import cast
+
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import and_, delete, func, or_, select, true, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload
 
@@ -242,9 +246,9 @@ def unlike(user, post_id: int) -> ForumPost:
     post = db.session.get(ForumPost, post_id)
     if post is None:
         raise NotFound("There is no such post.")
-    removed = db.session.execute(
+    removed = cast(CursorResult, db.session.execute(
         delete(PostLike).where(PostLike.user_id == user.id, PostLike.post_id == post.id)
-    ).rowcount
+    )).rowcount
     if removed and post.author_id is not None:
         note = db.session.scalar(select(Notification).where(Notification.user_id == post.author_id,
                                                             Notification.post_id == post.id,
@@ -337,6 +341,7 @@ def _mail_per_preference(note: Notification, mode: str, post: ForumPost) -> None
         note.mail_state = "digest"
     elif mode == "immediate":
         recipient = db.session.get(User, note.user_id)
+        assert recipient is not None  # the notification's owner (foreign key)
         actor = db.session.get(User, note.actor_id) if note.actor_id else None
         headers, unsubscribe_link = _mail_headers(recipient.id, note.kind)
         likes = _like_count(post.id) if note.kind == "like" else 0
@@ -383,7 +388,7 @@ def _notify_like(post: ForumPost, liker: User) -> None:
                                                         Notification.post_id == post.id))
     modes = preferences(post.author)
     if note is None:
-        _create(post.author_id, "like", liker.id, post, modes)
+        _create(post.author_id, "like", liker.id, post, modes)  # type: ignore[arg-type]
         return
     if note.kind != "like":
         return
@@ -543,10 +548,10 @@ def open_notification(user, notification_id: int) -> str:
 
 
 def mark_notification_read(user, notification_id: int) -> None:
-    changed = db.session.execute(
+    changed = cast(CursorResult, db.session.execute(
         update(Notification).where(Notification.id == notification_id, Notification.user_id == user.id,
                                    Notification.read_at.is_(None)).values(read_at=utcnow())
-    ).rowcount
+    )).rowcount
     if not changed and db.session.scalar(select(Notification.id).where(
             Notification.id == notification_id, Notification.user_id == user.id)) is None:
         db.session.rollback()
@@ -555,10 +560,10 @@ def mark_notification_read(user, notification_id: int) -> None:
 
 
 def mark_all_read(user) -> int:
-    changed = db.session.execute(
+    changed = cast(CursorResult, db.session.execute(
         update(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
         .values(read_at=utcnow())
-    ).rowcount
+    )).rowcount
     db.session.commit()
     return changed
 
@@ -569,8 +574,8 @@ def send_daily_digests() -> int:
     """Mail each member their waiting digest notifications about content that is published
     now (anything else is dropped, never mailed). Returns how many digests were queued. Commits."""
     waiting = aliased(Notification)
-    visible_ids = set()
-    by_user: dict[int, list[Notification]] = {}
+    visible_ids: set[int] = set()
+    by_user: dict[int, Sequence[Notification]] = {}
     user_ids = db.session.scalars(select(waiting.user_id).where(waiting.mail_state == "digest").distinct()).all()
     for user_id in user_ids:
         notes = db.session.scalars(
@@ -590,10 +595,10 @@ def send_daily_digests() -> int:
     users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(list(by_user))))} if by_user else {}
     for user_id, notes in by_user.items():
         user = users[user_id]
-        ctx = markup.build_context(n.post.body for n in notes)
+        ctx = markup.build_context(n.post.body for n in notes)  # type: ignore[union-attr]
         likes, _ = like_summary(None, [n.post_id for n in notes if n.kind == "like"])
-        entries = [dict(sentence=_sentence(n.kind, n.actor, likes.get(n.post_id, 0)), topic_title=n.post.topic.title,
-                        excerpt=_excerpt(markup.render_body(n.post.body, ctx).striptags()),
+        entries = [dict(sentence=_sentence(n.kind, n.actor, likes.get(n.post_id, 0)), topic_title=n.post.topic.title,  # type: ignore[arg-type, union-attr]
+                        excerpt=_excerpt(markup.render_body(n.post.body, ctx).striptags()),  # type: ignore[union-attr]
                         link=external_url("community.post", post_id=n.post_id),
                         unsubscribe_link=external_url("members.unsubscribe", token=unsubscribe_token(user.id, n.kind)),
                         kind_label=KIND_LABELS[n.kind])

@@ -13,8 +13,8 @@ from flask import Blueprint
 from .registry import (  # noqa: F401  (the public interface)
     GROUPS,
     SEARCHABLES,
-    SearchDocument,
     Searchable,
+    SearchDocument,
     register_searchable,
 )
 
@@ -99,5 +99,5 @@ def _skip_backend_tables_in_migration_checks(app) -> None:
             return False
         return previous(obj, name, type_, reflected, compare_to) if previous else True
 
-    include_object._search_tables_skipped = True
+    include_object._search_tables_skipped = True  # type: ignore[attr-defined]
     migrate_state.configure_args["include_object"] = include_object

@@ -9,9 +9,9 @@ is shown: titles and snippets are built from the database at display time.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 from markupsafe import Markup
 
@@ -128,5 +128,5 @@ class SearchBackend(ABC):
     def size_bytes(self) -> int:
         return 0
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (optional hook: backends without resources need not override it)
         pass

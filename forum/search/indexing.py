@@ -22,12 +22,12 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Callable, Iterable
 
 from flask import current_app, has_request_context
-from sqlalchemy import delete, event, func, inspect, select
+from sqlalchemy import Select, delete, event, func, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -36,7 +36,7 @@ from forum.timeutil import utcnow
 
 from .backend import BackendUnavailable, IndexBusy, SearchBackend
 from .models import SearchOutbox
-from .registry import SEARCHABLES, SearchDocument, Searchable, doc_id, parse_doc_id
+from .registry import SEARCHABLES, Searchable, SearchDocument, doc_id, parse_doc_id
 
 MAX_BACKOFF_SECONDS = 3600
 _draining: contextvars.ContextVar[bool] = contextvars.ContextVar("search_draining", default=False)
@@ -79,7 +79,7 @@ def load_items(session, searchable: Searchable, ids: Iterable[int], *, fresh: bo
     if not ids:
         return {}
     pk = _primary_key(searchable.model)
-    statement = select(searchable.model).where(pk.in_(ids))
+    statement: Select = select(searchable.model).where(pk.in_(ids))
     if searchable.load_options:
         statement = statement.options(*searchable.load_options())
     if fresh:

@@ -8,7 +8,7 @@ from sqlalchemy.orm import joinedload
 
 from moderation.states import PUBLISHED
 
-from .registry import SearchDocument, Searchable, register_searchable
+from .registry import Searchable, SearchDocument, register_searchable
 
 
 def _review_is_public(review) -> bool:

@@ -21,7 +21,7 @@ from forum.timeutil import UTCDateTime, utcnow
 OPS = ("index", "delete")
 
 
-class SearchOutbox(db.Model):
+class SearchOutbox(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     __tablename__ = "search_outbox"
     __table_args__ = (
         CheckConstraint("op IN ('index', 'delete')", name="op_known"),

@@ -25,10 +25,10 @@ import contextlib
 import math
 import threading
 import time
-from datetime import timezone
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
+from datetime import UTC
+from typing import Any
 
-from whoosh.support.levenshtein import distance as edit_distance
 from sqlalchemy import (
     Column,
     DateTime,
@@ -44,6 +44,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR, insert
 from sqlalchemy.exc import OperationalError
+from whoosh.support.levenshtein import distance as edit_distance
 
 from .analysis import fold, stem, term_positions, terms_of, words_of
 from .backend import IndexBusy, IndexWriter, SearchBackend, SearchHits, SearchRequest
@@ -173,7 +174,7 @@ def _tsv(value):
 
 
 def _row(document: SearchDocument) -> dict:
-    published = document.published_at.astimezone(timezone.utc).replace(tzinfo=None)
+    published = document.published_at.astimezone(UTC).replace(tzinfo=None)
     return dict(
         doc_id=document.doc_id,
         kind=document.kind,
@@ -262,7 +263,7 @@ class PostgresBackend(SearchBackend):
 
     def _where(self, request: SearchRequest, tsquery: str):
         conditions = ["d.tsv @@ CAST(:match AS tsquery)"]
-        params = {"match": tsquery}
+        params: dict[str, Any] = {"match": tsquery}
         if request.kinds is not None:
             conditions.append("d.kind = ANY(:kinds)")
             params["kinds"] = list(request.kinds) or ["-"]
@@ -315,7 +316,7 @@ class PostgresBackend(SearchBackend):
         return {term: math.log(1 + (total - n + 0.5) / (n + 0.5)) for term, n in rows if n}
 
     def _search(self, session, request: SearchRequest, queries: TsQueries) -> SearchHits:
-        where, params = self._where(request, queries.match)
+        where, params = self._where(request, queries.match)  # type: ignore[arg-type]  # not None: see search()
         total = session.execute(text(f"SELECT count(*) FROM search_document d WHERE {where}"), params).scalar_one()
         if not total:
             return SearchHits(0, [])

@@ -88,7 +88,7 @@ class ParsedQuery:
 
     def text(self) -> str:
         """The query written back in its own syntax (what was actually searched)."""
-        out = []
+        out: list[str] = []
         for i, group in enumerate(self.groups):
             if out and i in self.required and i - 1 in self.required and not (
                     all(c.kind == "phrase" for c in group) and all(c.kind == "phrase" for c in self.groups[i - 1])):

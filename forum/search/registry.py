@@ -12,9 +12,10 @@ delete, in the same transaction as the decision.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from forum.registries import AppDict
 

@@ -7,7 +7,7 @@ words are wrapped in <mark>: user text can never become markup.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from markupsafe import Markup, escape
 

@@ -16,18 +16,17 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import itertools
 import fcntl
+import itertools
 import os
 import secrets
 import shutil
 import threading
 import time
-from datetime import timezone
+from collections.abc import Callable, Iterable
+from datetime import UTC
 from pathlib import Path
-from typing import Callable, Iterable
 
-from whoosh.support.levenshtein import distance as edit_distance
 from whoosh import columns, fields
 from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3Codec
@@ -36,8 +35,9 @@ from whoosh.query import And, AndMaybe, AndNot, ConstantScoreQuery, NullQuery, O
 from whoosh.reading import EmptyReader, MultiReader, SegmentReader
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
-from whoosh.writing import NO_MERGE
 from whoosh.sorting import FieldFacet
+from whoosh.support.levenshtein import distance as edit_distance
+from whoosh.writing import NO_MERGE
 
 from .analysis import (
     CommonPairs,
@@ -113,7 +113,7 @@ def document_fields(document: SearchDocument) -> dict:
         title=document.title or "",
         body=body,
         pairs=body,   # the same string: analysed once for both fields
-        published=int(document.published_at.astimezone(timezone.utc).timestamp() * 1_000_000),
+        published=int(document.published_at.astimezone(UTC).timestamp() * 1_000_000),
     )
     if document.product_sku:
         values["sku"] = document.product_sku
@@ -331,7 +331,7 @@ class WhooshBackend(SearchBackend):
         Ten times cheaper than copying postings; documents no longer public (drift) drop out.
         """
         merged_ids = {segment.segment_id() for segment in group}
-        doc_ids = set()
+        doc_ids: set = set()
         for leaf, _ in searcher.reader().leaf_readers():
             if leaf.segment() is not None and leaf.segment().segment_id() in merged_ids:
                 doc_ids.update(fields["doc_id"] for _, fields in leaf.iter_docs())
@@ -674,7 +674,8 @@ class WhooshBackend(SearchBackend):
                 timed_out = True
             return [(hit.docnum, hit["doc_id"], hit.score or 0.0) for hit in limited.results()], timed_out
 
-        ranked, timed_out = ([], False)
+        ranked: list = []
+        timed_out = False
         if every:
             ranked, timed_out = best(parts["every"], min(limit, len(every)))
             ranked = [(docnum, doc_id, score + ALL_WORDS_BONUS) for docnum, doc_id, score in ranked]

@@ -26,7 +26,7 @@ def init_app(app) -> None:
     try:
         from forum.blog.models import BlogPost
     except ImportError:  # pragma: no cover - blog not installed
-        BlogPost = None
+        BlogPost = None  # type: ignore[misc, assignment]
     if BlogPost is not None:
         rendered.register_rendered(rendered.RenderedKind("blog_post", BlogPost, rendered.MARKDOWN,
                                                          public_states=("published",)))

@@ -8,8 +8,8 @@ lists the differences without writing. `flask recount` runs every rebuild;
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from sqlalchemy import select
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from forum.extensions import db
 
 
-class RenderedText(db.Model):
+class RenderedText(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     """The sanitised HTML of one item's text, for one revision and one sanitiser policy.
 
     `source_sha256` is the SHA-256 of the text it was rendered from (and of the
@@ -30,7 +30,7 @@ class RenderedText(db.Model):
     html: Mapped[str] = mapped_column(Text)
 
 
-class PageVersion(db.Model):
+class PageVersion(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     """One random token per area of public content ("catalog", "forum", "blog", ...).
 
     The transaction that changes what an area shows replaces its token; cached

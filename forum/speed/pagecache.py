@@ -27,6 +27,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Response, current_app, g, request, session
 from sqlalchemy import event, inspect
@@ -79,7 +80,7 @@ def _bump(session, scopes) -> None:
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
-        from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
     for scope in sorted(todo):  # one order everywhere: no lock cycles between writers
         statement = insert(PageVersion).values(scope=scope, token=uuid.uuid4().hex)
         conn.execute(statement.on_conflict_do_update(index_elements=["scope"],
@@ -143,7 +144,7 @@ def current_tokens() -> dict[str, str]:
     return dict(rows)
 
 
-_readers: dict[tuple[int, int], object] = {}
+_readers: dict[tuple[int, int], Any] = {}
 _readers_lock = threading.Lock()
 # How many times the tokens were read on the reader connections (tests and bench/pages.py
 # count these with the engine's statements: they are not seen by engine events).
@@ -338,7 +339,7 @@ def _count_against_route_limit() -> bool:
 
     if not limiter.enabled:
         return True
-    view = current_app.view_functions.get(request.endpoint)
+    view = current_app.view_functions.get(request.endpoint)  # type: ignore[arg-type]
     inner = getattr(view, "__wrapped__", None)
     check = getattr(limiter, "_check_request_limit", None)
     if inner is None or check is None:

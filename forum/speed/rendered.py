@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from flask import g, has_app_context
 from markupsafe import Markup
@@ -142,11 +142,11 @@ def _upsert(conn, kind: RenderedKind, item_id: int, sha: str, html: str, *, guar
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
-        from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
     values = select(literal(kind.name), literal(item_id), literal(sha), literal(_policy()), literal(str(html)))
     if guarded:
         model = kind.model
-        values = values.where(exists().where(model.id == item_id, model.status.in_(kind.public_states)))
+        values = values.where(exists().where(model.id == item_id, model.status.in_(kind.public_states)))  # type: ignore[attr-defined]
     else:
         values = values.where(literal(True))
     statement = insert(RenderedText).from_select(
@@ -205,7 +205,7 @@ def stale_count() -> int:
     """Rows rendered under an older sanitiser policy (they are re-rendered on first view)."""
     from sqlalchemy import func
 
-    return db.session.scalar(select(func.count()).select_from(RenderedText).where(RenderedText.policy != _policy()))
+    return db.session.scalar(select(func.count()).select_from(RenderedText).where(RenderedText.policy != _policy())) or 0
 
 
 def stored_html_filter(item) -> Markup:

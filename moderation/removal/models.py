@@ -77,7 +77,7 @@ def _sql_list(values) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 
-class RemovalRequest(db.Model):
+class RemovalRequest(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     __tablename__ = "removal_request"
     __table_args__ = (
         CheckConstraint(f"status IN ({_sql_list(REQUEST_STATES)})", name="status_known"),
@@ -122,11 +122,11 @@ class RemovalRequest(db.Model):
     # Email and free text erased after REMOVAL_RETENTION_DAYS (reference, dates, decisions kept).
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    items: Mapped[list["RemovalItem"]] = relationship(
+    items: Mapped[list[RemovalItem]] = relationship(
         back_populates="request", cascade="all, delete-orphan", passive_deletes=True,
         order_by="RemovalItem.id",
     )
-    events: Mapped[list["RemovalEvent"]] = relationship(
+    events: Mapped[list[RemovalEvent]] = relationship(
         back_populates="request", cascade="all, delete-orphan", passive_deletes=True,
         order_by="RemovalEvent.id",
     )
@@ -161,7 +161,7 @@ class RemovalRequest(db.Model):
         return CLOSE_REASONS.get(self.close_reason or "", "")
 
 
-class RemovalItem(db.Model):
+class RemovalItem(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     """One piece of content a request names, and the moderator's decision on it."""
 
     __tablename__ = "removal_request_item"
@@ -199,7 +199,7 @@ class RemovalItem(db.Model):
         return REFUSAL_REASONS.get(self.refusal_reason or "", "")
 
 
-class RemovalEvent(db.Model):
+class RemovalEvent(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     """The requester-facing timeline (the audit copy lives in the moderation log)."""
 
     __tablename__ = "removal_request_event"

@@ -13,11 +13,13 @@ from __future__ import annotations
 import secrets
 import statistics
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
+from typing import cast
 from urllib.parse import unquote, urlsplit
 
 from flask import current_app, has_request_context, request
 from sqlalchemy import case, delete, func, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
@@ -185,7 +187,7 @@ def resolve_link(raw: str) -> tuple[ContentKind, int]:
     try:
         parts = urlsplit(link)
     except ValueError:
-        raise LinkProblem("this is not a link we can read. Copy the address from your browser's address bar.")
+        raise LinkProblem("this is not a link we can read. Copy the address from your browser's address bar.") from None
     origins, prefix = _our_origins()
     if parts.scheme or parts.netloc:
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -204,7 +206,7 @@ def resolve_link(raw: str) -> tuple[ContentKind, int]:
         except RequestRedirect as redirect:
             endpoint, args = adapter.match(unquote(urlsplit(redirect.new_url).path), method="GET")
     except HTTPException:
-        raise LinkProblem("there is no page at this address on our site. Please check the link.")
+        raise LinkProblem("there is no page at this address on our site. Please check the link.") from None
     registered = endpoint_registry().get(endpoint)
     if registered is None:
         raise LinkProblem(
@@ -213,10 +215,10 @@ def resolve_link(raw: str) -> tuple[ContentKind, int]:
         )
     kind, spec = registered
     try:
-        item_id = spec({**args, "_fragment": parts.fragment}) if callable(spec) else args.get(spec)
+        item_id = spec({**args, "_fragment": parts.fragment}) if callable(spec) else args.get(spec)  # type: ignore[call-overload]
         item_id = int(item_id)
     except (TypeError, ValueError):
-        raise LinkProblem("we could not tell which item this link shows. Please link to the item itself.")
+        raise LinkProblem("we could not tell which item this link shows. Please link to the item itself.") from None
     if db.session.get(kind.model, item_id) is None:
         raise LinkProblem("we could not find anything at this link. It may never have existed.")
     return kind, item_id
@@ -246,7 +248,7 @@ def _items_by_account(email: str) -> list[tuple[str, int]]:
     user = find_user_by_email(email)
     if user is None:
         return []
-    found = []
+    found: list = []
     for kind in KINDS.values():
         model = kind.model
         if not hasattr(model, "author_id"):
@@ -278,7 +280,7 @@ def check_request(email, scope, links_text, removal_kind, details) -> tuple[str,
             _clean_text(value, field, label, maximum)
         except ValidationFailed as error:
             errors.update(error.field_errors)
-    links = []
+    links: list = []
     if "links" not in errors:
         links, problems = _parse_links(links_text or "")
         if problems:
@@ -360,13 +362,13 @@ def confirm_request(token: str) -> tuple[RemovalRequest, str]:
     status_token = secrets.token_urlsafe(32)
     due = now + timedelta(days=_config("REMOVAL_RESPONSE_DAYS"))
     # Conditional update: of two simultaneous clicks exactly one confirms.
-    claimed = db.session.execute(
+    claimed = cast(CursorResult, db.session.execute(
         update(RemovalRequest)
         .where(RemovalRequest.id == rr.id, RemovalRequest.status == UNCONFIRMED,
                RemovalRequest.confirmed_at.is_(None))
         .values(status=OPEN, confirmed_at=now, due_at=due, status_token_hash=hash_token(status_token))
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )).rowcount
     if claimed != 1:
         db.session.rollback()
         raise LinkGone("This confirmation link was already used.", used=True)
@@ -451,11 +453,11 @@ def notify_overdue_requesters(now: datetime | None = None) -> int:
         .order_by(RemovalRequest.id).with_for_update(skip_locked=True)
     ).all()
     for rr in overdue:
-        claimed = db.session.execute(
+        claimed = cast(CursorResult, db.session.execute(
             update(RemovalRequest)
             .where(RemovalRequest.id == rr.id, RemovalRequest.overdue_notified_at.is_(None))
             .values(overdue_notified_at=now).execution_options(synchronize_session=False)
-        ).rowcount
+        )).rowcount
         if not claimed:
             continue
         _event(rr, "overdue", f"We did not answer by {format_day(rr.due_at)} as we should have. "
@@ -483,11 +485,14 @@ def remind_moderators(now: datetime | None = None) -> int:
     moderators = db.session.scalars(
         select(User).where(User.role.in_(STAFF_ROLES)).order_by(User.id)
     ).all()
-    overdue = [rr for rr in requests if rr.due_at < now]
-    due_soon = [rr for rr in requests if rr.due_at >= now]
-    rows = lambda group: [dict(reference=rr.reference, due=format_day(rr.due_at),
-                               url=external_url("removal.decision", request_id=rr.id))
-                          for rr in group]
+    overdue = [rr for rr in requests if rr.due_at < now]  # type: ignore[operator]
+    due_soon = [rr for rr in requests if rr.due_at >= now]  # type: ignore[operator]
+
+    def rows(group):
+        return [dict(reference=rr.reference, due=format_day(rr.due_at),
+                     url=external_url("removal.decision", request_id=rr.id))
+                for rr in group]
+
     for moderator in moderators:
         queue_mail(moderator.email, SUBJECT_REMINDER, "removal_reminder", overdue=rows(overdue),
                    due_soon=rows(due_soon), days=REMINDER_DAYS,
@@ -634,10 +639,10 @@ def item_views(rr: RemovalRequest) -> list[ItemView]:
         subject = db.session.get(kind.model, row.item_id) if kind else None
         loaded.append((row, kind, subject))
         if getattr(subject, "author_id", None):
-            author_ids.add(subject.author_id)
+            author_ids.add(subject.author_id)  # type: ignore[union-attr]
     emails = dict(db.session.execute(select(User.id, User.email).where(User.id.in_(author_ids))).all()) if author_ids else {}
     for row, kind, subject in loaded:
-        author_email = emails.get(getattr(subject, "author_id", None))
+        author_email = emails.get(getattr(subject, "author_id", None))  # type: ignore[arg-type]
         url = None
         if subject is not None and kind is not None and kind.public_url and subject.status == "published":
             try:
@@ -684,10 +689,10 @@ def decide_item(request_id: int, item_row_id: int, moderator: User, decision: st
             raise ValidationFailed(field_errors=errors)
         values.update(refusal_reason=refusal_reason, refusal_explanation=text.strip())
     # Conditional update: of two moderators deciding the same item, one wins.
-    claimed = db.session.execute(
+    claimed = cast(CursorResult, db.session.execute(
         update(RemovalItem).where(RemovalItem.id == row.id, RemovalItem.decision.is_(None))
         .values(**values).execution_options(synchronize_session=False)
-    ).rowcount
+    )).rowcount
     if claimed != 1:
         db.session.rollback()
         raise Conflict("Another moderator has already decided this item.")
@@ -707,7 +712,7 @@ def decide_item(request_id: int, item_row_id: int, moderator: User, decision: st
         _log(rr, "item_refused", moderator, from_state=OPEN, to_state=OPEN, reason=refusal_reason,
              fingerprint=getattr(subject, "fingerprint", None))
         _event(rr, "item_decided",
-               f"{description}: not removed. Reason: {REFUSAL_REASONS[refusal_reason]}. {row.refusal_explanation}")
+               f"{description}: not removed. Reason: {REFUSAL_REASONS[refusal_reason]}. {row.refusal_explanation}")  # type: ignore[index]
     db.session.flush()
     undecided = db.session.scalar(
         select(func.count()).select_from(RemovalItem)
@@ -799,8 +804,8 @@ def extend_deadline(request_id: int, moderator: User, days, reason: str | None) 
     if errors:
         raise ValidationFailed(field_errors=errors)
     rr.extension_days += days
-    rr.due_at = rr.due_at + timedelta(days=days)
-    if rr.due_at > utcnow():
+    rr.due_at = rr.due_at + timedelta(days=days)  # type: ignore[operator, assignment]
+    if rr.due_at > utcnow():  # type: ignore[operator]
         rr.overdue_notified_at = None     # a new deadline: missing it is told again
     db.session.flush()
     _log(rr, "extended", moderator, from_state=OPEN, to_state=OPEN)
@@ -843,9 +848,9 @@ def add_items(request_id: int, moderator: User, links_text: str | None = None,
 
 def _as_datetime(value, end: bool = False):
     if value is None or isinstance(value, datetime):
-        return value if value is None or value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, date):
-        moment = datetime.combine(value, time.min, tzinfo=timezone.utc)
+        moment = datetime.combine(value, time.min, tzinfo=UTC)
         return moment + timedelta(days=1) if end else moment
     return value
 
@@ -874,7 +879,7 @@ def transparency_stats(start=None, end=None) -> dict:
     durations = []
     for status, confirmed_at, closed_at in closed_rows:
         by_outcome[status] = by_outcome.get(status, 0) + 1
-        durations.append((closed_at - confirmed_at).total_seconds() / 86400)
+        durations.append((closed_at - confirmed_at).total_seconds() / 86400)  # type: ignore[operator]
     refusals = dict(
         db.session.execute(
             select(RemovalItem.refusal_reason, func.count())

@@ -11,8 +11,8 @@ from flask_login import current_user
 from forum.accounts.services import normalise_email
 from forum.errors import Conflict, ValidationFailed
 from forum.extensions import limiter
-from forum.paging import page_arg
 from forum.forms import apply_errors, render_form
+from forum.paging import page_arg
 from moderation.kinds import QueueSection
 
 from . import bp, services

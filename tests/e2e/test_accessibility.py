@@ -169,7 +169,7 @@ def test_main_pages_pass_axe_at_both_widths(new_page, demo_site, axe_source, rol
     shots.mkdir(parents=True, exist_ok=True)
     report, problems = {}, []
     for name, url in pages.items():
-        for label, (width, height) in WIDTHS.items():
+        for _label, (width, height) in WIDTHS.items():
             page.set_viewport_size({"width": width, "height": height})
             response = page.goto(url)
             assert response.status == 200, f"{role} {url}: {response.status}"
@@ -232,7 +232,7 @@ def test_queue_height_and_keyboard_moderation_of_20_items(new_page, demo_site):
     figures = {}
 
     # The queue with 50 items (the first page of a longer one) at both widths.
-    for label, (width, height) in WIDTHS.items():
+    for _label, (width, height) in WIDTHS.items():
         desk.set_viewport_size({"width": width, "height": height})
         desk.goto("/moderation")
         assert desk.locator("tr.desk-row").count() == 50

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from PIL import ExifTags, Image
@@ -43,7 +43,7 @@ def test_buyer_goes_from_invitation_mail_to_a_verified_review_with_photo_and_rep
     products = tmp_path / "products.csv"
     products.write_text(f"sku,name,description\n{SKU},Studio headphones,Closed-back.\n", encoding="utf-8")
     live_server.flask("products", "import", str(products))
-    ordered = (datetime.now(timezone.utc) - timedelta(days=20)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    ordered = (datetime.now(UTC) - timedelta(days=20)).strftime("%Y-%m-%dT%H:%M:%SZ")
     orders = tmp_path / "orders.csv"
     orders.write_text(f"order_id,email,sku,ordered_at\nE2E-5001,{BUYER},{SKU},{ordered}\n", encoding="utf-8")
     assert "1 orders created" in live_server.flask("orders", "import", str(orders)).stdout

@@ -167,13 +167,25 @@ def test_gunicorn_access_log_redacts_tokens_and_query():
 
     class Cfg:
         access_log_format = conf.access_log_format
-        errorlog = "-"; accesslog = None; loglevel = "info"; syslog = False
-        capture_output = False; logconfig = None; logconfig_dict = {}; logconfig_json = None
-        disable_redirect_access_to_syslog = False; user = 0; group = 0; umask = 0
+        errorlog = "-"
+        accesslog = None
+        loglevel = "info"
+        syslog = False
+        capture_output = False
+        logconfig = None
+        logconfig_dict = {}
+        logconfig_json = None
+        disable_redirect_access_to_syslog = False
+        user = 0
+        group = 0
+        umask = 0
         env = {}
 
     class Resp:
-        status = "200 OK"; status_code = 200; sent = 5; response_length = 5
+        status = "200 OK"
+        status_code = 200
+        sent = 5
+        response_length = 5
         headers = [("X-Request-ID", "abc123")]
 
     class Req:

@@ -7,7 +7,7 @@ import pytest
 from forum import create_app
 from forum.accounts import services as accounts
 from forum.demo import loaders
-from forum.registries import AppList, EXTENSION_KEY, resolve_app
+from forum.registries import EXTENSION_KEY, AppList, resolve_app
 from forum.search import SEARCHABLES
 from forum.templating import NAV_AREAS, moderator_badges, register_nav_area
 from moderation.kinds import KINDS, QUEUE_SECTIONS, ContentKind, register_kind

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from werkzeug.routing import IntegerConverter, PathConverter
 
 from forum.extensions import db
-from tests.conftest import STRONG_PASSWORD, naughty_strings
+from tests.conftest import naughty_strings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SOURCE_DIRS = [PROJECT_ROOT / "forum", PROJECT_ROOT / "moderation"]
@@ -197,7 +197,7 @@ def test_no_route_answers_5xx_to_any_input(app, world, role):
             response = client.open(path, method=method, query_string=query, data=form)
             elapsed = time.monotonic() - started
             if elapsed > SLOW_SECONDS:
-                warnings.warn(f"slow: {elapsed:.0f} s for {role} {method} {path} {query!r} {form!r}"[:2000])
+                warnings.warn(f"slow: {elapsed:.0f} s for {role} {method} {path} {query!r} {form!r}"[:2000], stacklevel=1)
             # /healthz answers 503 by design when rows wait and no worker runs (tests apply them inline).
             if response.status_code >= 500 and not (rule.endpoint == "main.healthz" and response.status_code == 503):
                 failures.append((role, method, path, query, form, response.status_code))

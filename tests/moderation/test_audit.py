@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 from forum.catalog.models import Review
 from forum.extensions import db
 from moderation import services as moderation
-from moderation.audit import compute_row_hash, HASHED_FIELDS, verify_chain
+from moderation.audit import HASHED_FIELDS, compute_row_hash, verify_chain
 from moderation.models import ModerationLog, ModerationLogHead
 
 

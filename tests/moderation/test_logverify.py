@@ -49,7 +49,7 @@ def publish_checkpoint():
     db.session.expire_all()
 
 
-def test_verifier_runs_twice_with_the_log_grown_in_between(live_url, state_file, published, submit, moderator):
+def test_verifier_runs_twice_with_the_log_grown_in_between(live_url, state_file, published, submit, moderator):  # noqa: F811  (fixture imported for re-use)
     publish_checkpoint()
     code, output = run(live_url, state_file)
     assert code == 0, output
@@ -68,7 +68,7 @@ def test_verifier_runs_twice_with_the_log_grown_in_between(live_url, state_file,
 
 
 def test_review_published_after_the_checkpoint_matches_an_uncheckpointed_entry(
-        live_url, state_file, published, submit, moderator):
+        live_url, state_file, published, submit, moderator):  # noqa: F811  (fixture imported for re-use)
     publish_checkpoint()
     moderation.approve_submission("review", submit(title="Fresh").id, moderator)
     code, output = run(live_url, state_file)
@@ -100,7 +100,7 @@ def _rewriting(path_part, change):
     return fetch
 
 
-def test_bad_signature_fails(live_url, state_file, published):
+def test_bad_signature_fails(live_url, state_file, published):  # noqa: F811  (fixture imported for re-use)
     publish_checkpoint()
     code, output = run(live_url, state_file, _rewriting(
         "/transparency/log/checkpoint", lambda data: data.replace(b"\n8\n", b"\n7\n")))
@@ -108,7 +108,7 @@ def test_bad_signature_fails(live_url, state_file, published):
     assert not state_file.exists()
 
 
-def test_a_key_changed_without_a_handover_fails(live_url, state_file, published):
+def test_a_key_changed_without_a_handover_fails(live_url, state_file, published):  # noqa: F811  (fixture imported for re-use)
     publish_checkpoint()
     assert run(live_url, state_file)[0] == 0
     impostor = lv.Signer.generate(tlog.signer().name)
@@ -125,7 +125,7 @@ def test_a_key_changed_without_a_handover_fails(live_url, state_file, published)
     assert code == 1 and "without a hand-over signed by both" in output
 
 
-def test_a_key_rotation_is_followed_through_its_handover(live_url, state_file, published):
+def test_a_key_rotation_is_followed_through_its_handover(live_url, state_file, published):  # noqa: F811  (fixture imported for re-use)
     publish_checkpoint()
     assert run(live_url, state_file)[0] == 0
     tlog.rotate_key("community.localhost/moderation-log/2")
@@ -134,14 +134,14 @@ def test_a_key_rotation_is_followed_through_its_handover(live_url, state_file, p
     assert output.startswith("OK community.localhost/moderation-log/2: tree size 9")
 
 
-def test_a_root_that_does_not_match_fails(live_url, state_file, published):
+def test_a_root_that_does_not_match_fails(live_url, state_file, published):  # noqa: F811  (fixture imported for re-use)
     publish_checkpoint()
     code, output = run(live_url, state_file, _rewriting(
         "/transparency/log/entries", lambda data: data.replace(b'"spam"', b'"off_topic"')))
     assert code == 1 and "does not match the checkpoint's root" in output
 
 
-def test_a_published_review_with_another_text_or_no_entry_fails(live_url, state_file, published):
+def test_a_published_review_with_another_text_or_no_entry_fails(live_url, state_file, published):  # noqa: F811  (fixture imported for re-use)
     publish_checkpoint()
     code, output = run(live_url, state_file, _rewriting(
         "/api/reviews", lambda data: data.replace(b'"Body 3"', b'"Body 3, improved"')))
@@ -158,7 +158,7 @@ def test_a_published_review_with_another_text_or_no_entry_fails(live_url, state_
     assert code == 1 and f"published review {sneaky.id}" in output and "has no publication entry" in output
 
 
-def test_a_copy_of_the_verifier_imports_nothing_from_the_app(live_url, tmp_path, published):
+def test_a_copy_of_the_verifier_imports_nothing_from_the_app(live_url, tmp_path, published):  # noqa: F811  (fixture imported for re-use)
     """Run the file on its own in a fresh interpreter (a live run over the network)."""
     publish_checkpoint()
     state = tmp_path / "standalone.json"
@@ -183,7 +183,7 @@ def test_a_copy_of_the_verifier_imports_nothing_from_the_app(live_url, tmp_path,
     assert "(0 new entries)" in result.stdout
 
 
-def test_the_verify_pages_hand_check_snippet_prints_the_root(live_url, published):
+def test_the_verify_pages_hand_check_snippet_prints_the_root(live_url, published):  # noqa: F811  (fixture imported for re-use)
     import html
     import re
     import urllib.request

@@ -161,7 +161,7 @@ def flag_section(app):
 
 @pytest.fixture
 def section_template(app):
-    from jinja2 import DictLoader, ChoiceLoader
+    from jinja2 import ChoiceLoader, DictLoader
 
     original = app.jinja_loader
     app.jinja_loader = ChoiceLoader([

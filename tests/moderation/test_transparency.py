@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
 
 from forum.catalog import services as catalog
 from forum.extensions import db
-from moderation import audit, services as moderation
-from moderation import transparency
+from moderation import audit, transparency
+from moderation import services as moderation
 from moderation.transparency import TRANSPARENCY_SECTIONS, parse_period, register_transparency_section
 
 
 def at(day: str, hour: int) -> datetime:
-    return datetime.fromisoformat(day).replace(hour=hour, tzinfo=timezone.utc)
+    return datetime.fromisoformat(day).replace(hour=hour, tzinfo=UTC)
 
 
 # (rating, submitted at, decision, reason, decided at)
@@ -41,7 +41,7 @@ MARCH = "from=2026-03-01&to=2026-03-31"
 
 @pytest.fixture
 def clock(monkeypatch):
-    now = {"value": datetime.now(timezone.utc)}
+    now = {"value": datetime.now(UTC)}
     monkeypatch.setattr(audit, "utcnow", lambda: now["value"])
     monkeypatch.setattr(moderation, "utcnow", lambda: now["value"])
     return now
@@ -109,7 +109,7 @@ def test_other_periods(client, dataset):
 
 
 def test_default_period_is_the_last_90_days(client, app):
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     data = client.get("/transparency.json").get_json()
     assert data["period"]["to"] == today.isoformat()
     assert data["period"]["days"] == 90

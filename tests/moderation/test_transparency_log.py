@@ -178,7 +178,9 @@ def test_witness_cosignature_is_checked_kept_and_shown(client, runner, published
 def test_bad_or_unknown_cosignatures_are_refused(client, runner, published, witness):
     cp = checkpoint_now(runner)
     stranger = lv.Signer.generate("stranger.example/w", lv.SIG_COSIGNATURE_V1)
-    post = lambda body: client.post("/transparency/log/cosignature", data=body.encode(), content_type="text/plain")
+    def post(body):
+        return client.post("/transparency/log/cosignature", data=body.encode(), content_type="text/plain")
+
     assert post(lv.cosign(cp.text, stranger, 1_790_000_000)).status_code == 403
     wrong_tree = lv.Checkpoint(cp.origin, cp.tree_size, b"\x00" * 32).text
     assert post(lv.cosign(wrong_tree, witness, 1_790_000_000)).status_code == 422
@@ -402,8 +404,8 @@ def test_entries_hold_no_personal_data_from_naughty_strings(client, runner, make
 
 
 def test_entries_hold_no_personal_data_from_the_demo(client, runner, app):
-    from forum.models import User
     from forum.demo import load_demo_data
+    from forum.models import User
 
     for _ in load_demo_data():
         pass

@@ -11,9 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from forum.blog import services as blog
-from forum.errors import ValidationFailed
-
 from forum.blog.models import POST_TITLE_MAX, BlogComment, BlogPost
+from forum.errors import ValidationFailed
 from forum.extensions import db
 from moderation import services as moderation
 from tests.conftest import naughty_strings

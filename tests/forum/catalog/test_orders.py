@@ -14,7 +14,6 @@ from forum.catalog import services as catalog
 from forum.catalog.trust_models import Order, OrderItem, ReviewFacts
 from forum.extensions import db
 from forum.timeutil import utcnow
-from moderation import services as moderation
 from moderation.audit import verify_chain
 from moderation.models import ModerationLog
 

@@ -7,7 +7,14 @@ from sqlalchemy import func, select
 
 from forum.catalog.demo import load_catalog
 from forum.catalog.trust_demo import load_orders, load_review_extras
-from forum.catalog.trust_models import CompanyReply, HelpfulVote, Order, ReviewFacts, ReviewInvitation, ReviewPhoto
+from forum.catalog.trust_models import (
+    CompanyReply,
+    HelpfulVote,
+    Order,
+    ReviewFacts,
+    ReviewInvitation,
+    ReviewPhoto,
+)
 from forum.demo import DEMO_SEED, load_staff_and_members
 from forum.extensions import db
 from moderation.audit import verify_chain

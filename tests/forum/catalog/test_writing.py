@@ -145,9 +145,9 @@ def test_withdraw_from_my_account(client, product, member, login_as, publish, ap
     pending = catalog.submit_review(member, other_product, 1, "Broke", "Broke in a day.")
     login_as(member)
     html = client.get("/account").get_data(as_text=True)
-    section = element_text(html, "my-review-%d" % pending.id)
+    section = element_text(html, f"my-review-{pending.id}")
     assert "Awaiting moderation" in section and "Broke" in section
-    assert "Published" in element_text(html, "my-review-%d" % published.id)
+    assert "Published" in element_text(html, f"my-review-{published.id}")
     assert f'href="/reviews/{published.id}"' in html
     assert html.count('action="/reviews/') == 2  # a Withdraw button for each live review
 

@@ -4,10 +4,9 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event
 
 from forum.community import services
 from forum.community.models import ForumPost

@@ -10,7 +10,7 @@ from tests.forum.community.conftest import category, client_for, make_trusted, p
 
 
 @pytest.fixture
-def member_with_trust(make_trusted):
+def member_with_trust(make_trusted):  # noqa: F811  (fixture imported for re-use)
     """A trusted member whose approval notifications (from becoming trusted) are already read."""
     from forum.members import services
 

@@ -16,6 +16,7 @@ from forum.search.query import MAX_CLAUSES, parse
 from ...conftest import TEST_DATA, TEST_DATABASE_URL
 from .conftest import result_ids
 
+
 def search(q, **options):
     """The search service, after the worker applied what the test committed (as it would first)."""
     from forum.search import indexing

@@ -8,7 +8,6 @@ import pytest
 
 from forum.catalog.models import Review
 from forum.extensions import db
-from forum.search import services
 from forum.search.backend import SearchRequest
 from forum.search.query import parse
 from forum.search.registry import SearchDocument

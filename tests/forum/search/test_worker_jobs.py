@@ -36,7 +36,7 @@ def test_drift_is_repaired_and_logged_by_the_search_check_job(app, runner, publi
     assert "search-check: 2" in result.output
     assert backend.doc_ids() == {f"review:{kept.id}", f"review:{lost.id}"}
     assert indexing.check(sync=False).ok
-    assert "drift repaired: 1 missing (review:%d), 1 extra (review:%d)" % (lost.id, removed.id) in caplog.text
+    assert f"drift repaired: 1 missing (review:{lost.id}), 1 extra (review:{removed.id})" in caplog.text
     app.config["TEST_WORKER_BEFORE_SEARCH"] = False
     assert sorted(result_ids(search_page("heron")[1])) == sorted([kept.id, lost.id])
     # Nothing to repair next time.

@@ -323,9 +323,8 @@ def test_extending_needs_a_reason_that_is_mailed_and_at_most_60_days_in_all(clie
 def test_items_already_gone_are_decided_without_a_second_removal(client_for, moderator, make_user, publish_review,
                                                                  submit_and_confirm):
     from forum.catalog import services as catalog
-    from moderation import services as moderation
-
     from forum.catalog.models import Product
+    from moderation import services as moderation
 
     jane = make_user("member", email="jane@example.com")
     toaster = Product(sku="TOASTER", name="Toaster", description="")
