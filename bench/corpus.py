@@ -66,7 +66,7 @@ class Corpus:
     def __init__(self, seed: int = 20261125, vocabulary_size: int = 30_000):
         self.rng = random.Random(seed)
         self.words = vocabulary(vocabulary_size)
-        self.cum_weights = list(accumulate(1.0 / (rank ** 1.07) for rank in range(1, len(self.words) + 1)))
+        self.cum_weights = list(accumulate(1.0 / (rank**1.07) for rank in range(1, len(self.words) + 1)))
 
     def _draw(self, count: int) -> list[str]:
         return self.rng.choices(self.words, cum_weights=self.cum_weights, k=count)
@@ -76,7 +76,7 @@ class Corpus:
         out, i = [], 0
         while i < len(words):
             n = self.rng.randint(6, 16)
-            chunk = words[i:i + n]
+            chunk = words[i : i + n]
             i += n
             chunk[0] = chunk[0].capitalize()
             out.append(" ".join(chunk) + self.rng.choice(".....!?"))
@@ -93,7 +93,7 @@ class Corpus:
         if count > 60 and self.rng.random() < 0.5:
             cut = text.find(". ", len(text) // 2)
             if cut > 0:
-                text = text[:cut + 1] + "\n\n" + text[cut + 2:]
+                text = text[: cut + 1] + "\n\n" + text[cut + 2 :]
         return text
 
     def rank_of(self, word: str) -> int:

@@ -51,8 +51,20 @@ def free_port() -> int:
 
 
 def start_gunicorn(module: str, port: int, cwd: Path, env: dict) -> subprocess.Popen:
-    command = [sys.executable, "-m", "gunicorn", "-w", "2", "-k", "sync", "-b", f"127.0.0.1:{port}",
-               "--log-level", "warning", module]
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-w",
+        "2",
+        "-k",
+        "sync",
+        "-b",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+        module,
+    ]
     process = subprocess.Popen(command, cwd=cwd, env=env, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -79,15 +91,23 @@ def cpu_ticks(pids) -> int:
 
 
 def run_wrk(url: str, duration: int, connections: int) -> dict:
-    out = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{duration}s", "--latency", url],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["wrk", "-t", "2", "-c", str(connections), "-d", f"{duration}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"requests": requests, "rps": rps, "p99_ms": float(p99.group(1)) * scale,
-            "errors": int(non_2xx.group(1)) if non_2xx else 0}
+    return {
+        "requests": requests,
+        "rps": rps,
+        "p99_ms": float(p99.group(1)) * scale,
+        "errors": int(non_2xx.group(1)) if non_2xx else 0,
+    }
 
 
 def measure(url: str, master: int, duration: int, connections: int) -> dict:
@@ -115,7 +135,9 @@ def pick_paths(app) -> list[tuple[str, str]]:
             select(ForumCategory).order_by(ForumCategory.topic_count.desc(), ForumCategory.id)
         )
         topic = db.session.scalar(select(ForumTopic.id).order_by(ForumTopic.post_count.desc(), ForumTopic.id))
-        post = db.session.scalar(select(BlogPost.slug).where(BlogPost.status == "published").order_by(BlogPost.id))
+        post = db.session.scalar(
+            select(BlogPost.slug).where(BlogPost.status == "published").order_by(BlogPost.id)
+        )
         assert db.session.scalar(select(func.count()).select_from(Review)) > 0
         return [
             ("home", "/"),
@@ -155,13 +177,17 @@ def statements_per_request(app, path: str) -> tuple[int, int]:
             client.get(path)
         finally:
             event.remove(engine, "before_cursor_execute", listener)
-        counts.append(len(seen) + pagecache.token_reads - reads)  # + the versions read on their own connection
+        counts.append(
+            len(seen) + pagecache.token_reads - reads
+        )  # + the versions read on their own connection
     app.config["PAGE_CACHE_ENABLED"] = True
     return counts[0], counts[1]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--instance", type=Path, default=Path("/tmp/shop-bench-large"))
     parser.add_argument("--database-url")
     parser.add_argument("--duration", type=int, default=5, help="seconds of wrk per run")
@@ -179,10 +205,15 @@ def main() -> None:
     paths = pick_paths(app)
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLASK_") and k != "DATABASE_URL"}
-    env.update(FLASK_INSTANCE_PATH=str(instance), FLASK_SECRET_KEY=secrets.token_hex(32),
-               FLASK_RATELIMIT_ENABLED="false", FLASK_MAIL_BACKEND="locmem",
-               DATABASE_URL=args.database_url or f"sqlite:///{instance / 'forum.sqlite3'}",
-               FLASK_SEARCH_INDEX_DIR=str(instance / "search-index"), PYTHONPATH=str(ROOT))
+    env.update(
+        FLASK_INSTANCE_PATH=str(instance),
+        FLASK_SECRET_KEY=secrets.token_hex(32),
+        FLASK_RATELIMIT_ENABLED="false",
+        FLASK_MAIL_BACKEND="locmem",
+        DATABASE_URL=args.database_url or f"sqlite:///{instance / 'forum.sqlite3'}",
+        FLASK_SEARCH_INDEX_DIR=str(instance / "search-index"),
+        PYTHONPATH=str(ROOT),
+    )
     hello_port, app_port = free_port(), free_port()
     hello = start_gunicorn("hello:app", hello_port, BENCH, env)
     shop = start_gunicorn("wsgi:app", app_port, ROOT, env)
@@ -194,8 +225,11 @@ def main() -> None:
             page = measure(f"http://127.0.0.1:{app_port}{path}", shop.pid, args.duration, args.connections)
             cached, full = statements_per_request(app, path)
             rows.append((label, path, base, page, cached, full))
-            print(f"  measured {label}: {page['rps']:.0f} req/s, {page['cpu_ms']:.2f} ms CPU "
-                  f"(hello {base['cpu_ms']:.2f} ms)", flush=True)
+            print(
+                f"  measured {label}: {page['rps']:.0f} req/s, {page['cpu_ms']:.2f} ms CPU "
+                f"(hello {base['cpu_ms']:.2f} ms)",
+                flush=True,
+            )
         load_after = os.getloadavg()
     finally:
         for process in (hello, shop):
@@ -203,11 +237,15 @@ def main() -> None:
             process.wait(timeout=30)
 
     print()
-    print(f"Machine: {os.cpu_count()} CPUs, {platform_name()}; load average before {load_before[0]:.2f}, "
-          f"after {load_after[0]:.2f}; wrk -t2 -c{args.connections} -d{args.duration}s; gunicorn -w 2 (sync).")
+    print(
+        f"Machine: {os.cpu_count()} CPUs, {platform_name()}; load average before {load_before[0]:.2f}, "
+        f"after {load_after[0]:.2f}; wrk -t2 -c{args.connections} -d{args.duration}s; gunicorn -w 2 (sync)."
+    )
     print()
-    header = ("| Page | req/s | % hello | p99 ms | % hello | CPU ms/req | hello/page CPU | target | "
-              "SQL/req cached | SQL/req full |")
+    header = (
+        "| Page | req/s | % hello | p99 ms | % hello | CPU ms/req | hello/page CPU | target | "
+        "SQL/req cached | SQL/req full |"
+    )
     print(header)
     print("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|")
     for label, _path, base, page, cached, full in rows:
@@ -216,12 +254,16 @@ def main() -> None:
         share = 100 * base["cpu_ms"] / page["cpu_ms"] if page["cpu_ms"] else float("inf")
         verdict = "ok" if share >= target else "MISSED"
         errors = f" ({page['errors']} errors)" if page["errors"] else ""
-        print(f"| {label} | {page['rps']:.0f}{errors} | {100 * page['rps'] / base['rps']:.0f}% | "
-              f"{page['p99_ms']:.1f} | {100 * base['p99_ms'] / page['p99_ms']:.0f}% | {page['cpu_ms']:.2f} | "
-              f"{share:.0f}% | ≥{target}% {verdict} | {cached} | {full} |")
+        print(
+            f"| {label} | {page['rps']:.0f}{errors} | {100 * page['rps'] / base['rps']:.0f}% | "
+            f"{page['p99_ms']:.1f} | {100 * base['p99_ms'] / page['p99_ms']:.0f}% | {page['cpu_ms']:.2f} | "
+            f"{share:.0f}% | ≥{target}% {verdict} | {cached} | {full} |"
+        )
     hello_cpu = sum(r[2]["cpu_ms"] for r in rows) / len(rows)
     hello_rps = sum(r[2]["rps"] for r in rows) / len(rows)
-    print(f"\nHello world (mean of the {len(rows)} interleaved runs): {hello_rps:.0f} req/s, {hello_cpu:.2f} ms CPU/req.")
+    print(
+        f"\nHello world (mean of the {len(rows)} interleaved runs): {hello_rps:.0f} req/s, {hello_cpu:.2f} ms CPU/req."
+    )
 
 
 def platform_name() -> str:

@@ -56,7 +56,7 @@ def average_precision(ranked: list[str], judgments: dict[str, int]) -> float:
 
 def ndcg_at_10(ranked: list[str], judgments: dict[str, int]) -> float:
     def dcg(grades):
-        return sum((2 ** g - 1) / math.log2(i + 2) for i, g in enumerate(grades))
+        return sum((2**g - 1) / math.log2(i + 2) for i, g in enumerate(grades))
 
     ideal = dcg(sorted(judgments.values(), reverse=True)[:10])
     return dcg([judgments.get(k, 0) for k in ranked[:10]]) / ideal if ideal else 0.0
@@ -116,16 +116,23 @@ def load_cranfield(folder: Path) -> tuple[list, list]:
     cranqrel uses); relevance codes 1 (most) .. 4 become grades 4 .. 1, and -1 ("of no
     interest") is not relevant.
     """
-    documents = [[f"D:{r['I']}", r.get("T", ""), r.get("W", "")]
-                 for r in _cranfield_records((folder / "cran.all.1400").read_text(encoding="latin-1"))]
-    questions = [r.get("W", "") for r in _cranfield_records((folder / "cran.qry").read_text(encoding="latin-1"))]
+    documents = [
+        [f"D:{r['I']}", r.get("T", ""), r.get("W", "")]
+        for r in _cranfield_records((folder / "cran.all.1400").read_text(encoding="latin-1"))
+    ]
+    questions = [
+        r.get("W", "") for r in _cranfield_records((folder / "cran.qry").read_text(encoding="latin-1"))
+    ]
     judgments: dict[int, dict[str, int]] = defaultdict(dict)
     for line in (folder / "cranqrel").read_text(encoding="latin-1").splitlines():
         parts = line.split()
         if len(parts) >= 3 and int(parts[2]) > 0:
             judgments[int(parts[0])][f"D:{int(parts[1])}"] = 5 - min(4, int(parts[2]))
-    queries = [{"class": "question", "q": q, "judgments": judgments[n]}
-               for n, q in enumerate(questions, 1) if judgments.get(n)]
+    queries = [
+        {"class": "question", "q": q, "judgments": judgments[n]}
+        for n, q in enumerate(questions, 1)
+        if judgments.get(n)
+    ]
     return documents, queries
 
 
@@ -141,9 +148,20 @@ def load_documents(app, documents) -> dict[int, str]:
 
     now = datetime.now(UTC)
     with app.app_context():
-        db.session.execute(insert(User), [  # one review per member and product
-            dict(email=f"judge{n}@bench.example", display_name=f"Judge {n}", password_hash="x", role="member",
-                 created_at=now, session_version=1) for n in range(len(documents))])
+        db.session.execute(
+            insert(User),
+            [  # one review per member and product
+                dict(
+                    email=f"judge{n}@bench.example",
+                    display_name=f"Judge {n}",
+                    password_hash="x",
+                    role="member",
+                    created_at=now,
+                    session_version=1,
+                )
+                for n in range(len(documents))
+            ],
+        )
         db.session.add(Product(sku="BENCH", name="Bench", description="", active=True))
         db.session.commit()
         user_ids = list(db.session.scalars(db.select(User.id).order_by(User.id)))
@@ -152,9 +170,20 @@ def load_documents(app, documents) -> dict[int, str]:
         for n, (_key, title, body) in enumerate(documents):
             user_id = user_ids[n]
             published = now - timedelta(minutes=n)
-            rows.append(dict(product_id=product_id, author_id=user_id, rating=3, title=title, body=body,
-                             status="published", version=2, created_at=published, published_at=published,
-                             fingerprint=hashlib.sha256(f"{title}\n{body}".encode()).hexdigest()))
+            rows.append(
+                dict(
+                    product_id=product_id,
+                    author_id=user_id,
+                    rating=3,
+                    title=title,
+                    body=body,
+                    status="published",
+                    version=2,
+                    created_at=published,
+                    published_at=published,
+                    fingerprint=hashlib.sha256(f"{title}\n{body}".encode()).hexdigest(),
+                )
+            )
         db.session.execute(insert(Review), rows)
         db.session.commit()
         ids = list(db.session.scalars(db.select(Review.id).order_by(Review.id)))
@@ -177,13 +206,18 @@ def evaluate(run, queries) -> dict:
     by_class = defaultdict(list)
     for item in queries:
         ranked = run(item["q"])
-        by_class[item["class"]].append((average_precision(ranked, item["judgments"]),
-                                        ndcg_at_10(ranked, item["judgments"]), not ranked))
+        by_class[item["class"]].append(
+            (average_precision(ranked, item["judgments"]), ndcg_at_10(ranked, item["judgments"]), not ranked)
+        )
     every = [m for ms in by_class.values() for m in ms]
 
     def summary(ms):
-        return {"map": sum(m[0] for m in ms) / len(ms), "ndcg10": sum(m[1] for m in ms) / len(ms),
-                "empty": sum(m[2] for m in ms) / len(ms), "n": len(ms)}
+        return {
+            "map": sum(m[0] for m in ms) / len(ms),
+            "ndcg10": sum(m[1] for m in ms) / len(ms),
+            "empty": sum(m[2] for m in ms) / len(ms),
+            "n": len(ms),
+        }
 
     return {"all": summary(every), **{c: summary(ms) for c, ms in by_class.items()}}
 
@@ -196,11 +230,15 @@ def print_table(title: str, results: dict[str, dict]) -> None:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--backend", choices=("whoosh", "postgres"), default="whoosh")
     parser.add_argument("--database-url", help="PostgreSQL database to use (it is emptied!)")
     parser.add_argument("--collection", type=Path, help="a Cranfield-format collection folder (see above)")
-    parser.add_argument("--title-weights", help="comma-separated title weights to compare (default: the configured one)")
+    parser.add_argument(
+        "--title-weights", help="comma-separated title weights to compare (default: the configured one)"
+    )
     args = parser.parse_args(argv)
 
     from search import build_app, reset_database  # bench/search.py
@@ -229,8 +267,10 @@ def main(argv=None):
 
         configured = ranking.TITLE_WEIGHT
         weights = [float(w) for w in args.title_weights.split(",")] if args.title_weights else [configured]
-        print(f"{len(documents)} documents, {len(queries)} judged queries; backend {args.backend}; "
-              f"BM25 k1={ranking.BM25_K1} b={ranking.BM25_B}, all-words bonus {ranking.ALL_WORDS_BONUS:g}")
+        print(
+            f"{len(documents)} documents, {len(queries)} judged queries; backend {args.backend}; "
+            f"BM25 k1={ranking.BM25_K1} b={ranking.BM25_B}, all-words bonus {ranking.ALL_WORDS_BONUS:g}"
+        )
         anchor = BareBM25(documents)
         results = {"bare BM25 (anchor)": evaluate(anchor.search, queries)["all"]}
         per_class = None
@@ -248,10 +288,14 @@ def main(argv=None):
         set_all_words_bonus(bonus)
         print_table("All queries", results)
         weight, measured = per_class
-        print_table(f"By query class (/search, {args.backend}, title weight {weight:g})",
-                    {c: r for c, r in measured.items() if c != "all"})
+        print_table(
+            f"By query class (/search, {args.backend}, title weight {weight:g})",
+            {c: r for c, r in measured.items() if c != "all"},
+        )
         anchor_classes = evaluate(anchor.search, queries)
-        print_table("By query class (bare BM25 anchor)", {c: r for c, r in anchor_classes.items() if c != "all"})
+        print_table(
+            "By query class (bare BM25 anchor)", {c: r for c, r in anchor_classes.items() if c != "all"}
+        )
         with app.app_context():
             from forum.extensions import db
 

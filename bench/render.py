@@ -29,7 +29,9 @@ def cpu_ms(client, path: str, n: int) -> tuple[float, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--instance", type=Path, default=Path("/tmp/shop-bench-large"))
     parser.add_argument("--requests", type=int, default=20)
     args = parser.parse_args()
@@ -46,7 +48,9 @@ def main() -> None:
     print("|---|---:|---:|")
     for label, path in pages.pick_paths(app):
         ms, status = cpu_ms(client, path, args.requests)
-        print(f"| {label} | {ms:.2f}{'' if status == 200 else f' (HTTP {status})'} | {100 * base / ms:.1f}% |")
+        print(
+            f"| {label} | {ms:.2f}{'' if status == 200 else f' (HTTP {status})'} | {100 * base / ms:.1f}% |"
+        )
 
 
 if __name__ == "__main__":

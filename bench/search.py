@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import Corpus  # noqa: E402
 
 PRODUCTS = 500
-FORUM_SHARE = 0.2          # of the documents, when the forum area exists
+FORUM_SHARE = 0.2  # of the documents, when the forum area exists
 POSTS_PER_TOPIC = 4
 
 
@@ -54,7 +54,9 @@ def percentile(values, fraction):
 
 
 def fingerprint(title, body):
-    return hashlib.sha256(json.dumps([title, body], ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
+    return hashlib.sha256(
+        json.dumps([title, body], ensure_ascii=False, separators=(",", ":")).encode()
+    ).hexdigest()
 
 
 def build_app(instance: Path, database_url: str | None, backend: str):
@@ -111,18 +113,45 @@ def insert_corpus(app, docs: int, corpus: Corpus) -> dict:
 
     with app.app_context():
         password_hash = "pbkdf2:sha256:1000$bench$" + "0" * 64
-        db.session.execute(insert(User), [
-            dict(email=f"member{n}@bench.example", display_name=f"Member {n}", password_hash=password_hash,
-                 role="member", created_at=now, session_version=1)
-            for n in range(users)
-        ])
-        db.session.execute(insert(User), [dict(email="moderator@bench.example", display_name="Moderator",
-                                               password_hash=password_hash, role="moderator", created_at=now,
-                                               session_version=1)])
-        db.session.execute(insert(Product), [
-            dict(sku=f"SKU-{n:05d}", name=corpus.title()[:60] or f"Product {n}", description="", active=True)
-            for n in range(PRODUCTS)
-        ])
+        db.session.execute(
+            insert(User),
+            [
+                dict(
+                    email=f"member{n}@bench.example",
+                    display_name=f"Member {n}",
+                    password_hash=password_hash,
+                    role="member",
+                    created_at=now,
+                    session_version=1,
+                )
+                for n in range(users)
+            ],
+        )
+        db.session.execute(
+            insert(User),
+            [
+                dict(
+                    email="moderator@bench.example",
+                    display_name="Moderator",
+                    password_hash=password_hash,
+                    role="moderator",
+                    created_at=now,
+                    session_version=1,
+                )
+            ],
+        )
+        db.session.execute(
+            insert(Product),
+            [
+                dict(
+                    sku=f"SKU-{n:05d}",
+                    name=corpus.title()[:60] or f"Product {n}",
+                    description="",
+                    active=True,
+                )
+                for n in range(PRODUCTS)
+            ],
+        )
         db.session.commit()
         user_ids = list(db.session.scalars(db.select(User.id).where(User.role == "member").order_by(User.id)))
         product_ids = list(db.session.scalars(db.select(Product.id).order_by(Product.id)))
@@ -130,11 +159,20 @@ def insert_corpus(app, docs: int, corpus: Corpus) -> dict:
         for n in range(review_docs):
             title, body = corpus.title(), corpus.body()
             published = when()
-            batch.append(dict(
-                product_id=product_ids[n % PRODUCTS], author_id=user_ids[n // PRODUCTS],
-                rating=rng.randint(1, 5), title=title, body=body, status="published", version=2,
-                created_at=published, published_at=published, fingerprint=fingerprint(title, body),
-            ))
+            batch.append(
+                dict(
+                    product_id=product_ids[n % PRODUCTS],
+                    author_id=user_ids[n // PRODUCTS],
+                    rating=rng.randint(1, 5),
+                    title=title,
+                    body=body,
+                    status="published",
+                    version=2,
+                    created_at=published,
+                    published_at=published,
+                    fingerprint=fingerprint(title, body),
+                )
+            )
             if len(batch) >= 5000:
                 db.session.execute(insert(Review), batch)
                 batch.clear()
@@ -145,17 +183,28 @@ def insert_corpus(app, docs: int, corpus: Corpus) -> dict:
         if forum_docs:
             categories = []
             for n in range(10):
-                categories.append(dict(name=f"Category {n}", slug=f"category-{n}", description="", position=n,
-                                       created_at=now))
+                categories.append(
+                    dict(
+                        name=f"Category {n}", slug=f"category-{n}", description="", position=n, created_at=now
+                    )
+                )
             db.session.execute(insert(ForumCategory), categories)
             db.session.commit()
             category_ids = list(db.session.scalars(db.select(ForumCategory.id)))
             topics = -(-forum_docs // POSTS_PER_TOPIC)
-            db.session.execute(insert(ForumTopic), [
-                dict(category_id=category_ids[n % len(category_ids)], author_id=user_ids[n % len(user_ids)],
-                     created_at=now, pinned=False, locked=False)
-                for n in range(topics)
-            ])
+            db.session.execute(
+                insert(ForumTopic),
+                [
+                    dict(
+                        category_id=category_ids[n % len(category_ids)],
+                        author_id=user_ids[n % len(user_ids)],
+                        created_at=now,
+                        pinned=False,
+                        locked=False,
+                    )
+                    for n in range(topics)
+                ],
+            )
             db.session.commit()
             topic_ids = list(db.session.scalars(db.select(ForumTopic.id).order_by(ForumTopic.id)))
             batch = []
@@ -164,11 +213,20 @@ def insert_corpus(app, docs: int, corpus: Corpus) -> dict:
                 title = corpus.title() if opening else None
                 body = corpus.body()
                 published = when()
-                batch.append(dict(
-                    topic_id=topic_ids[n // POSTS_PER_TOPIC], is_opening=opening, title=title, body=body,
-                    author_id=user_ids[n % len(user_ids)], status="published", version=2, created_at=published,
-                    published_at=published, fingerprint=fingerprint(title or "", body),
-                ))
+                batch.append(
+                    dict(
+                        topic_id=topic_ids[n // POSTS_PER_TOPIC],
+                        is_opening=opening,
+                        title=title,
+                        body=body,
+                        author_id=user_ids[n % len(user_ids)],
+                        status="published",
+                        version=2,
+                        created_at=published,
+                        published_at=published,
+                        fingerprint=fingerprint(title or "", body),
+                    )
+                )
                 if len(batch) >= 5000:
                     db.session.execute(insert(ForumPost), batch)
                     batch.clear()
@@ -185,10 +243,10 @@ def pick_queries(app, corpus: Corpus, count: int, seed: int = 11) -> dict[str, l
     from forum.search.analysis import WORD_RE, terms_of
 
     rng = random.Random(seed)
-    words = [w for w in corpus.words if terms_of(w)]   # no stop words
-    common = words[20:120]          # each in a large share of all documents
+    words = [w for w in corpus.words if terms_of(w)]  # no stop words
+    common = words[20:120]  # each in a large share of all documents
     middle = words[150:2500]
-    rare = words[8000:25000]         # each in a handful of documents
+    rare = words[8000:25000]  # each in a handful of documents
     phrases = []
     with app.app_context():
         last = db.session.scalar(db.select(db.func.max(Review.id)))
@@ -202,8 +260,11 @@ def pick_queries(app, corpus: Corpus, count: int, seed: int = 11) -> dict[str, l
 
     def question() -> str:
         # 12 words as people type a question: 5 stop words and 7 words of mixed frequency
-        content = [rng.choice(common) for _ in range(2)] + [rng.choice(middle) for _ in range(3)] + \
-            [rng.choice(rare) for _ in range(2)]
+        content = (
+            [rng.choice(common) for _ in range(2)]
+            + [rng.choice(middle) for _ in range(3)]
+            + [rng.choice(rare) for _ in range(2)]
+        )
         words = content + rng.sample(stop, 5)
         rng.shuffle(words)
         return " ".join(words)
@@ -222,7 +283,7 @@ def time_queries(app, queries: dict[str, list[str]]) -> dict[str, dict]:
 
     figures = {}
     with app.test_request_context("/search"):
-        for q in [v[0] for v in queries.values()] * 3:   # warm up: open searchers, caches
+        for q in [v[0] for v in queries.values()] * 3:  # warm up: open searchers, caches
             services.search(q)
         for name, texts in queries.items():
             times, cpu_times, totals = [], [], []
@@ -232,9 +293,13 @@ def time_queries(app, queries: dict[str, list[str]]) -> dict[str, dict]:
                 times.append((time.perf_counter() - start) * 1000)
                 cpu_times.append((time.process_time() - cpu) * 1000)
                 totals.append(page.total)
-            figures[name] = {"p50": percentile(times, .5), "p95": percentile(times, .95),
-                             "cpu_p50": percentile(cpu_times, .5), "cpu_p95": percentile(cpu_times, .95),
-                             "median_hits": statistics.median(totals)}
+            figures[name] = {
+                "p50": percentile(times, 0.5),
+                "p95": percentile(times, 0.95),
+                "cpu_p50": percentile(cpu_times, 0.5),
+                "cpu_p95": percentile(cpu_times, 0.95),
+                "median_hits": statistics.median(totals),
+            }
     return figures
 
 
@@ -256,8 +321,9 @@ def time_publish_to_findable(app, corpus: Corpus, count: int) -> dict:
         product = db.session.scalar(db.select(Product).order_by(Product.id.desc()))
         pending = []
         for n in range(count):
-            author = User(email=f"late{n}@bench.example", display_name=f"Late {n}", password_hash="x",
-                          role="member")
+            author = User(
+                email=f"late{n}@bench.example", display_name=f"Late {n}", password_hash="x", role="member"
+            )
             db.session.add(author)
             db.session.flush()
             marker = "zq" + "".join(rng.choice("bcdfghjklmnpstvw") for _ in range(8))
@@ -268,16 +334,18 @@ def time_publish_to_findable(app, corpus: Corpus, count: int) -> dict:
             start = time.perf_counter()
             moderation.approve_submission("review", review_id, moderator)
             db.session.info.pop("search_outbox_committed", None)
-            indexing.drain()          # what the end of the moderator's request does
+            indexing.drain()  # what the end of the moderator's request does
             page = services.search(marker)
             elapsed = (time.perf_counter() - start) * 1000
             assert [r.doc_id for r in page.results] == [f"review:{review_id}"], marker
             times.append(elapsed)
-    return {"p50": percentile(times, .5), "p95": percentile(times, .95)}
+    return {"p50": percentile(times, 0.5), "p95": percentile(times, 0.95)}
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--docs", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=200, help="queries per class")
     parser.add_argument("--publishes", type=int, default=100)
@@ -293,8 +361,11 @@ def main(argv=None):
         corpus = Corpus()
         start = time.perf_counter()
         counts = insert_corpus(app, args.docs, corpus)
-        print(f"corpus: {counts['reviews']} reviews + {counts['forum_posts']} forum posts inserted "
-              f"in {time.perf_counter() - start:.1f} s", flush=True)
+        print(
+            f"corpus: {counts['reviews']} reviews + {counts['forum_posts']} forum posts inserted "
+            f"in {time.perf_counter() - start:.1f} s",
+            flush=True,
+        )
 
         from forum.search import indexing
 
@@ -303,8 +374,11 @@ def main(argv=None):
             indexed = indexing.reindex()
             seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
             size = indexing.get_backend().size_bytes()
-        print(f"reindex: {indexed} docs in {seconds:.1f} s = {indexed / seconds:,.0f} docs/s "
-              f"(process CPU {cpu:.1f} s)", flush=True)
+        print(
+            f"reindex: {indexed} docs in {seconds:.1f} s = {indexed / seconds:,.0f} docs/s "
+            f"(process CPU {cpu:.1f} s)",
+            flush=True,
+        )
 
         queries = pick_queries(app, corpus, args.queries)
         figures = time_queries(app, queries)
@@ -315,8 +389,10 @@ def main(argv=None):
         # mostly measures the wait for a core (the database server's time is not in it).
         print(f"{'measure':<42}{'p50 ms':>9}{'p95 ms':>9}{'CPU p50':>9}{'CPU p95':>9}{'median hits':>13}")
         for name, f in figures.items():
-            print(f"{name + ' (incl. highlights)':<42}{f['p50']:>9.1f}{f['p95']:>9.1f}{f['cpu_p50']:>9.1f}"
-                  f"{f['cpu_p95']:>9.1f}{f['median_hits']:>13,.0f}")
+            print(
+                f"{name + ' (incl. highlights)':<42}{f['p50']:>9.1f}{f['p95']:>9.1f}{f['cpu_p50']:>9.1f}"
+                f"{f['cpu_p95']:>9.1f}{f['median_hits']:>13,.0f}"
+            )
         print(f"{'publish until findable':<34}{publish['p50']:>9.1f}{publish['p95']:>9.1f}")
         print(f"{'reindex docs/s':<34}{indexed / seconds:>9,.0f}")
         with app.app_context():

@@ -45,7 +45,9 @@ BATCH = 5_000
 
 
 def fingerprint(title, body):
-    return hashlib.sha256(json.dumps([title, body], ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
+    return hashlib.sha256(
+        json.dumps([title, body], ensure_ascii=False, separators=(",", ":")).encode()
+    ).hexdigest()
 
 
 def bench_config(instance: Path, database_url: str | None) -> dict:
@@ -72,7 +74,7 @@ def _bulk(model, rows):
     from forum.extensions import db
 
     for start in range(0, len(rows), BATCH):
-        db.session.execute(insert(model), rows[start:start + BATCH])
+        db.session.execute(insert(model), rows[start : start + BATCH])
 
 
 def build(instance: Path, database_url: str | None = None, search: bool = True) -> dict:
@@ -106,12 +108,45 @@ def build(instance: Path, database_url: str | None = None, search: bool = True) 
                 conn.execute(text("CREATE SCHEMA public"))
         upgrade(revision="heads")
         password_hash = "pbkdf2:sha256:1000$bench$" + "0" * 64
-        _bulk(User, [dict(email=f"member{n}@bench.example", display_name=f"Member {n}", password_hash=password_hash,
-                          role="member", created_at=now, session_version=1) for n in range(MEMBERS)])
-        _bulk(User, [dict(email="editor@bench.example", display_name="Eddie Editor", password_hash=password_hash,
-                          role="editor", created_at=now, session_version=1)])
-        _bulk(Product, [dict(sku=f"SKU-{n:05d}", name=(corpus.title()[:60] or "Product").capitalize() + f" {n}",
-                             description=corpus.body(30), active=True) for n in range(PRODUCTS)])
+        _bulk(
+            User,
+            [
+                dict(
+                    email=f"member{n}@bench.example",
+                    display_name=f"Member {n}",
+                    password_hash=password_hash,
+                    role="member",
+                    created_at=now,
+                    session_version=1,
+                )
+                for n in range(MEMBERS)
+            ],
+        )
+        _bulk(
+            User,
+            [
+                dict(
+                    email="editor@bench.example",
+                    display_name="Eddie Editor",
+                    password_hash=password_hash,
+                    role="editor",
+                    created_at=now,
+                    session_version=1,
+                )
+            ],
+        )
+        _bulk(
+            Product,
+            [
+                dict(
+                    sku=f"SKU-{n:05d}",
+                    name=(corpus.title()[:60] or "Product").capitalize() + f" {n}",
+                    description=corpus.body(30),
+                    active=True,
+                )
+                for n in range(PRODUCTS)
+            ],
+        )
         db.session.commit()
         members = list(db.session.scalars(select(User.id).where(User.role == "member").order_by(User.id)))
         editor = db.session.scalar(select(User.id).where(User.role == "editor"))
@@ -121,21 +156,52 @@ def build(instance: Path, database_url: str | None = None, search: bool = True) 
         for n in range(PRODUCTS * REVIEWS_PER_PRODUCT):
             title, body = corpus.title().capitalize(), corpus.body()
             published = when()
-            rows.append(dict(product_id=products[n % PRODUCTS], author_id=members[n // PRODUCTS],
-                             rating=rng.choices(range(1, 6), weights=(1, 1, 2, 4, 6))[0], title=title, body=body,
-                             status="published", version=2, created_at=published, published_at=published,
-                             fingerprint=fingerprint(title, body)))
+            rows.append(
+                dict(
+                    product_id=products[n % PRODUCTS],
+                    author_id=members[n // PRODUCTS],
+                    rating=rng.choices(range(1, 6), weights=(1, 1, 2, 4, 6))[0],
+                    title=title,
+                    body=body,
+                    status="published",
+                    version=2,
+                    created_at=published,
+                    published_at=published,
+                    fingerprint=fingerprint(title, body),
+                )
+            )
         _bulk(Review, rows)
         db.session.commit()
         print(f"reviews: {len(rows):,} ({time.monotonic() - started:.0f} s)", flush=True)
 
-        _bulk(ForumCategory, [dict(name=f"Category {n}", slug=f"category-{n}", description=corpus.body(20),
-                                   position=n, created_at=now) for n in range(CATEGORIES)])
+        _bulk(
+            ForumCategory,
+            [
+                dict(
+                    name=f"Category {n}",
+                    slug=f"category-{n}",
+                    description=corpus.body(20),
+                    position=n,
+                    created_at=now,
+                )
+                for n in range(CATEGORIES)
+            ],
+        )
         db.session.commit()
         categories = list(db.session.scalars(select(ForumCategory.id).order_by(ForumCategory.id)))
-        _bulk(ForumTopic, [dict(category_id=categories[n // TOPICS_PER_CATEGORY], author_id=members[n % MEMBERS],
-                                created_at=now, pinned=n % 250 == 0, locked=False)
-                           for n in range(CATEGORIES * TOPICS_PER_CATEGORY)])
+        _bulk(
+            ForumTopic,
+            [
+                dict(
+                    category_id=categories[n // TOPICS_PER_CATEGORY],
+                    author_id=members[n % MEMBERS],
+                    created_at=now,
+                    pinned=n % 250 == 0,
+                    locked=False,
+                )
+                for n in range(CATEGORIES * TOPICS_PER_CATEGORY)
+            ],
+        )
         db.session.commit()
         topics = list(db.session.scalars(select(ForumTopic.id).order_by(ForumTopic.id)))
         rows = []
@@ -147,20 +213,43 @@ def build(instance: Path, database_url: str | None = None, search: bool = True) 
                 title = corpus.title().capitalize() if opening else None
                 body = corpus.body()
                 published = start + timedelta(minutes=17 * k)
-                rows.append(dict(topic_id=topic_id, is_opening=opening, title=title, body=body,
-                                 author_id=members[(index + k) % MEMBERS], status="published", version=2,
-                                 created_at=published, published_at=published,
-                                 fingerprint=fingerprint(title or "", body)))
+                rows.append(
+                    dict(
+                        topic_id=topic_id,
+                        is_opening=opening,
+                        title=title,
+                        body=body,
+                        author_id=members[(index + k) % MEMBERS],
+                        status="published",
+                        version=2,
+                        created_at=published,
+                        published_at=published,
+                        fingerprint=fingerprint(title or "", body),
+                    )
+                )
         _bulk(ForumPost, rows)
         db.session.commit()
-        print(f"forum posts: {len(rows):,} in {len(topics):,} topics ({time.monotonic() - started:.0f} s)", flush=True)
+        print(
+            f"forum posts: {len(rows):,} in {len(topics):,} topics ({time.monotonic() - started:.0f} s)",
+            flush=True,
+        )
 
         posts = []
         for n in range(BLOG_POSTS):
             published = when(900)
-            posts.append(dict(slug=f"post-{n}", title=corpus.title().capitalize(), body=corpus.body(300),
-                              status="published", version=1, author_id=editor, created_at=published,
-                              updated_at=published, published_at=published))
+            posts.append(
+                dict(
+                    slug=f"post-{n}",
+                    title=corpus.title().capitalize(),
+                    body=corpus.body(300),
+                    status="published",
+                    version=1,
+                    author_id=editor,
+                    created_at=published,
+                    updated_at=published,
+                    published_at=published,
+                )
+            )
         _bulk(BlogPost, posts)
         db.session.commit()
         post_ids = list(db.session.scalars(select(BlogPost.id).order_by(BlogPost.id)))
@@ -169,9 +258,18 @@ def build(instance: Path, database_url: str | None = None, search: bool = True) 
             for k in range(COMMENTS_PER_BLOG_POST):
                 body = corpus.body(40)
                 published = now - timedelta(hours=n + k)
-                rows.append(dict(post_id=post_id, body=body, author_id=members[(n * 3 + k) % MEMBERS],
-                                 status="published", version=2, created_at=published, published_at=published,
-                                 fingerprint=fingerprint("", body)))
+                rows.append(
+                    dict(
+                        post_id=post_id,
+                        body=body,
+                        author_id=members[(n * 3 + k) % MEMBERS],
+                        status="published",
+                        version=2,
+                        created_at=published,
+                        published_at=published,
+                        fingerprint=fingerprint("", body),
+                    )
+                )
         _bulk(BlogComment, rows)
         db.session.commit()
 
@@ -186,7 +284,9 @@ def build(instance: Path, database_url: str | None = None, search: bool = True) 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--instance", type=Path, default=Path("/tmp/shop-bench-large"))
     parser.add_argument("--database-url", help="PostgreSQL URL (its public schema is emptied!)")
     parser.add_argument("--no-search", action="store_true", help="skip building the search index")

@@ -40,8 +40,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=20000)
     parser.add_argument("--database-url")
-    parser.add_argument("--without-tree", action="store_true",
-                        help="baseline: append without the tree update (only the append figures mean anything)")
+    parser.add_argument(
+        "--without-tree",
+        action="store_true",
+        help="baseline: append without the tree update (only the append figures mean anything)",
+    )
     args = parser.parse_args()
 
     instance = Path(tempfile.mkdtemp(prefix="tlog-bench-"))
@@ -67,8 +70,15 @@ def main() -> None:
         rng = random.Random(15)
 
         def append():
-            append_log(actor=None, actor_role="system", subject_kind="review", subject_id=rng.randrange(10**6),
-                       action="submitted", to_state="pending", fingerprint=f"{rng.getrandbits(256):064x}")
+            append_log(
+                actor=None,
+                actor_role="system",
+                subject_kind="review",
+                subject_id=rng.randrange(10**6),
+                action="submitted",
+                to_state="pending",
+                fingerprint=f"{rng.getrandbits(256):064x}",
+            )
 
         bulk_start = time.perf_counter()
         for n in range(args.entries - 200):
@@ -86,7 +96,9 @@ def main() -> None:
             db.session.commit()
             single.append(time.perf_counter() - start)
         if args.without_tree:
-            print(f"baseline without tree: bulk {(args.entries - 200) / bulk:,.0f} entries/s, one append {_ms(single)}")
+            print(
+                f"baseline without tree: bulk {(args.entries - 200) / bulk:,.0f} entries/s, one append {_ms(single)}"
+            )
             return
         tlog.publish_checkpoint(respect_interval=False)
         size = tlog.tree_size()

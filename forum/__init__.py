@@ -64,9 +64,9 @@ def _areas() -> list:
     from . import mail as mail_module
 
     return [
-        paging,        # first: the <int:...> converter every route uses
-        extensions,    # db, migrate, csrf, limiter, mail, login manager
-        mail_module,   # after db: its teardown must run before the session is removed
+        paging,  # first: the <int:...> converter every route uses
+        extensions,  # db, migrate, csrf, limiter, mail, login manager
+        mail_module,  # after db: its teardown must run before the session is removed
         security,
         logs,
         errors,
@@ -74,15 +74,15 @@ def _areas() -> list:
         main,
         accounts,
         catalog,
-        flags,         # generic flags: forum posts, blog comments
+        flags,  # generic flags: forum posts, blog comments
         community,
-        members,       # after community: it hooks forum posts
+        members,  # after community: it hooks forum posts
         blog,
-        search,        # after the kinds it makes searchable
+        search,  # after the kinds it makes searchable
         moderation,
-        removal,       # after moderation: it adds a queue section and a badge
-        speed,         # after the areas: stored HTML of their kinds, page cache of their pages
-        worker,        # after the areas whose settings its jobs read
+        removal,  # after moderation: it adds a queue section and a badge
+        speed,  # after the areas: stored HTML of their kinds, page cache of their pages
+        worker,  # after the areas whose settings its jobs read
         templating,
         cli,
         deploy,

@@ -73,8 +73,12 @@ def list_users():
 
 
 @mail_cli.command("send-pending")
-@click.option("--all", "include_not_due", is_flag=True,
-              help="Retry every unsent message now, also those backing off or given up.")
+@click.option(
+    "--all",
+    "include_not_due",
+    is_flag=True,
+    help="Retry every unsent message now, also those backing off or given up.",
+)
 def send_pending(include_not_due):
     """Send queued mail that is due now (`flask worker` does this continuously)."""
     from .mail import send_pending as send
@@ -110,8 +114,10 @@ def mail_status():
             state = "held (being sent)"
         else:
             state = "failing"
-        click.echo(f"  #{row.id} {state}, {row.attempts} attempt(s), queued {row.created_at:%Y-%m-%d %H:%M} UTC, "
-                   f"{row.subject!r}: {row.last_error or '-'}")
+        click.echo(
+            f"  #{row.id} {state}, {row.attempts} attempt(s), queued {row.created_at:%Y-%m-%d %H:%M} UTC, "
+            f"{row.subject!r}: {row.last_error or '-'}"
+        )
 
 
 def _upgrade_keeping_loggers() -> None:
@@ -126,7 +132,8 @@ def _upgrade_keeping_loggers() -> None:
     from flask_migrate import upgrade
 
     enabled = [
-        logger for logger in logging.root.manager.loggerDict.values()
+        logger
+        for logger in logging.root.manager.loggerDict.values()
         if isinstance(logger, logging.Logger) and not logger.disabled
     ]
     upgrade(revision="heads")
@@ -168,7 +175,7 @@ def demo(no_serve, port, host):
 
     app = current_app._get_current_object()
     if app.config.get("WORKER_IN_PROCESS") is not False:
-        start_in_background(app)   # mail and search within a second, without `flask worker`
+        start_in_background(app)  # mail and search within a second, without `flask worker`
     run_simple(host, port, app, threaded=True, use_reloader=False)
 
 

@@ -97,7 +97,7 @@ def normalise_database_url(url: str) -> str:
     """Accept the common postgres:// spellings and use the psycopg 3 driver."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -113,9 +113,7 @@ def finish_config(app) -> None:
             _database_url_from_env() or f"sqlite:///{instance / 'forum.sqlite3'}"
         )
     else:
-        app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
-            app.config["SQLALCHEMY_DATABASE_URI"]
-        )
+        app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
     hosts = app.config.get("TRUSTED_HOSTS")
     if isinstance(hosts, str):
         hosts = [h.strip() for h in hosts.split(",") if h.strip()]

@@ -1,4 +1,4 @@
-"""Demo data made from code (Faker with a fixed seed); loading it twice changes nothing.
+"""Demo data made from code (a random generator with a fixed seed); loading it twice changes nothing.
 
 Each area registers a loader; `load_demo_data` runs them in order and yields
 lines to print. Staff accounts get random passwords printed once, at creation.
@@ -6,9 +6,9 @@ lines to print. Staff accounts get random passwords printed once, at creation.
 
 from __future__ import annotations
 
+import random
 import secrets
 
-from faker import Faker
 from sqlalchemy import select
 
 from .extensions import db
@@ -18,7 +18,38 @@ from .registries import AppList, add_once
 DEMO_SEED = 20261124
 DEMO_DOMAIN = "demo.shop.example"
 MEMBER_COUNT = 24
-
+# The demo's members: names written for it (nothing downloaded, no data library needed).
+FIRST_NAMES = (
+    "Aisha",
+    "Ben",
+    "Chloe",
+    "Dev",
+    "Elena",
+    "Finn",
+    "Grace",
+    "Hamza",
+    "Isla",
+    "Jonas",
+    "Keira",
+    "Liam",
+    "Maya",
+    "Nikhil",
+    "Olivia",
+    "Priya",
+    "Quentin",
+    "Rosa",
+    "Sam",
+    "Tomasz",
+    "Uma",
+    "Victor",
+    "Wen",
+    "Yusuf",
+    "Zoe",
+    "Amara",
+    "Callum",
+    "Freya",
+)
+LAST_INITIALS = "ABCDEFGHJKLMNOPRSTW"
 
 
 def _random_password() -> str:
@@ -44,7 +75,7 @@ def ensure_user(email: str, display_name: str, role: str, password: str | None =
     return user, password
 
 
-def load_staff_and_members(fake: Faker):
+def load_staff_and_members(rng: random.Random):
     created: list = []
     existing: list = []
     for role in ("admin", "moderator"):
@@ -59,11 +90,12 @@ def load_staff_and_members(fake: Faker):
             "Staff accounts already there: "
             + ", ".join(f"{email} ({role})" for role, email, _ in existing)
             + ". Their passwords were shown when they were created; lost one? "
-            "Use \"Forgot your password?\" on the login page."
+            'Use "Forgot your password?" on the login page.'
         )
     new_members = 0
+    first_names = rng.sample(FIRST_NAMES, MEMBER_COUNT)
     for n in range(MEMBER_COUNT):
-        name = fake.unique.first_name() + " " + fake.last_name()[0] + "."
+        name = f"{first_names[n]} {rng.choice(LAST_INITIALS)}."
         _, password = ensure_user(f"member{n + 1}@{DEMO_DOMAIN}", name, "member")
         new_members += password is not None
     yield (
@@ -72,7 +104,7 @@ def load_staff_and_members(fake: Faker):
     )
 
 
-# (name, function(faker) -> iterable of lines), run in order; areas add theirs with
+# (name, function(rng: random.Random) -> iterable of lines), run in order; areas add theirs with
 # register_demo_loader in their init_app (a per-app registry: forum.registries).
 loaders: AppList = AppList("demo.loaders", lambda: [("accounts", load_staff_and_members)])
 
@@ -90,15 +122,13 @@ def load_demo_data(site_url: str = "http://127.0.0.1:5000"):
     from .models import OutboxMessage
     from .search.indexing import drain_all
 
-    fake = Faker("en_GB")
     mail_before = db.session.scalar(select(func.count()).select_from(OutboxMessage))
     for _name, loader in loaders:
-        Faker.seed(DEMO_SEED)
-        fake.unique.clear()
+        rng = random.Random(DEMO_SEED)  # each loader the same sequence, whatever ran before
         # One request context around each loader, as if the changes came from the site:
         # links are built from it.
         with quiet_development_mail(), current_app.test_request_context("/", base_url=site_url):
-            yield from loader(fake)
+            yield from loader(rng)
             db.session.commit()
     # What the worker would do next, done now: the loaders' notifications are sent quietly
     # (they would bury the passwords printed above) and the search index is brought up to date.

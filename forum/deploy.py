@@ -19,7 +19,11 @@ from sqlalchemy import text
 
 # Backends that never deliver mail to anyone.
 NON_DELIVERING_MAIL_BACKENDS = {
-    "forum.mail.DevelopmentEmailBackend", "console", "file", "locmem", "dummy",
+    "forum.mail.DevelopmentEmailBackend",
+    "console",
+    "file",
+    "locmem",
+    "dummy",
 }
 MIN_SECRET_KEY_LENGTH = 32
 
@@ -37,31 +41,55 @@ def _settings_checks(app: Flask) -> list[Check]:
 
     env_key = os.environ.get("FLASK_SECRET_KEY", "")
     if not env_key:
-        checks.append(Check("SECRET_KEY", False, "not set in the environment (FLASK_SECRET_KEY); "
-                            "a key generated into the instance folder differs per host"))
+        checks.append(
+            Check(
+                "SECRET_KEY",
+                False,
+                "not set in the environment (FLASK_SECRET_KEY); "
+                "a key generated into the instance folder differs per host",
+            )
+        )
     elif len(env_key) < MIN_SECRET_KEY_LENGTH or config.get("SECRET_KEY") != env_key:
-        checks.append(Check("SECRET_KEY", False, f"FLASK_SECRET_KEY must be at least "
-                            f"{MIN_SECRET_KEY_LENGTH} random characters"))
+        checks.append(
+            Check(
+                "SECRET_KEY",
+                False,
+                f"FLASK_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} random characters",
+            )
+        )
     else:
         checks.append(Check("SECRET_KEY", True, "from the environment"))
 
     checks.append(
         Check("DEBUG", False, "debug mode is on (FLASK_DEBUG): it runs code for anyone")
-        if config.get("DEBUG") or app.debug else Check("DEBUG", True, "off")
+        if config.get("DEBUG") or app.debug
+        else Check("DEBUG", True, "off")
     )
 
     backend = str(config.get("MAIL_BACKEND") or "")
     if backend in NON_DELIVERING_MAIL_BACKENDS or not backend:
-        checks.append(Check("MAIL_BACKEND", False, f"{backend or 'unset'} does not deliver mail; "
-                            "set FLASK_MAIL_BACKEND=smtp and FLASK_MAIL_SERVER"))
+        checks.append(
+            Check(
+                "MAIL_BACKEND",
+                False,
+                f"{backend or 'unset'} does not deliver mail; "
+                "set FLASK_MAIL_BACKEND=smtp and FLASK_MAIL_SERVER",
+            )
+        )
     else:
         checks.append(Check("MAIL_BACKEND", True, backend))
 
     site_url = config.get("SITE_URL")
     parts = urlsplit(site_url or "")
     if not site_url:
-        checks.append(Check("SITE_URL", False, "not set (FLASK_SITE_URL): links in mail need the "
-                            "public address, never one taken from a request"))
+        checks.append(
+            Check(
+                "SITE_URL",
+                False,
+                "not set (FLASK_SITE_URL): links in mail need the "
+                "public address, never one taken from a request",
+            )
+        )
     elif parts.scheme != "https" or not parts.netloc:
         checks.append(Check("SITE_URL", False, f"{site_url!r} is not an https:// address"))
     else:
@@ -71,38 +99,57 @@ def _settings_checks(app: Flask) -> list[Check]:
     if not config.get("RATELIMIT_ENABLED", True):
         checks.append(Check("RATELIMIT_ENABLED", False, "rate limits are off"))
     if storage.startswith("memory://"):
-        checks.append(Check("RATELIMIT_STORAGE_URI", False, "memory:// counts per process; use a "
-                            "shared store such as redis://"))
+        checks.append(
+            Check(
+                "RATELIMIT_STORAGE_URI",
+                False,
+                "memory:// counts per process; use a shared store such as redis://",
+            )
+        )
     else:
         checks.append(Check("RATELIMIT_STORAGE_URI", True, storage.split("@")[-1]))
 
     database = str(config.get("SQLALCHEMY_DATABASE_URI") or "")
     is_postgres = database.startswith("postgresql")
     if database.startswith("sqlite"):
-        checks.append(Check("DATABASE_URL", False, "SQLite is for development; set DATABASE_URL "
-                            "to a PostgreSQL database"))
+        checks.append(
+            Check(
+                "DATABASE_URL", False, "SQLite is for development; set DATABASE_URL to a PostgreSQL database"
+            )
+        )
     else:
         checks.append(Check("DATABASE_URL", True, database.split("://", 1)[0]))
 
     search = str(config.get("SEARCH_BACKEND") or "whoosh")
     if search == "whoosh" and is_postgres:
-        checks.append(Check("SEARCH_BACKEND", False, "the Whoosh index lives on one host's disk "
-                            "while the database is shared; set FLASK_SEARCH_BACKEND=postgres"))
+        checks.append(
+            Check(
+                "SEARCH_BACKEND",
+                False,
+                "the Whoosh index lives on one host's disk "
+                "while the database is shared; set FLASK_SEARCH_BACKEND=postgres",
+            )
+        )
     else:
         checks.append(Check("SEARCH_BACKEND", True, search))
 
-    insecure = [name for name in ("SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE")
-                if not config.get(name)]
+    insecure = [name for name in ("SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE") if not config.get(name)]
     checks.append(
-        Check("SESSION_COOKIE_SECURE", False, f"{', '.join(insecure)} off: cookies would travel "
-              "over plain HTTP (set FLASK_SESSION_COOKIE_SECURE=true)")
-        if insecure else Check("SESSION_COOKIE_SECURE", True, "cookies only over HTTPS")
+        Check(
+            "SESSION_COOKIE_SECURE",
+            False,
+            f"{', '.join(insecure)} off: cookies would travel "
+            "over plain HTTP (set FLASK_SESSION_COOKIE_SECURE=true)",
+        )
+        if insecure
+        else Check("SESSION_COOKIE_SECURE", True, "cookies only over HTTPS")
     )
 
     hosts = config.get("TRUSTED_HOSTS")
     checks.append(
-        Check("TRUSTED_HOSTS", True, ", ".join(hosts)) if hosts else
-        Check("TRUSTED_HOSTS", False, "not set (FLASK_TRUSTED_HOSTS): any Host header is accepted")
+        Check("TRUSTED_HOSTS", True, ", ".join(hosts))
+        if hosts
+        else Check("TRUSTED_HOSTS", False, "not set (FLASK_TRUSTED_HOSTS): any Host header is accepted")
     )
     return checks
 
@@ -144,8 +191,7 @@ def _mail_server_check(app: Flask) -> Check:
         connection.close()
     except Exception as error:
         server = f"{app.config.get('MAIL_SERVER')}:{app.config.get('MAIL_PORT')}"
-        return Check("mail server", False,
-                     f"{server} does not answer: {type(error).__name__}: {error}"[:300])
+        return Check("mail server", False, f"{server} does not answer: {type(error).__name__}: {error}"[:300])
     return Check("mail server", True, f"{app.config.get('MAIL_SERVER')} answers")
 
 

@@ -138,9 +138,7 @@ def register_error_handlers(app: Flask) -> None:
             message = ERROR_EXPLANATIONS[429]
         elif status not in ERROR_EXPLANATIONS and error.description:
             message = error.description
-        headers = [
-            (k, v) for k, v in error.get_headers() if k.lower() in {"retry-after", "allow"}
-        ]
+        headers = [(k, v) for k, v in error.get_headers() if k.lower() in {"retry-after", "allow"}]
         return render_error(status, message, headers)
 
     @app.errorhandler(IntegrityError)
@@ -151,10 +149,17 @@ def register_error_handlers(app: Flask) -> None:
         from .extensions import db
 
         db.session.rollback()
-        app.logger.warning("Integrity error on %s %s: %s", request.method, request.path,
-                           type(getattr(error, "orig", error)).__name__)
-        return render_error(409, "This was already saved (perhaps the form was sent twice). "
-                                 "Reload the page to see the current state.")
+        app.logger.warning(
+            "Integrity error on %s %s: %s",
+            request.method,
+            request.path,
+            type(getattr(error, "orig", error)).__name__,
+        )
+        return render_error(
+            409,
+            "This was already saved (perhaps the form was sent twice). "
+            "Reload the page to see the current state.",
+        )
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):

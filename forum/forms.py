@@ -58,7 +58,9 @@ def error_target(field) -> str | None:
 def error_messages(form) -> list[tuple[str | None, str | None, str]]:
     """Every problem of a form, in order, as (target id or None, field label or None, message):
     the form's own errors first, then each field's (FormField errors flattened)."""
-    problems: list[tuple[str | None, str | None, str]] = [(None, None, message) for message in form.form_errors]
+    problems: list[tuple[str | None, str | None, str]] = [
+        (None, None, message) for message in form.form_errors
+    ]
     for field in form:
         errors = field.errors
         if isinstance(errors, dict):

@@ -57,9 +57,9 @@ def _configure_logging(app: Flask) -> None:
     root = logging.getLogger()
     if not root.handlers:  # gunicorn, pytest or the operator may have configured it already
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter(
-            "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
-        ))
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+        )
         handler.addFilter(RequestIdFilter())
         root.addHandler(handler)
         root.setLevel(level)
@@ -87,12 +87,17 @@ def init_app(app: Flask) -> None:
         user = g.get("_login_user")  # set by Flask-Login only if the request used it
         if user is not None and getattr(user, "is_authenticated", False):
             user_id = user.id
-        request_log.info(json.dumps({
-            "method": request.method,
-            "path": redact_path(request.path),
-            "status": response.status_code,
-            "duration_ms": duration_ms,
-            "request_id": request_id,
-            "user_id": user_id,
-        }, separators=(",", ":")))
+        request_log.info(
+            json.dumps(
+                {
+                    "method": request.method,
+                    "path": redact_path(request.path),
+                    "status": response.status_code,
+                    "duration_ms": duration_ms,
+                    "request_id": request_id,
+                    "user_id": user_id,
+                },
+                separators=(",", ":"),
+            )
+        )
         return response

@@ -81,15 +81,13 @@ def queue_mail(
     code makes itself (List-Unsubscribe, List-Unsubscribe-Post).
     """
     body = render_template(f"mail/{template}.txt", **context)
-    message = OutboxMessage(
-        to_address=to_address, subject=subject, body_text=body, headers=headers or None
-    )
+    message = OutboxMessage(to_address=to_address, subject=subject, body_text=body, headers=headers or None)
     db.session.add(message)
     return message
 
 
 def _backoff(attempts: int) -> timedelta:
-    return timedelta(minutes=min(2 ** attempts, 24 * 60))
+    return timedelta(minutes=min(2**attempts, 24 * 60))
 
 
 # --- who holds a claim ------------------------------------------------------------
@@ -122,7 +120,7 @@ def owner_is_gone(owner: str | None) -> bool:
         return False
     pid = int(pid_text)
     if pid == os.getpid():
-        return True              # an earlier process that had our pid
+        return True  # an earlier process that had our pid
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -142,13 +140,14 @@ def _is_zombie(pid: int) -> bool:
 
 # --- sending ---------------------------------------------------------------------
 
+
 def is_permanent_failure(error: BaseException) -> bool:
     """An SMTP 5xx answer for the message (not a login problem): retrying cannot help."""
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in error.recipients.values()]
         return bool(codes) and all(500 <= code < 600 for code in codes)
     if isinstance(error, smtplib.SMTPAuthenticationError):
-        return False             # our configuration, not this message: keep retrying
+        return False  # our configuration, not this message: keep retrying
     if isinstance(error, smtplib.SMTPResponseException):
         return 500 <= error.smtp_code < 600
     return False
@@ -157,11 +156,19 @@ def is_permanent_failure(error: BaseException) -> bool:
 def describe_error(error: BaseException) -> str:
     """The error for the row, the status and the log, without the recipient's address."""
     if isinstance(error, smtplib.SMTPRecipientsRefused):
-        answers = sorted({f"{code} {reply.decode('utf-8', 'replace') if isinstance(reply, bytes) else reply}"
-                          for code, reply in error.recipients.values()})
+        answers = sorted(
+            {
+                f"{code} {reply.decode('utf-8', 'replace') if isinstance(reply, bytes) else reply}"
+                for code, reply in error.recipients.values()
+            }
+        )
         return f"SMTPRecipientsRefused: {'; '.join(answers)}"
     if isinstance(error, smtplib.SMTPResponseException):
-        reply = error.smtp_error.decode("utf-8", "replace") if isinstance(error.smtp_error, bytes) else error.smtp_error
+        reply = (
+            error.smtp_error.decode("utf-8", "replace")
+            if isinstance(error.smtp_error, bytes)
+            else error.smtp_error
+        )
         return f"{type(error).__name__}: {error.smtp_code} {reply}"
     return f"{type(error).__name__}: {error}"
 
@@ -193,8 +200,12 @@ def _record(message: OutboxMessage, error: BaseException | None) -> str:
     permanent = is_permanent_failure(error)
     if permanent or message.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
         message.given_up_at = now
-        current_app.logger.warning("mail %s given up (%s): %s", message.id,
-                                   "permanent error" if permanent else "too many attempts", message.last_error)
+        current_app.logger.warning(
+            "mail %s given up (%s): %s",
+            message.id,
+            "permanent error" if permanent else "too many attempts",
+            message.last_error,
+        )
         return "given_up"
     current_app.logger.warning("mail %s not sent, retried later: %s", message.id, message.last_error)
     return "failed"
@@ -218,8 +229,11 @@ def _claim_seconds() -> float:
 def _send_next_postgres(session: Session, conditions: list, after_id: int) -> tuple[int, str] | None:
     """Lock the next due row (skipping rows other workers hold), send it, record, commit."""
     message = session.scalars(
-        select(OutboxMessage).where(*conditions, OutboxMessage.id > after_id)
-        .order_by(OutboxMessage.id).limit(1).with_for_update(skip_locked=True)
+        select(OutboxMessage)
+        .where(*conditions, OutboxMessage.id > after_id)
+        .order_by(OutboxMessage.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
     ).first()
     if message is None:
         session.rollback()
@@ -227,7 +241,7 @@ def _send_next_postgres(session: Session, conditions: list, after_id: int) -> tu
     error = None
     try:
         _send(message)
-    except Exception as exc:   # any transport failure: recorded on the row
+    except Exception as exc:  # any transport failure: recorded on the row
         error = exc
     outcome = _record(message, error)
     session.commit()
@@ -241,7 +255,8 @@ def _send_next_leased(session: Session, conditions: list, after_id: int) -> tupl
         rows = session.execute(
             select(OutboxMessage.id, OutboxMessage.claimed_by, OutboxMessage.claimed_until)
             .where(*conditions, OutboxMessage.id > after_id)
-            .order_by(OutboxMessage.id).limit(50)
+            .order_by(OutboxMessage.id)
+            .limit(50)
         ).all()
         session.rollback()
         if not rows:
@@ -249,17 +264,22 @@ def _send_next_leased(session: Session, conditions: list, after_id: int) -> tupl
         for row_id, owner, until in rows:
             after_id = row_id
             if until is not None and until > now and not owner_is_gone(owner):
-                continue          # another live process is sending it
-            seen = [OutboxMessage.claimed_until.is_(None)] if until is None else [OutboxMessage.claimed_until == until]
+                continue  # another live process is sending it
+            seen = (
+                [OutboxMessage.claimed_until.is_(None)]
+                if until is None
+                else [OutboxMessage.claimed_until == until]
+            )
             result = session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id == row_id, OutboxMessage.sent_at.is_(None), *seen)
-                .values(claimed_by=process_identity(),
-                        claimed_until=now + timedelta(seconds=_claim_seconds()))
+                .values(
+                    claimed_by=process_identity(), claimed_until=now + timedelta(seconds=_claim_seconds())
+                )
             )
             session.commit()
             if cast(CursorResult, result).rowcount != 1:
-                continue          # someone else was quicker
+                continue  # someone else was quicker
             message = session.get(OutboxMessage, row_id)
             assert message is not None  # claimed just above
             error = None
@@ -272,8 +292,9 @@ def _send_next_leased(session: Session, conditions: list, after_id: int) -> tupl
             return row_id, outcome
 
 
-def send_pending(include_not_due: bool = False, limit: int = 500, *,
-                 stop_on_failure: bool = False) -> tuple[int, int]:
+def send_pending(
+    include_not_due: bool = False, limit: int = 500, *, stop_on_failure: bool = False
+) -> tuple[int, int]:
     """Send queued messages that are due, one claimed row at a time. Returns (sent, failed).
 
     `include_not_due` (an operator's `--all`, e.g. after a long outage) tries every
@@ -302,15 +323,29 @@ def send_pending(include_not_due: bool = False, limit: int = 500, *,
 def _held_count(now) -> int:
     """Messages a sender is working on right now."""
     if db.engine.dialect.name != "postgresql":
-        return db.session.scalar(
-            select(func.count()).select_from(OutboxMessage)
-            .where(OutboxMessage.sent_at.is_(None), OutboxMessage.claimed_until > now)) or 0
+        return (
+            db.session.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.sent_at.is_(None), OutboxMessage.claimed_until > now)
+            )
+            or 0
+        )
     # On PostgreSQL a sender holds a row lock: count the unsent rows we cannot lock.
     with Session(db.engine) as session:
-        unsent = session.scalar(select(func.count()).select_from(OutboxMessage)
-                                .where(OutboxMessage.sent_at.is_(None))) or 0
-        free = len(session.scalars(select(OutboxMessage.id).where(OutboxMessage.sent_at.is_(None))
-                                   .with_for_update(read=True, key_share=True, skip_locked=True)).all())
+        unsent = (
+            session.scalar(
+                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
+            )
+            or 0
+        )
+        free = len(
+            session.scalars(
+                select(OutboxMessage.id)
+                .where(OutboxMessage.sent_at.is_(None))
+                .with_for_update(read=True, key_share=True, skip_locked=True)
+            ).all()
+        )
         session.rollback()
     return max(0, unsent - free)
 
@@ -343,11 +378,18 @@ def outbox_status() -> dict:
     )
     # Who they are (no address, no body: operators read this in shared terminals and logs).
     counts["problems"] = db.session.execute(
-        select(OutboxMessage.id, OutboxMessage.subject, OutboxMessage.attempts, OutboxMessage.created_at,
-               OutboxMessage.claimed_until, OutboxMessage.given_up_at, OutboxMessage.last_error)
-        .where(unsent, or_(OutboxMessage.attempts > 0,
-                           OutboxMessage.claimed_until > now))
-        .order_by(OutboxMessage.id).limit(50)
+        select(
+            OutboxMessage.id,
+            OutboxMessage.subject,
+            OutboxMessage.attempts,
+            OutboxMessage.created_at,
+            OutboxMessage.claimed_until,
+            OutboxMessage.given_up_at,
+            OutboxMessage.last_error,
+        )
+        .where(unsent, or_(OutboxMessage.attempts > 0, OutboxMessage.claimed_until > now))
+        .order_by(OutboxMessage.id)
+        .limit(50)
     ).all()
     return counts
 
@@ -356,6 +398,7 @@ def outbox_status() -> dict:
 # Requests only enqueue; `flask worker` sends. With WORKER_INLINE (the test suite's
 # setting, never production) the worker's own send_pending runs at the end of each
 # app context that committed a message, so tests read the mail a request caused.
+
 
 @event.listens_for(Session, "after_flush")
 def _remember_new_messages(session, flush_context):

@@ -21,9 +21,7 @@ STAFF_ROLES = ("moderator", "admin")
 class User(UserMixin, db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     __tablename__ = "user_account"
     __table_args__ = (
-        CheckConstraint(
-            "role IN ('member', 'editor', 'moderator', 'admin')", name="role_known"
-        ),
+        CheckConstraint("role IN ('member', 'editor', 'moderator', 'admin')", name="role_known"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

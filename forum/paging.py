@@ -31,8 +31,9 @@ class DatabaseIntConverter(IntegerConverter):
 
     regex = r"[0-9]{1,10}"
 
-    def __init__(self, map, fixed_digits: int = 0, min: int | None = None,
-                 max: int | None = None, signed: bool = False) -> None:
+    def __init__(
+        self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = None, signed: bool = False
+    ) -> None:
         upper = DB_INT_MAX if max is None or max > DB_INT_MAX else max
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=upper, signed=signed)
 
@@ -48,8 +49,9 @@ def parse_positive_int(raw: str | None, maximum: int) -> int | None:
     return value if 1 <= value <= maximum else None
 
 
-def int_arg(name: str, default: int, maximum: int, *, strict: bool = False,
-            values: Sequence[str] | None = None) -> int:
+def int_arg(
+    name: str, default: int, maximum: int, *, strict: bool = False, values: Sequence[str] | None = None
+) -> int:
     """A positive whole number from the query string (or from `values`)."""
     if values is None:
         values = request.args.getlist(name)
@@ -66,8 +68,7 @@ def int_arg(name: str, default: int, maximum: int, *, strict: bool = False,
     return default if value is None else value
 
 
-def page_arg(*, strict: bool = False, maximum: int = MAX_PAGE,
-             values: Sequence[str] | None = None) -> int:
+def page_arg(*, strict: bool = False, maximum: int = MAX_PAGE, values: Sequence[str] | None = None) -> int:
     """The page number of a list: `?page=` (1 when absent)."""
     return int_arg("page", 1, maximum, strict=strict, values=values)
 

@@ -30,9 +30,37 @@ LINK_REL = "nofollow ugc noopener"
 ALLOWED_PROTOCOLS = ["http", "https", "mailto"]
 # No images, scripts, styles, forms, iframes or event attributes.
 ALLOWED_TAGS = [
-    "a", "abbr", "b", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "h5", "h6",
-    "hr", "i", "li", "ol", "p", "pre", "s", "strong", "sub", "sup", "table", "tbody", "td", "th",
-    "thead", "tr", "ul",
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "code",
+    "del",
+    "em",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "i",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "s",
+    "strong",
+    "sub",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "th",
+    "thead",
+    "tr",
+    "ul",
 ]
 ALLOWED_ATTRIBUTES = {"a": ["href", "title", "rel"], "abbr": ["title"], "th": ["align"], "td": ["align"]}
 
@@ -73,10 +101,20 @@ def _linker() -> Linker:
 @lru_cache(maxsize=1)
 def _cleaner() -> Cleaner:
     return Cleaner(
-        tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, protocols=ALLOWED_PROTOCOLS, strip=True,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        protocols=ALLOWED_PROTOCOLS,
+        strip=True,
         strip_comments=True,
-        filters=[partial(LinkifyFilter, callbacks=_CALLBACKS, skip_tags=["pre", "code"],
-                         parse_email=False, url_re=_URL_RE)],
+        filters=[
+            partial(
+                LinkifyFilter,
+                callbacks=_CALLBACKS,
+                skip_tags=["pre", "code"],
+                parse_email=False,
+                url_re=_URL_RE,
+            )
+        ],
     )
 
 

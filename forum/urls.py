@@ -15,8 +15,12 @@ def _request_host_is_trusted() -> bool:
     that never leaves the machine: `flask demo`, `flask run`), or when Flask has checked
     it against TRUSTED_HOSTS (other hosts are refused with 400)."""
     config = current_app.config
-    return bool(current_app.debug or current_app.testing or config.get("TRUSTED_HOSTS")
-                or config.get("MAIL_BACKEND") in DEVELOPMENT_MAIL_BACKENDS)
+    return bool(
+        current_app.debug
+        or current_app.testing
+        or config.get("TRUSTED_HOSTS")
+        or config.get("MAIL_BACKEND") in DEVELOPMENT_MAIL_BACKENDS
+    )
 
 
 def external_url(endpoint: str, **values) -> str:

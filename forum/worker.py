@@ -46,25 +46,26 @@ from .models import OutboxMessage, WorkerHeartbeat, WorkerJob
 from .timeutil import utcnow
 
 log = logging.getLogger("forum.worker")
-HEARTBEAT_SECONDS = 5          # how often a worker refreshes its heartbeat row (well under WORKER_STALE_SECONDS)
+HEARTBEAT_SECONDS = 5  # how often a worker refreshes its heartbeat row (well under WORKER_STALE_SECONDS)
 
 DEFAULTS = {
-    "WORKER_POLL_SECONDS": 1.0,        # how often the outboxes are looked at
-    "WORKER_STALE_SECONDS": 300,       # /healthz answers 503 when no worker was seen for this long while rows wait
-    "WORKER_IN_PROCESS": None,         # run the worker in threads of the web process; None: in development only
-    "WORKER_INLINE": False,            # tests only: run the outbox drains at the end of each app context
-    "WORKER_HEARTBEAT_KEEP_DAYS": 7,   # heartbeat rows of stopped workers are deleted after this
+    "WORKER_POLL_SECONDS": 1.0,  # how often the outboxes are looked at
+    "WORKER_STALE_SECONDS": 300,  # /healthz answers 503 when no worker was seen for this long while rows wait
+    "WORKER_IN_PROCESS": None,  # run the worker in threads of the web process; None: in development only
+    "WORKER_INLINE": False,  # tests only: run the outbox drains at the end of each app context
+    "WORKER_HEARTBEAT_KEEP_DAYS": 7,  # heartbeat rows of stopped workers are deleted after this
 }
 
 
 # --- the job registry (on the app) ------------------------------------------------
 
+
 @dataclass
 class Job:
     name: str
-    func: Callable[[], int | None] | str    # a callable, or its dotted path ("pkg.module.function")
+    func: Callable[[], int | None] | str  # a callable, or its dotted path ("pkg.module.function")
     every: timedelta
-    lease: timedelta                       # SQLite: how long a run may take before another worker may start it
+    lease: timedelta  # SQLite: how long a run may take before another worker may start it
 
     def resolve(self) -> Callable[[], int | None]:
         if callable(self.func):
@@ -77,8 +78,14 @@ def jobs(app: Flask) -> dict[str, Job]:
     return app.extensions.setdefault("worker_jobs", {})
 
 
-def register_job(app: Flask, name: str, func: Callable[[], int | None] | str, every: timedelta | float,
-                 *, lease: timedelta | float | None = None) -> Job:
+def register_job(
+    app: Flask,
+    name: str,
+    func: Callable[[], int | None] | str,
+    every: timedelta | float,
+    *,
+    lease: timedelta | float | None = None,
+) -> Job:
     """Run `func()` (in an app context, returning a count or None) every `every` (timedelta or seconds).
 
     Registering the same name again replaces the job (an app factory may run twice).
@@ -98,6 +105,7 @@ def register_job(app: Flask, name: str, func: Callable[[], int | None] | str, ev
 
 # --- running one job once at a time -------------------------------------------------
 
+
 def _advisory_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(f"forum.worker:{name}".encode()).digest()[:8], "big", signed=True)
 
@@ -108,7 +116,7 @@ def _ensure_row(session: Session, job: Job) -> None:
     session.add(WorkerJob(name=job.name, next_run_at=utcnow()))
     try:
         session.commit()
-    except IntegrityError:     # another worker created it first
+    except IntegrityError:  # another worker created it first
         session.rollback()
 
 
@@ -123,10 +131,14 @@ def _take(session: Session, job: Job, postgres: bool) -> bool:
             return False
         if row.lease_until is not None and row.lease_until > now and not owner_is_gone(row.lease_owner):
             return False
-        conditions.append(WorkerJob.lease_until.is_(None) if row.lease_until is None
-                          else WorkerJob.lease_until == row.lease_until)
+        conditions.append(
+            WorkerJob.lease_until.is_(None)
+            if row.lease_until is None
+            else WorkerJob.lease_until == row.lease_until
+        )
     result = session.execute(
-        update(WorkerJob).where(*conditions)
+        update(WorkerJob)
+        .where(*conditions)
         .values(lease_owner=process_identity(), lease_until=now + job.lease, last_started_at=now)
     )
     session.commit()
@@ -146,8 +158,9 @@ def run_job_if_due(job: Job) -> bool:
                 # A session-level advisory lock on a connection of its own: held while the job
                 # runs, released by the server at once if this process dies.
                 lock_connection = engine.connect()
-                got = lock_connection.execute(text("SELECT pg_try_advisory_lock(:key)"),
-                                              {"key": _advisory_key(job.name)}).scalar()
+                got = lock_connection.execute(
+                    text("SELECT pg_try_advisory_lock(:key)"), {"key": _advisory_key(job.name)}
+                ).scalar()
                 lock_connection.commit()
                 if not got:
                     return False
@@ -159,7 +172,7 @@ def run_job_if_due(job: Job) -> bool:
             try:
                 result = job.resolve()()
                 db.session.commit()
-            except Exception as exc:   # logged and recorded; the next run comes all the same
+            except Exception as exc:  # logged and recorded; the next run comes all the same
                 db.session.rollback()
                 error = f"{type(exc).__name__}: {exc}"[:2000]
                 log.exception("job %s failed", job.name)
@@ -168,10 +181,16 @@ def run_job_if_due(job: Job) -> bool:
             finished = utcnow()
             retry = job.every if error is None else min(job.every, timedelta(minutes=10))
             session.execute(
-                update(WorkerJob).where(WorkerJob.name == job.name, WorkerJob.lease_owner == process_identity())
-                .values(lease_owner=None, lease_until=None, last_finished_at=finished,
-                        next_run_at=finished + retry, last_error=error,
-                        last_result=result if isinstance(result, int) else None)
+                update(WorkerJob)
+                .where(WorkerJob.name == job.name, WorkerJob.lease_owner == process_identity())
+                .values(
+                    lease_owner=None,
+                    lease_until=None,
+                    last_finished_at=finished,
+                    next_run_at=finished + retry,
+                    last_error=error,
+                    last_result=result if isinstance(result, int) else None,
+                )
             )
             session.commit()
             if error is None:
@@ -181,8 +200,9 @@ def run_job_if_due(job: Job) -> bool:
         if lock_connection is not None:
             try:
                 if locked:
-                    lock_connection.execute(text("SELECT pg_advisory_unlock(:key)"),
-                                            {"key": _advisory_key(job.name)})
+                    lock_connection.execute(
+                        text("SELECT pg_advisory_unlock(:key)"), {"key": _advisory_key(job.name)}
+                    )
                     lock_connection.commit()
             finally:
                 lock_connection.close()
@@ -192,14 +212,14 @@ def run_due_jobs() -> int:
     """Run every registered job that is due (one after the other). Returns how many ran."""
     ran = 0
     now = utcnow()
-    with Session(db.engine) as session:   # one cheap look at the schedule before taking any lock
+    with Session(db.engine) as session:  # one cheap look at the schedule before taking any lock
         next_runs = dict(session.execute(select(WorkerJob.name, WorkerJob.next_run_at)).all())
     for job in list(jobs(current_app).values()):
         if job.name in next_runs and next_runs[job.name] > now:
             continue
         try:
             ran += run_job_if_due(job)
-        except Exception:   # the database went away for a moment: try again next round
+        except Exception:  # the database went away for a moment: try again next round
             log.exception("could not run job %s", job.name)
     return ran
 
@@ -214,16 +234,21 @@ def run_job_now(name: str):
 
 # --- heartbeat and health ---------------------------------------------------------------
 
+
 def beat(started_at=None) -> None:
     now = utcnow()
     me = process_identity()
     with Session(db.engine) as session:
-        result = session.execute(update(WorkerHeartbeat).where(WorkerHeartbeat.worker_id == me)
-                                 .values(seen_at=now))
+        result = session.execute(
+            update(WorkerHeartbeat).where(WorkerHeartbeat.worker_id == me).values(seen_at=now)
+        )
         if cast(CursorResult, result).rowcount == 0:
             host, pid, _ = me.rsplit(":", 2)
-            session.add(WorkerHeartbeat(worker_id=me, hostname=host, pid=int(pid),
-                                        started_at=started_at or now, seen_at=now))
+            session.add(
+                WorkerHeartbeat(
+                    worker_id=me, hostname=host, pid=int(pid), started_at=started_at or now, seen_at=now
+                )
+            )
         session.commit()
 
 
@@ -250,10 +275,15 @@ def health() -> tuple[dict, int]:
         return None if moment is None else max(0, int((now - moment).total_seconds()))
 
     seen = seconds_since(db.session.scalar(select(func.max(WorkerHeartbeat.seen_at))))
-    waiting_mail = [OutboxMessage.sent_at.is_(None), OutboxMessage.given_up_at.is_(None),
-                    OutboxMessage.attempts < config["MAIL_MAX_ATTEMPTS"]]
+    waiting_mail = [
+        OutboxMessage.sent_at.is_(None),
+        OutboxMessage.given_up_at.is_(None),
+        OutboxMessage.attempts < config["MAIL_MAX_ATTEMPTS"],
+    ]
     mail_pending, mail_oldest = db.session.execute(
-        select(func.count(), func.min(OutboxMessage.created_at)).select_from(OutboxMessage).where(*waiting_mail)
+        select(func.count(), func.min(OutboxMessage.created_at))
+        .select_from(OutboxMessage)
+        .where(*waiting_mail)
     ).one()
     search_pending, search_oldest = db.session.execute(
         select(func.count(), func.min(SearchOutbox.created_at)).select_from(SearchOutbox)
@@ -271,6 +301,7 @@ def health() -> tuple[dict, int]:
 
 
 # --- the loops ------------------------------------------------------------------------
+
 
 class Worker:
     """The worker's three loops, each in its own thread so a stalled mail server never
@@ -293,7 +324,7 @@ class Worker:
                     failures = 0
                 except Exception:
                     failures += 1
-                    pause = min(60.0, self.poll * 2 ** failures)
+                    pause = min(60.0, self.poll * 2**failures)
                     log.exception("worker %s loop failed; again in %.0f s", name, pause)
                 finally:
                     db.session.remove()
@@ -302,7 +333,7 @@ class Worker:
     def mail_step(self) -> float | None:
         sent, failed = send_pending(stop_on_failure=True)
         if failed:
-            return min(60.0, max(self.poll, 5.0))    # the server is probably down: do not hammer it
+            return min(60.0, max(self.poll, 5.0))  # the server is probably down: do not hammer it
         return 0 if sent else None
 
     def search_step(self) -> float | None:
@@ -322,9 +353,14 @@ class Worker:
         with self.app.app_context():
             forget_old_heartbeats()
             beat(self.started_at)
-        for name, step in (("mail", self.mail_step), ("search", self.search_step),
-                           ("schedule", self.schedule_step)):
-            thread = threading.Thread(target=self._loop, args=(name, step), name=f"worker-{name}", daemon=True)
+        for name, step in (
+            ("mail", self.mail_step),
+            ("search", self.search_step),
+            ("schedule", self.schedule_step),
+        ):
+            thread = threading.Thread(
+                target=self._loop, args=(name, step), name=f"worker-{name}", daemon=True
+            )
             thread.start()
             self.threads.append(thread)
         return self
@@ -336,6 +372,7 @@ class Worker:
 
     def run_forever(self) -> None:
         """Run until SIGTERM or SIGINT; a send in progress is finished first."""
+
         def stop(signum, frame):
             log.info("worker stopping (signal %s)", signum)
             self.stop_event.set()
@@ -373,22 +410,36 @@ def in_process_wanted(app: Flask) -> bool:
 
 # --- the built-in jobs ---------------------------------------------------------------------
 
+
 def _search_check_every(app: Flask) -> timedelta:
     return timedelta(minutes=float(app.config["SEARCH_CHECK_MINUTES"]))
 
 
 def register_builtin_jobs(app: Flask) -> None:
-    register_job(app, "search-check", "forum.search.indexing.repair_drift", _search_check_every(app),
-                 lease=timedelta(hours=2))
+    register_job(
+        app,
+        "search-check",
+        "forum.search.indexing.repair_drift",
+        _search_check_every(app),
+        lease=timedelta(hours=2),
+    )
     register_job(app, "search-cleanup", "forum.search.indexing.cleanup_index", timedelta(hours=1))
     register_job(app, "worker-heartbeats", forget_old_heartbeats, timedelta(days=1))
-    register_job(app, "removal-purge-expired", "moderation.removal.services.purge_expired", timedelta(hours=1))
-    register_job(app, "removal-overdue-notices", "moderation.removal.services.notify_overdue_requesters",
-                 timedelta(minutes=15))
-    register_job(app, "removal-moderator-reminder", "moderation.removal.services.remind_moderators",
-                 timedelta(days=1))
-    register_job(app, "removal-retention", "moderation.removal.services.erase_retained_requests",
-                 timedelta(days=1))
+    register_job(
+        app, "removal-purge-expired", "moderation.removal.services.purge_expired", timedelta(hours=1)
+    )
+    register_job(
+        app,
+        "removal-overdue-notices",
+        "moderation.removal.services.notify_overdue_requesters",
+        timedelta(minutes=15),
+    )
+    register_job(
+        app, "removal-moderator-reminder", "moderation.removal.services.remind_moderators", timedelta(days=1)
+    )
+    register_job(
+        app, "removal-retention", "moderation.removal.services.erase_retained_requests", timedelta(days=1)
+    )
 
 
 def init_app(app: Flask) -> None:
@@ -407,10 +458,18 @@ def init_app(app: Flask) -> None:
 
 # --- command line ----------------------------------------------------------------------------
 
-@click.group("worker", invoke_without_command=True, help=(
-    "Run the worker (mail, search index, scheduled jobs) until stopped; or inspect it."))
-@click.option("--poll", type=click.FloatRange(0.05, 60), default=None,
-              help="Seconds between looks at the outboxes (default WORKER_POLL_SECONDS).")
+
+@click.group(
+    "worker",
+    invoke_without_command=True,
+    help=("Run the worker (mail, search index, scheduled jobs) until stopped; or inspect it."),
+)
+@click.option(
+    "--poll",
+    type=click.FloatRange(0.05, 60),
+    default=None,
+    help="Seconds between looks at the outboxes (default WORKER_POLL_SECONDS).",
+)
 @click.pass_context
 def worker_cli(ctx, poll):
     if ctx.invoked_subcommand is not None:
@@ -420,8 +479,10 @@ def worker_cli(ctx, poll):
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log.setLevel(logging.INFO)
     worker = Worker(app, poll)
-    click.echo(f"Worker {process_identity()} started: mail and search outboxes every {worker.poll:g} s, "
-               f"{len(jobs(app))} scheduled job(s). Stop it with Ctrl+C or SIGTERM.")
+    click.echo(
+        f"Worker {process_identity()} started: mail and search outboxes every {worker.poll:g} s, "
+        f"{len(jobs(app))} scheduled job(s). Stop it with Ctrl+C or SIGTERM."
+    )
     worker.run_forever()
     click.echo("Worker stopped.")
 
@@ -430,16 +491,24 @@ def worker_cli(ctx, poll):
 def worker_status():
     """Show the workers seen lately and the scheduled jobs."""
     now = utcnow()
-    beats = db.session.scalars(select(WorkerHeartbeat).order_by(WorkerHeartbeat.seen_at.desc()).limit(20)).all()
+    beats = db.session.scalars(
+        select(WorkerHeartbeat).order_by(WorkerHeartbeat.seen_at.desc()).limit(20)
+    ).all()
     if not beats:
         click.echo("No worker has run yet: start one with `flask worker`.")
     for hb in beats:
-        click.echo(f"worker {hb.worker_id}: seen {int((now - hb.seen_at).total_seconds())} s ago, "
-                   f"running since {hb.started_at:%Y-%m-%d %H:%M} UTC")
+        click.echo(
+            f"worker {hb.worker_id}: seen {int((now - hb.seen_at).total_seconds())} s ago, "
+            f"running since {hb.started_at:%Y-%m-%d %H:%M} UTC"
+        )
     rows = {row.name: row for row in db.session.scalars(select(WorkerJob))}
     for name, job in sorted(jobs(current_app).items()):
         row = rows.get(name)
-        last = f"last run {row.last_finished_at:%Y-%m-%d %H:%M} UTC" if row and row.last_finished_at else "never run"
+        last = (
+            f"last run {row.last_finished_at:%Y-%m-%d %H:%M} UTC"
+            if row and row.last_finished_at
+            else "never run"
+        )
         due = f"next {row.next_run_at:%Y-%m-%d %H:%M} UTC" if row else "due now"
         error = f"; last error: {row.last_error}" if row and row.last_error else ""
         click.echo(f"job {name}: every {job.every}, {last}, {due}{error}")

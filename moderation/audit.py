@@ -19,8 +19,18 @@ from .tlog import extend_tree
 
 GENESIS_HASH = "0" * 64
 HASHED_FIELDS = (
-    "seq", "created_at", "actor_id", "actor_role", "subject_kind", "subject_id",
-    "action", "from_state", "to_state", "reason", "fingerprint", "reference",
+    "seq",
+    "created_at",
+    "actor_id",
+    "actor_role",
+    "subject_kind",
+    "subject_id",
+    "action",
+    "from_state",
+    "to_state",
+    "reason",
+    "fingerprint",
+    "reference",
 )
 
 
@@ -48,11 +58,14 @@ def append_log(
     session = db.session
     # Bumping the head first takes its row lock (PostgreSQL) or the write lock
     # (SQLite), so concurrent appends queue up instead of forking the chain.
-    bumped = cast(CursorResult, session.execute(
-        update(ModerationLogHead)
-        .where(ModerationLogHead.id == 1)
-        .values(last_seq=ModerationLogHead.last_seq + 1)
-    )).rowcount
+    bumped = cast(
+        CursorResult,
+        session.execute(
+            update(ModerationLogHead)
+            .where(ModerationLogHead.id == 1)
+            .values(last_seq=ModerationLogHead.last_seq + 1)
+        ),
+    ).rowcount
     if not bumped:
         session.execute(insert(ModerationLogHead).values(id=1, last_seq=1, last_hash=GENESIS_HASH))
     head = session.execute(
@@ -75,9 +88,7 @@ def append_log(
     row_hash = compute_row_hash(head.last_hash, fields)
     entry = ModerationLog(**fields, prev_hash=head.last_hash, row_hash=row_hash)
     session.add(entry)
-    session.execute(
-        update(ModerationLogHead).where(ModerationLogHead.id == 1).values(last_hash=row_hash)
-    )
+    session.execute(update(ModerationLogHead).where(ModerationLogHead.id == 1).values(last_hash=row_hash))
     session.flush()
     # The same row as a public entry and a leaf of the transparency log's Merkle tree.
     extend_tree()
@@ -101,22 +112,40 @@ def verify_chain(batch_size: int = 5000) -> VerifyResult:
     last_id = 0
     while True:
         rows = db.session.scalars(
-            select(ModerationLog).where(ModerationLog.id > last_id).order_by(ModerationLog.id).limit(batch_size)
+            select(ModerationLog)
+            .where(ModerationLog.id > last_id)
+            .order_by(ModerationLog.id)
+            .limit(batch_size)
         ).all()
         if not rows:
             break
         for row in rows:
             last_id = row.id
             if row.seq != expected_seq:
-                return VerifyResult(False, checked, expected_prev,
-                                    f"row id {row.id}: sequence {row.seq}, expected {expected_seq} (a row is missing or out of order)", row.seq)
+                return VerifyResult(
+                    False,
+                    checked,
+                    expected_prev,
+                    f"row id {row.id}: sequence {row.seq}, expected {expected_seq} (a row is missing or out of order)",
+                    row.seq,
+                )
             if row.prev_hash != expected_prev:
-                return VerifyResult(False, checked, expected_prev,
-                                    f"row {row.seq} (id {row.id}): does not follow the row before it", row.seq)
+                return VerifyResult(
+                    False,
+                    checked,
+                    expected_prev,
+                    f"row {row.seq} (id {row.id}): does not follow the row before it",
+                    row.seq,
+                )
             fields = {name: getattr(row, name) for name in HASHED_FIELDS}
             if compute_row_hash(row.prev_hash, fields) != row.row_hash:
-                return VerifyResult(False, checked, expected_prev,
-                                    f"row {row.seq} (id {row.id}): its content does not match its hash (edited)", row.seq)
+                return VerifyResult(
+                    False,
+                    checked,
+                    expected_prev,
+                    f"row {row.seq} (id {row.id}): its content does not match its hash (edited)",
+                    row.seq,
+                )
             expected_prev = row.row_hash
             expected_seq += 1
             checked += 1
@@ -124,7 +153,11 @@ def verify_chain(batch_size: int = 5000) -> VerifyResult:
     head = db.session.get(ModerationLogHead, 1)
     head_seq, head_hash = (head.last_seq, head.last_hash) if head else (0, GENESIS_HASH)
     if head_seq != checked or head_hash != expected_prev:
-        return VerifyResult(False, checked, expected_prev,
-                            f"the log ends at row {checked} but its head records row {head_seq} (rows at the end were deleted)",
-                            checked + 1)
+        return VerifyResult(
+            False,
+            checked,
+            expected_prev,
+            f"the log ends at row {checked} but its head records row {head_seq} (rows at the end were deleted)",
+            checked + 1,
+        )
     return VerifyResult(True, checked, expected_prev)

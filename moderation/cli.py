@@ -19,7 +19,9 @@ def verify():
     result = verify_chain()
     if not result.ok:
         click.echo(f"BROKEN at row {result.broken_seq}: {result.problem}", err=True)
-        click.echo(f"{result.rows_checked} rows before it are intact; last good hash: {result.head_hash}", err=True)
+        click.echo(
+            f"{result.rows_checked} rows before it are intact; last good hash: {result.head_hash}", err=True
+        )
         sys.exit(1)
     click.echo(f"OK: {result.rows_checked} rows checked; the chain is intact.")
     click.echo(f"Head hash: {result.head_hash}")
@@ -32,7 +34,9 @@ def verify():
         click.echo(f"BROKEN transparency log: {tree.problem}", err=True)
         sys.exit(1)
     if tree.checkpoints:
-        click.echo(f"OK: the Merkle tree of {tree.size} entries matches all {tree.checkpoints} signed checkpoints.")
+        click.echo(
+            f"OK: the Merkle tree of {tree.size} entries matches all {tree.checkpoints} signed checkpoints."
+        )
     else:
         click.echo(f"OK: {tree.size} entries; no checkpoint has been published yet (flask log checkpoint).")
 
@@ -40,8 +44,13 @@ def verify():
 @audit_cli.command("log")
 @click.option("--kind", help="Only entries about this kind of item (review, forum_post...).")
 @click.option("--id", "item_id", type=int, help="Only entries about the item with this id (with --kind).")
-@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True,
-              help="Show at most this many of the latest entries.")
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 100_000),
+    default=50,
+    show_default=True,
+    help="Show at most this many of the latest entries.",
+)
 def show_log(kind, item_id, limit):
     """Print log entries, oldest first."""
     from forum.extensions import db

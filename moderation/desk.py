@@ -93,6 +93,7 @@ class DeskRow:
 
 # --- counts (badge and tabs) -------------------------------------------------------------
 
+
 def desk_counts() -> dict:
     """{"tabs": {key: count}, "overdue": n, "total": n}, once per request.
 
@@ -144,6 +145,7 @@ def _sections(moderator):
 
 
 # --- content rows ----------------------------------------------------------------------
+
 
 def _reason_expr(model):
     held = getattr(model, "held_because", None)
@@ -197,7 +199,8 @@ def content_row(kind, item, author: str | None) -> DeskRow:
         subject_id=item.id,
         title=item_title(item),
         since=item.created_at,
-        endpoint="moderation.item", values={"kind_name": kind.name, "item_id": item.id},
+        endpoint="moderation.item",
+        values={"kind_name": kind.name, "item_id": item.id},
         reasons=[code],
         why=REASONS.get(code, code.replace("_", " ").capitalize()),
         author=author,
@@ -215,8 +218,11 @@ def _content_page(kinds, reason, newest: bool, limit: int, after: datetime | Non
     query = select(keys.c.kind, keys.c.id, keys.c.created_at)
     if after is not None:
         query = query.where(keys.c.created_at <= after if newest else keys.c.created_at >= after)
-    order = (keys.c.created_at.desc(), keys.c.kind.desc(), keys.c.id.desc()) if newest else \
-        (keys.c.created_at, keys.c.kind, keys.c.id)
+    order = (
+        (keys.c.created_at.desc(), keys.c.kind.desc(), keys.c.id.desc())
+        if newest
+        else (keys.c.created_at, keys.c.kind, keys.c.id)
+    )
     return db.session.execute(query.order_by(*order).limit(limit)).all(), total
 
 
@@ -230,8 +236,11 @@ def _load_content(keys) -> list[DeskRow]:
         for item in db.session.scalars(select(kind.model).where(kind.model.id.in_(ids))):
             loaded[(name, item.id)] = item
     author_ids = {item.author_id for item in loaded.values() if item.author_id is not None}
-    names = dict(db.session.execute(select(User.id, User.display_name).where(User.id.in_(author_ids))).all()) \
-        if author_ids else {}
+    names = (
+        dict(db.session.execute(select(User.id, User.display_name).where(User.id.in_(author_ids))).all())
+        if author_ids
+        else {}
+    )
     rows = []
     for name, item_id in keys:
         item = loaded.get((name, item_id))
@@ -242,6 +251,7 @@ def _load_content(keys) -> list[DeskRow]:
 
 
 # --- the list --------------------------------------------------------------------------
+
 
 @dataclass
 class DeskPage:
@@ -265,19 +275,26 @@ def _section_rows(moderator, kind_filter, reason):
     return rows, legacy
 
 
-def desk_page(moderator, kind_filter: str | None = None, reason: str | None = None, order: str = "oldest",
-              page: int = 1, per_page: int = PER_PAGE) -> DeskPage:
+def desk_page(
+    moderator,
+    kind_filter: str | None = None,
+    reason: str | None = None,
+    order: str = "oldest",
+    page: int = 1,
+    per_page: int = PER_PAGE,
+) -> DeskPage:
     newest = order == "newest"
     kinds = [KINDS[kind_filter]] if kind_filter in KINDS else ([] if kind_filter else list(KINDS.values()))
     section_rows, legacy = _section_rows(moderator, kind_filter, reason)
     end = page * per_page
     keys, content_total = _content_page(kinds, reason, newest, end)
     # Merge the first `end` content keys with every section row, then cut out the page.
-    merged: list[tuple[Any, tuple]] = [((created_at, name, item_id), ("content", name, item_id))
-                                       for name, item_id, created_at in keys]
+    merged: list[tuple[Any, tuple]] = [
+        ((created_at, name, item_id), ("content", name, item_id)) for name, item_id, created_at in keys
+    ]
     merged += [(row.sort_key, ("section", row)) for row in section_rows]
     merged.sort(key=lambda pair: pair[0], reverse=newest)
-    chosen = merged[end - per_page:end]
+    chosen = merged[end - per_page : end]
     content = _load_content([(entry[1], entry[2]) for _, entry in chosen if entry[0] == "content"])
     by_key = {(row.subject_kind, row.subject_id): row for row in content}
     rows = []
@@ -294,15 +311,21 @@ def desk_page(moderator, kind_filter: str | None = None, reason: str | None = No
     return DeskPage(rows=rows, total=total, page=page, pages=pages, legacy_sections=legacy)
 
 
-def next_row(moderator, kind_filter=None, reason=None, order="oldest", after: datetime | None = None,
-             skip: tuple[str, int] | None = None) -> DeskRow | None:
+def next_row(
+    moderator,
+    kind_filter=None,
+    reason=None,
+    order="oldest",
+    after: datetime | None = None,
+    skip: tuple[str, int] | None = None,
+) -> DeskRow | None:
     """The item to open after a decision: the next one in the list's order after
     `after`, preferring items nobody else is reviewing; wraps to the top."""
     newest = order == "newest"
     kinds = [KINDS[kind_filter]] if kind_filter in KINDS else ([] if kind_filter else list(KINDS.values()))
     section_rows, _ = _section_rows(moderator, kind_filter, reason)
     candidates: list[DeskRow] = []
-    for start in ((after, None) if after is not None else (None,)):
+    for start in (after, None) if after is not None else (None,):
         keys, _ = _content_page(kinds, reason, newest, 20, after=start)
         content = _load_content([(name, item_id) for name, item_id, _ in keys])
         rows = sorted(content + section_rows, key=lambda r: r.sort_key, reverse=newest)
@@ -323,6 +346,7 @@ def next_row(moderator, kind_filter=None, reason=None, order="oldest", after: da
 
 # --- claims -------------------------------------------------------------------------------
 
+
 def claim_minutes() -> int:
     return int(current_app.config.get("MODERATION_CLAIM_MINUTES", DEFAULT_CLAIM_MINUTES))
 
@@ -333,11 +357,17 @@ def claim(subject_kind: str, subject_id: int, moderator: User) -> None:
     db.session.execute(
         delete(ModerationClaim).where(ModerationClaim.claimed_at < now - timedelta(minutes=claim_minutes()))
     )
-    existing = db.session.scalar(select(ModerationClaim).where(
-        ModerationClaim.subject_kind == subject_kind, ModerationClaim.subject_id == subject_id))
+    existing = db.session.scalar(
+        select(ModerationClaim).where(
+            ModerationClaim.subject_kind == subject_kind, ModerationClaim.subject_id == subject_id
+        )
+    )
     if existing is None:
-        db.session.add(ModerationClaim(subject_kind=subject_kind, subject_id=subject_id,
-                                       moderator_id=moderator.id, claimed_at=now))
+        db.session.add(
+            ModerationClaim(
+                subject_kind=subject_kind, subject_id=subject_id, moderator_id=moderator.id, claimed_at=now
+            )
+        )
     else:
         existing.moderator_id = moderator.id
         existing.claimed_at = now
@@ -352,8 +382,12 @@ def claims_by_others(keys, moderator) -> dict[tuple[str, int], str]:
     if not keys:
         return {}
     since = utcnow() - timedelta(minutes=claim_minutes())
-    wanted = or_(*(and_(ModerationClaim.subject_kind == kind, ModerationClaim.subject_id == item_id)
-                   for kind, item_id in keys))
+    wanted = or_(
+        *(
+            and_(ModerationClaim.subject_kind == kind, ModerationClaim.subject_id == item_id)
+            for kind, item_id in keys
+        )
+    )
     rows = db.session.execute(
         select(ModerationClaim.subject_kind, ModerationClaim.subject_id, User.display_name)
         .join(User, User.id == ModerationClaim.moderator_id)

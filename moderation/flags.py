@@ -83,7 +83,9 @@ class Flag(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     kind: Mapped[str] = mapped_column(String(30))
     item_id: Mapped[int] = mapped_column(Integer)
     # SET NULL: a deleted account's flag still counted when it was made.
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"), index=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), index=True
+    )
     reason: Mapped[str] = mapped_column(String(30))
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -100,6 +102,7 @@ class Flag(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
 
 
 # --- services ---------------------------------------------------------------------
+
 
 def hide_threshold() -> int:
     return int(current_app.config.get("FLAG_HIDE_THRESHOLD", DEFAULT_HIDE_THRESHOLD))
@@ -150,11 +153,14 @@ def open_flags(kind_name: str, item_id: int) -> list[Flag]:
 def has_flagged(kind_name: str, item_id: int, user) -> bool:
     if user is None or not getattr(user, "is_authenticated", False):
         return False
-    return (db.session.scalar(
-        select(func.count()).select_from(Flag).where(
-            Flag.kind == kind_name, Flag.item_id == item_id, Flag.user_id == user.id
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Flag)
+            .where(Flag.kind == kind_name, Flag.item_id == item_id, Flag.user_id == user.id)
         )
-    ) or 0) > 0
+        or 0
+    ) > 0
 
 
 def flag_item(kind_name: str, item_id: int, user, reason: str, note: str | None = None) -> Flag:
@@ -175,10 +181,18 @@ def flag_item(kind_name: str, item_id: int, user, reason: str, note: str | None 
         db.session.flush()
     except IntegrityError:  # the same member, twice at once
         db.session.rollback()
-        raise ValidationFailed("You have already flagged this. Moderators will look at it; thank you.") from None
+        raise ValidationFailed(
+            "You have already flagged this. Moderators will look at it; thank you."
+        ) from None
     append_log(
-        actor=user, subject_kind=kind.name, subject_id=item.id, action="flag",
-        from_state=item.status, to_state=item.status, reason=reason, fingerprint=item.fingerprint,
+        actor=user,
+        subject_kind=kind.name,
+        subject_id=item.id,
+        action="flag",
+        from_state=item.status,
+        to_state=item.status,
+        reason=reason,
+        fingerprint=item.fingerprint,
     )
     if item.status == PUBLISHED and len(open_flags(kind.name, item.id)) >= hide_threshold():
         transition(item, "hide", None, system=True, reason="flagged")
@@ -187,17 +201,27 @@ def flag_item(kind_name: str, item_id: int, user, reason: str, note: str | None 
 
 
 def _resolve(kind_name: str, item_id: int, moderator, resolution: str) -> int:
-    return cast(CursorResult, db.session.execute(
-        update(Flag)
-        .where(Flag.kind == kind_name, Flag.item_id == item_id, Flag.resolved_at.is_(None))
-        .values(resolved_at=utcnow(), resolved_by_id=getattr(moderator, "id", None), resolution=resolution)
-        .execution_options(synchronize_session=False)
-    )).rowcount
+    return cast(
+        CursorResult,
+        db.session.execute(
+            update(Flag)
+            .where(Flag.kind == kind_name, Flag.item_id == item_id, Flag.resolved_at.is_(None))
+            .values(
+                resolved_at=utcnow(), resolved_by_id=getattr(moderator, "id", None), resolution=resolution
+            )
+            .execution_options(synchronize_session=False)
+        ),
+    ).rowcount
 
 
 # action -> how the item's open flags end
-_RESOLUTIONS = {"approve": "kept", "remove": "removed", "reject": "removed", "withdraw": "withdrawn",
-                "supersede": "closed"}
+_RESOLUTIONS = {
+    "approve": "kept",
+    "remove": "removed",
+    "reject": "removed",
+    "withdraw": "withdrawn",
+    "supersede": "closed",
+}
 
 
 def resolve_flags_on_decision(subject, action, actor, from_state) -> None:
@@ -217,8 +241,10 @@ def enable_flags(kind) -> None:
 
 def _check_version(item, expected_version) -> None:
     if expected_version is not None and expected_version != item.version:
-        raise Conflict("This item changed since you looked at it (edited or decided by someone else). "
-                       "Please look at it again.")
+        raise Conflict(
+            "This item changed since you looked at it (edited or decided by someone else). "
+            "Please look at it again."
+        )
 
 
 def keep_item(kind_name: str, item_id: int, moderator, expected_version: int | None = None):
@@ -235,8 +261,15 @@ def keep_item(kind_name: str, item_id: int, moderator, expected_version: int | N
     elif item.status == PUBLISHED:
         if not _resolve(kind.name, item.id, moderator, "kept"):
             raise Conflict("These flags were already decided by another moderator.")
-        append_log(actor=moderator, subject_kind=kind.name, subject_id=item.id, action="keep",
-                   from_state=item.status, to_state=item.status, fingerprint=item.fingerprint)
+        append_log(
+            actor=moderator,
+            subject_kind=kind.name,
+            subject_id=item.id,
+            action="keep",
+            from_state=item.status,
+            to_state=item.status,
+            fingerprint=item.fingerprint,
+        )
     else:
         _resolve(kind.name, item.id, moderator, "closed")
         db.session.commit()
@@ -245,8 +278,14 @@ def keep_item(kind_name: str, item_id: int, moderator, expected_version: int | N
     return item
 
 
-def remove_item(kind_name: str, item_id: int, moderator, reason: str, note: str | None = None,
-                expected_version: int | None = None):
+def remove_item(
+    kind_name: str,
+    item_id: int,
+    moderator,
+    reason: str,
+    note: str | None = None,
+    expected_version: int | None = None,
+):
     """Moderator: take the flagged item down with a reason (the one transition function). Commits."""
     from .services import transition
 
@@ -256,7 +295,9 @@ def remove_item(kind_name: str, item_id: int, moderator, reason: str, note: str 
     if reason not in REJECTION_REASONS:
         raise ValidationFailed(field_errors={"reason": ["Choose a reason from the list."]})
     if note and "\x00" in note:
-        raise ValidationFailed(field_errors={"note": ["The note contains a NUL character. Please remove it."]})
+        raise ValidationFailed(
+            field_errors={"note": ["The note contains a NUL character. Please remove it."]}
+        )
     transition(item, "remove", moderator, reason=reason, note=note or None, expected_version=expected_version)
     _resolve(kind.name, item.id, moderator, "removed")
     db.session.commit()
@@ -332,17 +373,30 @@ def flags_queue_section(moderator=None) -> QueueSection:
         item, kind = entry.item, entry.kind
         hidden = item.status == HIDDEN
         reasons = ", ".join(f"{label} ×{n}" for label, n in entry.reason_counts)
-        rows.append(DeskRow(
-            key="flags", kind_label=kind.label, subject_kind=kind.name, subject_id=item.id,
-            title=item_title(item), since=entry.first_flagged_at,
-            endpoint="moderation.item", values={"kind_name": kind.name, "item_id": item.id},
-            reasons=["flagged", "hidden"] if hidden else ["flagged"],
-            why=("Hidden after flags: " if hidden else "Flagged: ") + reasons,
-            author=authors.get(item.author_id) if item.author_id else "a deleted account",
-            flag_count=entry.count,
-        ))
-    return QueueSection(key="flags", label="Flagged content", template="moderation/sections/flags.html",
-                        items=items[:50], count=total, rows=rows)
+        rows.append(
+            DeskRow(
+                key="flags",
+                kind_label=kind.label,
+                subject_kind=kind.name,
+                subject_id=item.id,
+                title=item_title(item),
+                since=entry.first_flagged_at,
+                endpoint="moderation.item",
+                values={"kind_name": kind.name, "item_id": item.id},
+                reasons=["flagged", "hidden"] if hidden else ["flagged"],
+                why=("Hidden after flags: " if hidden else "Flagged: ") + reasons,
+                author=authors.get(item.author_id) if item.author_id else "a deleted account",
+                flag_count=entry.count,
+            )
+        )
+    return QueueSection(
+        key="flags",
+        label="Flagged content",
+        template="moderation/sections/flags.html",
+        items=items[:50],
+        count=total,
+        rows=rows,
+    )
 
 
 def flagged_count() -> tuple[str, int, int]:
@@ -352,9 +406,11 @@ def flagged_count() -> tuple[str, int, int]:
     for name, kind in KINDS.items():
         model = kind.model
         open_items = (
-            select(Flag.item_id).join(model, model.id == Flag.item_id)
+            select(Flag.item_id)
+            .join(model, model.id == Flag.item_id)
             .where(Flag.resolved_at.is_(None), Flag.kind == name, model.status.in_(OPEN_ITEM_STATES))
-            .distinct().subquery()
+            .distinct()
+            .subquery()
         )
         counts.append(select(func.count()).select_from(open_items).scalar_subquery())
     if not counts:
@@ -369,8 +425,14 @@ def flags_of_user(user) -> list[Flag]:
 
 def export_flags(user) -> list[dict]:
     return [
-        {"kind": f.kind, "item_id": f.item_id, "reason": f.reason_label, "note": f.note,
-         "created_at": f.created_at.isoformat(), "resolution": f.resolution}
+        {
+            "kind": f.kind,
+            "item_id": f.item_id,
+            "reason": f.reason_label,
+            "note": f.note,
+            "created_at": f.created_at.isoformat(),
+            "resolution": f.resolution,
+        }
         for f in flags_of_user(user)
     ]
 
@@ -378,15 +440,22 @@ def export_flags(user) -> list[dict]:
 def forget_flag_notes_of_deleted_account(user) -> None:
     """The flags stay (they counted), anonymous once the account goes; their free-text notes go."""
     db.session.execute(
-        update(Flag).where(Flag.user_id == user.id).values(note=None).execution_options(synchronize_session=False)
+        update(Flag)
+        .where(Flag.user_id == user.id)
+        .values(note=None)
+        .execution_options(synchronize_session=False)
     )
 
 
 # --- forms and views ----------------------------------------------------------------
 
+
 class FlagForm(FlaskForm):
-    reason = RadioField("What is wrong?", choices=[SelectChoice(code, label) for code, label in FLAG_REASONS.items()],
-                        validators=[InputRequired("Choose what is wrong from the list.")])
+    reason = RadioField(
+        "What is wrong?",
+        choices=[SelectChoice(code, label) for code, label in FLAG_REASONS.items()],
+        validators=[InputRequired("Choose what is wrong from the list.")],
+    )
     note = TextAreaField("Anything moderators should know (optional)", validators=[Optional()])
 
 
@@ -396,10 +465,14 @@ class KeepForm(FlaskForm):
 
 
 class RemoveForm(FlaskForm):
-    reason = SelectField("Reason for removal",
-                         choices=[SelectChoice("", "Choose a reason…"),
-                                  *(SelectChoice(code, label) for code, label in REJECTION_REASONS.items())],
-                         validators=[InputRequired("Choose a reason from the list.")])
+    reason = SelectField(
+        "Reason for removal",
+        choices=[
+            SelectChoice("", "Choose a reason…"),
+            *(SelectChoice(code, label) for code, label in REJECTION_REASONS.items()),
+        ],
+        validators=[InputRequired("Choose a reason from the list.")],
+    )
     note = TextAreaField("Note for the author (optional)", validators=[Optional()])
     version = HiddenField()
     next = HiddenField()
@@ -443,8 +516,9 @@ def flag_form(kind_name: str, item_id: int):
         else:
             flash("Thank you. Moderators will look at what you flagged.", "success")
             return redirect(back or url_for("main.index"))
-    return render_form("community/flag.html", form, kind=kind, item=item, back=back, already=already,
-                       reasons=FLAG_REASONS)
+    return render_form(
+        "community/flag.html", form, kind=kind, item=item, back=back, already=already, reasons=FLAG_REASONS
+    )
 
 
 def _require_moderator():
@@ -475,8 +549,13 @@ def _after_decision():
 def flagged():
     _require_moderator()
     items, total = flagged_items(limit=200)
-    section = QueueSection(key="flags", label="Flagged content", template="moderation/sections/flags.html",
-                           items=items, count=total)
+    section = QueueSection(
+        key="flags",
+        label="Flagged content",
+        template="moderation/sections/flags.html",
+        items=items,
+        count=total,
+    )
     return render_template("community/flagged.html", section=section, items=items)
 
 
@@ -500,8 +579,14 @@ def remove(kind_name: str, item_id: int):
     form = RemoveForm()
     if form.validate_on_submit():
         try:
-            remove_item(kind.name, item.id, current_user, form.reason.data, form.note.data,
-                        expected_version=_version(form.version.data))
+            remove_item(
+                kind.name,
+                item.id,
+                current_user,
+                form.reason.data,
+                form.note.data,
+                expected_version=_version(form.version.data),
+            )
         except ValidationFailed as error:
             apply_errors(form, error)
         else:
@@ -515,6 +600,7 @@ def remove(kind_name: str, item_id: int):
 
 def init_app(app) -> None:
     from forum.accounts import services as accounts
+
     app.config.setdefault("FLAG_HIDE_THRESHOLD", DEFAULT_HIDE_THRESHOLD)
     if "flags" not in app.blueprints:
         app.register_blueprint(bp)

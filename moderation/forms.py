@@ -21,7 +21,10 @@ from .states import REJECTION_REASONS
 
 NOTE_MAX = 2000
 CHOOSE_REASON = "Choose a reason from the list."
-REASON_CHOICES = [SelectChoice("", "Choose a reason…"), *(SelectChoice(code, label) for code, label in REJECTION_REASONS.items())]
+REASON_CHOICES = [
+    SelectChoice("", "Choose a reason…"),
+    *(SelectChoice(code, label) for code, label in REJECTION_REASONS.items()),
+]
 
 
 def _no_nul(form, field):
@@ -53,7 +56,11 @@ class RejectForm(_Decision):
     )
     note = TextAreaField(
         "Note to the author (optional)",
-        validators=[Optional(), Length(max=NOTE_MAX, message=f"Keep the note under {NOTE_MAX} characters."), _no_nul],
+        validators=[
+            Optional(),
+            Length(max=NOTE_MAX, message=f"Keep the note under {NOTE_MAX} characters."),
+            _no_nul,
+        ],
     )
     submit = SubmitField("Reject")
 
@@ -71,7 +78,11 @@ class BulkForm(FlaskForm):
     )
     note = TextAreaField(
         "Note to the authors (optional)",
-        validators=[Optional(), Length(max=NOTE_MAX, message=f"Keep the note under {NOTE_MAX} characters."), _no_nul],
+        validators=[
+            Optional(),
+            Length(max=NOTE_MAX, message=f"Keep the note under {NOTE_MAX} characters."),
+            _no_nul,
+        ],
     )
     next = HiddenField()
     approve = SubmitField("Approve selected")

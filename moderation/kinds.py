@@ -16,8 +16,8 @@ from .states import QUEUE_STATES
 
 @dataclass
 class ContentKind:
-    name: str                 # "review", "forum_post", "blog_comment"...
-    label: str                # shown in the queue's kind filter
+    name: str  # "review", "forum_post", "blog_comment"...
+    label: str  # shown in the queue's kind filter
     model: type
     # Partial that shows the exact text as it will be published; rendered with
     # `item` (the model instance) and `kind` (this ContentKind).
@@ -67,9 +67,9 @@ def kind_of(subject) -> ContentKind:
 # `section` (the QueueSection) and `items`.
 @dataclass
 class QueueSection:
-    key: str                  # kind filter value, e.g. "removal_request"
-    label: str                # heading and filter label
-    template: str             # partial rendering `items`
+    key: str  # kind filter value, e.g. "removal_request"
+    label: str  # heading and filter label
+    template: str  # partial rendering `items`
     items: list
     count: int
     overdue: int = 0

@@ -202,15 +202,28 @@ class CompactRange:
 
 # --- the public entries -------------------------------------------------------------------
 
-ENTRY_FIELDS = ("index", "time", "kind", "id", "action", "from_state", "to_state", "reason",
-                "fingerprint", "actor_role", "moderator")
+ENTRY_FIELDS = (
+    "index",
+    "time",
+    "kind",
+    "id",
+    "action",
+    "from_state",
+    "to_state",
+    "reason",
+    "fingerprint",
+    "actor_role",
+    "moderator",
+)
 
 
 def entry_bytes(entry: dict) -> bytes:
     """The canonical bytes of a public entry: the Merkle leaf."""
     if set(entry) != set(ENTRY_FIELDS):
         raise ValueError(f"an entry has exactly the fields {', '.join(ENTRY_FIELDS)}")
-    return json.dumps(entry, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+    return json.dumps(entry, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode(
+        "utf-8", "surrogatepass"
+    )
 
 
 def entry_leaf_hash(entry: dict) -> bytes:
@@ -361,7 +374,7 @@ def parse_note(note: str) -> tuple[str, list[NoteSignature]]:
     cut = note.rfind("\n\n")
     if cut < 0 or not note.endswith("\n"):
         raise NoteError("not a signed note (no blank line before the signatures)")
-    text, block = note[: cut + 1], note[cut + 2:]
+    text, block = note[: cut + 1], note[cut + 2 :]
     signatures = [parse_signature_line(line) for line in block.splitlines()]
     if not signatures:
         raise NoteError("the note has no signature")
@@ -398,7 +411,9 @@ class Checkpoint:
 
     @property
     def text(self) -> str:
-        return "".join(f"{line}\n" for line in (self.origin, str(self.size), b64(self.root), *self.extensions))
+        return "".join(
+            f"{line}\n" for line in (self.origin, str(self.size), b64(self.root), *self.extensions)
+        )
 
 
 def parse_checkpoint(text: str) -> Checkpoint:
@@ -421,7 +436,9 @@ def cosignature_message(checkpoint_text: str, timestamp: int) -> bytes:
 def cosign(checkpoint_text: str, witness: Signer, timestamp: int) -> str:
     """A C2SP tlog-cosignature/v1 line (what a witness sends back)."""
     signature = witness.sign(cosignature_message(checkpoint_text, timestamp))
-    return signature_line(witness.name, witness.verifier.key_id, struct.pack(">Q", timestamp) + signature).rstrip("\n")
+    return signature_line(
+        witness.name, witness.verifier.key_id, struct.pack(">Q", timestamp) + signature
+    ).rstrip("\n")
 
 
 def verify_cosignature(checkpoint_text: str, line: str, witness: Verifier) -> int:
@@ -432,7 +449,7 @@ def verify_cosignature(checkpoint_text: str, line: str, witness: Verifier) -> in
     if len(sig.signature) != 8 + 64:
         raise NoteError("a cosignature holds an 8-byte timestamp and a 64-byte signature")
     (timestamp,) = struct.unpack(">Q", sig.signature[:8])
-    if timestamp >= 2 ** 63:
+    if timestamp >= 2**63:
         raise NoteError("the cosignature's timestamp is out of range")
     if not witness.verify(sig.signature[8:], cosignature_message(checkpoint_text, timestamp)):
         raise NoteError("the cosignature does not verify")
@@ -440,6 +457,7 @@ def verify_cosignature(checkpoint_text: str, line: str, witness: Verifier) -> in
 
 
 # --- the verifier ---------------------------------------------------------------------------
+
 
 class Problem(Exception):
     """Something the log's operator must answer for (exit 1)."""
@@ -471,12 +489,17 @@ class Report:
     first_run: bool = False
 
     def summary(self) -> str:
-        pending = f" ({self.pending_reviews} published after the checkpoint matched entries not yet checkpointed)" \
-            if self.pending_reviews else ""
+        pending = (
+            f" ({self.pending_reviews} published after the checkpoint matched entries not yet checkpointed)"
+            if self.pending_reviews
+            else ""
+        )
         history = "first run, state saved" if self.first_run else "consistent with the last run"
-        return (f"OK {self.origin}: tree size {self.size} verified ({self.new_entries} new entries), "
-                f"{history}; {self.reviews_checked} published reviews match their "
-                f"publication entries{pending}.")
+        return (
+            f"OK {self.origin}: tree size {self.size} verified ({self.new_entries} new entries), "
+            f"{history}; {self.reviews_checked} published reviews match their "
+            f"publication entries{pending}."
+        )
 
 
 class LogVerifier:
@@ -503,7 +526,9 @@ class LogVerifier:
             stop = min(end, start + self.PAGE)
             page = self._json("/transparency/log/entries", start=start, end=stop)["entries"]
             if not page:
-                raise Problem(f"the log serves no entries from index {start} although its checkpoint has {end}")
+                raise Problem(
+                    f"the log serves no entries from index {start} although its checkpoint has {end}"
+                )
             for offset, entry in enumerate(page):
                 if entry.get("index") != start + offset:
                     raise Problem(f"entry {start + offset} is served with index {entry.get('index')}")
@@ -542,11 +567,15 @@ class LogVerifier:
         if state:
             old_size, old_root = state["size"], unb64(state["root"])
             if checkpoint.size < old_size:
-                raise Problem(f"the log shrank: its checkpoint has {checkpoint.size} entries, "
-                              f"{old_size} at the last run (history rewritten)")
+                raise Problem(
+                    f"the log shrank: its checkpoint has {checkpoint.size} entries, "
+                    f"{old_size} at the last run (history rewritten)"
+                )
             if checkpoint.size == old_size and checkpoint.root != old_root:
-                raise Problem(f"the checkpoint of size {old_size} has a different root than at the last run "
-                              "(history rewritten)")
+                raise Problem(
+                    f"the checkpoint of size {old_size} has a different root than at the last run "
+                    "(history rewritten)"
+                )
             if checkpoint.size > old_size and old_size > 0:
                 data = self._json("/transparency/log/proof/consistency", old=old_size, new=checkpoint.size)
                 try:
@@ -554,8 +583,10 @@ class LogVerifier:
                 except (NoteError, KeyError, TypeError) as error:
                     raise Problem(f"the consistency proof is malformed: {error}") from error
                 if not verify_consistency(old_size, checkpoint.size, old_root, checkpoint.root, proof):
-                    raise Problem(f"the checkpoint of size {checkpoint.size} does not extend the one of size "
-                                  f"{old_size} seen at the last run (history rewritten)")
+                    raise Problem(
+                        f"the checkpoint of size {checkpoint.size} does not extend the one of size "
+                        f"{old_size} seen at the last run (history rewritten)"
+                    )
 
         new_entries = self._entries(compact.size, checkpoint.size)
         for entry in new_entries:
@@ -565,13 +596,16 @@ class LogVerifier:
                 raise Problem(f"entry {entry.get('index')} is malformed: {error}") from error
             _note_publication(publications, entry)
         if compact.root() != checkpoint.root:
-            raise Problem(f"the root of the {checkpoint.size} entries served does not match the checkpoint's root")
+            raise Problem(
+                f"the root of the {checkpoint.size} entries served does not match the checkpoint's root"
+            )
 
         # Entries after the checkpoint are not committed yet: used only for reviews published since.
         pending: dict[str, list[str]] = {}
         try:
-            later = self._json("/transparency/log/entries", start=checkpoint.size,
-                               end=checkpoint.size + self.PAGE)["entries"]
+            later = self._json(
+                "/transparency/log/entries", start=checkpoint.size, end=checkpoint.size + self.PAGE
+            )["entries"]
         except FetchError:
             later = []
         for entry in later:
@@ -587,10 +621,14 @@ class LogVerifier:
                 checked += 1
                 pending_matches += 1
             elif rid in publications or rid in pending:
-                raise Problem(f"published review {rid} ({review.get('url', '')}) has a different fingerprint "
-                              f"({fingerprint}) than its publication entry in the log")
+                raise Problem(
+                    f"published review {rid} ({review.get('url', '')}) has a different fingerprint "
+                    f"({fingerprint}) than its publication entry in the log"
+                )
             else:
-                raise Problem(f"published review {rid} ({review.get('url', '')}) has no publication entry in the log")
+                raise Problem(
+                    f"published review {rid} ({review.get('url', '')}) has no publication entry in the log"
+                )
 
         new_state = {
             "site": self.base,
@@ -602,8 +640,14 @@ class LogVerifier:
             "tree": compact.to_json(),
             "publications": publications,
         }
-        report = Report(checkpoint.origin, checkpoint.size, len(new_entries), checked, pending_matches,
-                        first_run=state is None)
+        report = Report(
+            checkpoint.origin,
+            checkpoint.size,
+            len(new_entries),
+            checked,
+            pending_matches,
+            first_run=state is None,
+        )
         return report, new_state
 
     def _follow_rotation(self, state: dict, served_key: str) -> Verifier:
@@ -623,7 +667,9 @@ class LogVerifier:
                 continue
             if f"new-key {new.vkey}" in text.splitlines():
                 return new
-        raise Problem(f"the log's key changed from {old.vkey} to {new.vkey} without a hand-over signed by both")
+        raise Problem(
+            f"the log's key changed from {old.vkey} to {new.vkey} without a hand-over signed by both"
+        )
 
 
 def _note_publication(table: dict[str, list[str]], entry: dict) -> None:
@@ -655,7 +701,8 @@ def main(argv: list[str] | None = None, fetch: Fetch = http_fetch, out=None, err
     parser = argparse.ArgumentParser(
         prog="python -m moderation.logverify",
         description="Verify a community site's public moderation log: signed checkpoint, Merkle root, "
-                    "consistency with the last run, and a publication entry for every published review.")
+        "consistency with the last run, and a publication entry for every published review.",
+    )
     parser.add_argument("url", help="the site, e.g. https://community.shop.example")
     parser.add_argument("--state", required=True, help="file remembering the last verified checkpoint")
     parser.add_argument("--key", help="the log's verifier key, if you got it another way (pins it)")

@@ -91,7 +91,7 @@ def _log_rows_never_go(mapper, connection, target):
 
 
 class ModerationClaim(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
-    """"Being reviewed by X": set when a moderator opens an item's decision page.
+    """ "Being reviewed by X": set when a moderator opens an item's decision page.
 
     Purely informative for the other moderators (the queue shows it for a few
     minutes); it never blocks a decision: the version check decides races.

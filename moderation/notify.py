@@ -40,14 +40,27 @@ class DecisionMail:
         # back after flags was already announced when it was first published.
         if action == "approve" and from_state == PENDING:
             link = self.published_link(item)
-            queue_mail(author.email, self.published_subject, self.published_template,
-                       item=item, author=author, link=link)
+            queue_mail(
+                author.email,
+                self.published_subject,
+                self.published_template,
+                item=item,
+                author=author,
+                link=link,
+            )
             for listener in decision_listeners:
                 listener(item, author, "published", link)
         elif action == "reject":
             link = self.rejected_link(item)
-            queue_mail(author.email, self.rejected_subject, self.rejected_template,
-                       item=item, author=author, link=link,
-                       reason=reason_label(item.decision_reason), note=item.decision_note)
+            queue_mail(
+                author.email,
+                self.rejected_subject,
+                self.rejected_template,
+                item=item,
+                author=author,
+                link=link,
+                reason=reason_label(item.decision_reason),
+                note=item.decision_note,
+            )
             for listener in decision_listeners:
                 listener(item, author, "rejected", link, reason=item.decision_reason)

@@ -100,12 +100,15 @@ def transition(
     # the row lock (PostgreSQL) or the write lock (SQLite), so of two concurrent
     # decisions the second waits here, then matches 0 rows and is told who won,
     # instead of failing later on a side effect (e.g. a superseded review).
-    claimed = cast(CursorResult, db.session.execute(
-        update(model)
-        .where(model.id == subject.id, model.version == version, model.status == subject.status)
-        .values(version=model.version)
-        .execution_options(synchronize_session=False)
-    )).rowcount
+    claimed = cast(
+        CursorResult,
+        db.session.execute(
+            update(model)
+            .where(model.id == subject.id, model.version == version, model.status == subject.status)
+            .values(version=model.version)
+            .execution_options(synchronize_session=False)
+        ),
+    ).rowcount
     if claimed != 1:
         raise _already_decided(subject, action)
 
@@ -114,17 +117,24 @@ def transition(
     now = utcnow()
     values = dict(status=rule.target, version=version + 1)
     if performer == MODERATOR or (performer == SYSTEM and action != "auto_publish"):
-        values.update(decided_at=now, decided_by_id=actor.id if actor else None,
-                      decision_reason=reason, decision_note=(note or None))
+        values.update(
+            decided_at=now,
+            decided_by_id=actor.id if actor else None,
+            decision_reason=reason,
+            decision_note=(note or None),
+        )
     if rule.target == PUBLISHED and subject.published_at is None:
         values["published_at"] = now
     # Conditional update: if another decision landed since we read the row, 0 rows match.
-    changed = cast(CursorResult, db.session.execute(
-        update(model)
-        .where(model.id == subject.id, model.version == version, model.status == subject.status)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )).rowcount
+    changed = cast(
+        CursorResult,
+        db.session.execute(
+            update(model)
+            .where(model.id == subject.id, model.version == version, model.status == subject.status)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ),
+    ).rowcount
     if changed != 1:
         raise _already_decided(subject, action)
     from_state = subject.status
@@ -180,16 +190,28 @@ def approve_submission(kind_name: str, subject_id: int, moderator: User, expecte
     return subject
 
 
-def reject_submission(kind_name: str, subject_id: int, moderator: User, reason: str,
-                      note: str | None = None, expected_version: int | None = None):
+def reject_submission(
+    kind_name: str,
+    subject_id: int,
+    moderator: User,
+    reason: str,
+    note: str | None = None,
+    expected_version: int | None = None,
+):
     subject = load_subject(kind_name, subject_id)
     transition(subject, "reject", moderator, reason=reason, note=note, expected_version=expected_version)
     db.session.commit()
     return subject
 
 
-def remove_submission(kind_name: str, subject_id: int, moderator: User, reason: str,
-                      note: str | None = None, expected_version: int | None = None):
+def remove_submission(
+    kind_name: str,
+    subject_id: int,
+    moderator: User,
+    reason: str,
+    note: str | None = None,
+    expected_version: int | None = None,
+):
     """Take down an item that was published or hidden (e.g. after flags)."""
     subject = load_subject(kind_name, subject_id)
     transition(subject, "remove", moderator, reason=reason, note=note, expected_version=expected_version)
@@ -203,8 +225,13 @@ def refusal_action(subject) -> str:
     return "remove" if subject.status == HIDDEN else "reject"
 
 
-def decide_many(items: list[tuple[str, int, int | None]], action: str, moderator: User,
-                reason: str | None = None, note: str | None = None) -> dict:
+def decide_many(
+    items: list[tuple[str, int, int | None]],
+    action: str,
+    moderator: User,
+    reason: str | None = None,
+    note: str | None = None,
+) -> dict:
     """Bulk approve/reject: each item in its own transaction, so one conflict spoils nothing else."""
     if action not in ("approve", "reject"):
         raise ValidationFailed("Bulk actions are approve and reject.")
@@ -275,8 +302,11 @@ def queue_counts() -> dict[str, int]:
     if not KINDS:
         return {}
     counts = [
-        select(func.count()).select_from(kind.model).where(kind.model.status.in_(kind.queue_states))
-        .scalar_subquery().label(f"count_{i}")
+        select(func.count())
+        .select_from(kind.model)
+        .where(kind.model.status.in_(kind.queue_states))
+        .scalar_subquery()
+        .label(f"count_{i}")
         for i, kind in enumerate(KINDS.values())
     ]
     row = db.session.execute(select(*counts)).one()
@@ -294,15 +324,22 @@ def item_history(kind_name: str, subject_id: int) -> list[dict]:
         .order_by(ModerationLog.seq)
     ).all()
     actor_ids = {row.actor_id for row in rows if row.actor_id is not None}
-    names = dict(
-        db.session.execute(select(User.id, User.display_name).where(User.id.in_(actor_ids))).all()
-    ) if actor_ids else {}
+    names = (
+        dict(db.session.execute(select(User.id, User.display_name).where(User.id.in_(actor_ids))).all())
+        if actor_ids
+        else {}
+    )
     return [
         {
             "entry": row,
             "actor_name": names.get(row.actor_id)  # type: ignore[arg-type]
-            or ("the system" if row.actor_role == "system" else
-                "a former member" if row.actor_id else row.actor_role),
+            or (
+                "the system"
+                if row.actor_role == "system"
+                else "a former member"
+                if row.actor_id
+                else row.actor_role
+            ),
             "reason_label": reason_label(row.reason) if row.reason else None,
         }
         for row in rows

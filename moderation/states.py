@@ -46,8 +46,13 @@ TRANSITIONS = {
         Transition("reject", (PENDING,), REJECTED, (MODERATOR,), needs_reason=True),
         Transition("hide", (PUBLISHED,), HIDDEN, (SYSTEM, MODERATOR), needs_reason=True),
         # Removal (flags, removal requests, account deletion) applies to any item not yet removed.
-        Transition("remove", (PENDING, PUBLISHED, HIDDEN, REJECTED, WITHDRAWN, SUPERSEDED), REMOVED,
-                   (MODERATOR, SYSTEM), needs_reason=True),
+        Transition(
+            "remove",
+            (PENDING, PUBLISHED, HIDDEN, REJECTED, WITHDRAWN, SUPERSEDED),
+            REMOVED,
+            (MODERATOR, SYSTEM),
+            needs_reason=True,
+        ),
         Transition("withdraw", (PENDING, PUBLISHED, HIDDEN), WITHDRAWN, (AUTHOR,)),
         # A review replaced by its author's newer, approved review.
         Transition("supersede", (PUBLISHED, HIDDEN, PENDING), SUPERSEDED, (SYSTEM,)),

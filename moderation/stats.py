@@ -23,7 +23,12 @@ from .states import reason_label
 
 PERIODS = (7, 30, 90)
 DECISIONS = ("approve", "reject", "remove", "keep")
-ACTION_LABELS = {"approve": "Approved", "reject": "Rejected", "remove": "Removed", "keep": "Kept (flags closed)"}
+ACTION_LABELS = {
+    "approve": "Approved",
+    "reject": "Rejected",
+    "remove": "Removed",
+    "keep": "Kept (flags closed)",
+}
 STAFF_ROLES = ("moderator", "admin")
 
 
@@ -31,14 +36,14 @@ STAFF_ROLES = ("moderator", "admin")
 class DeskStats:
     days: int
     first_day: date
-    per_day: list = field(default_factory=list)        # [(day, Counter(action -> n))], newest first
-    totals: Counter = field(default_factory=Counter)   # action -> n
-    mine: Counter = field(default_factory=Counter)     # action -> n by the viewer
-    per_reason: list = field(default_factory=list)     # [(label, n, mine)]
+    per_day: list = field(default_factory=list)  # [(day, Counter(action -> n))], newest first
+    totals: Counter = field(default_factory=Counter)  # action -> n
+    mine: Counter = field(default_factory=Counter)  # action -> n by the viewer
+    per_reason: list = field(default_factory=list)  # [(label, n, mine)]
     median_wait: timedelta | None = None
     median_wait_mine: timedelta | None = None
     decided_with_wait: int = 0
-    overdue: list = field(default_factory=list)        # open removal requests past their due date
+    overdue: list = field(default_factory=list)  # open removal requests past their due date
 
 
 def desk_stats(moderator, days: int = 30) -> DeskStats:
@@ -49,12 +54,25 @@ def desk_stats(moderator, days: int = 30) -> DeskStats:
 
     submitted = aliased(ModerationLog)
     rows = db.session.execute(
-        select(ModerationLog.created_at, ModerationLog.action, ModerationLog.reason, ModerationLog.actor_id,
-               ModerationLog.from_state, submitted.created_at)
-        .outerjoin(submitted, (submitted.subject_kind == ModerationLog.subject_kind)
-                   & (submitted.subject_id == ModerationLog.subject_id) & (submitted.action == "submitted"))
-        .where(ModerationLog.created_at >= start, ModerationLog.action.in_(DECISIONS),
-               ModerationLog.actor_role.in_(STAFF_ROLES))
+        select(
+            ModerationLog.created_at,
+            ModerationLog.action,
+            ModerationLog.reason,
+            ModerationLog.actor_id,
+            ModerationLog.from_state,
+            submitted.created_at,
+        )
+        .outerjoin(
+            submitted,
+            (submitted.subject_kind == ModerationLog.subject_kind)
+            & (submitted.subject_id == ModerationLog.subject_id)
+            & (submitted.action == "submitted"),
+        )
+        .where(
+            ModerationLog.created_at >= start,
+            ModerationLog.action.in_(DECISIONS),
+            ModerationLog.actor_role.in_(STAFF_ROLES),
+        )
         .order_by(ModerationLog.seq)
     ).all()
 
@@ -82,7 +100,9 @@ def desk_stats(moderator, days: int = 30) -> DeskStats:
     while day >= first_day:
         stats.per_day.append((day, by_day.get(day, Counter())))
         day -= timedelta(days=1)
-    stats.per_reason = [(reason_label(code), n, reasons_mine.get(code, 0)) for code, n in reasons.most_common()]
+    stats.per_reason = [
+        (reason_label(code), n, reasons_mine.get(code, 0)) for code, n in reasons.most_common()
+    ]
     stats.median_wait = median(waits) if waits else None  # type: ignore[type-var]  # timedeltas work
     stats.median_wait_mine = median(waits_mine) if waits_mine else None  # type: ignore[type-var]
     stats.decided_with_wait = len(waits)

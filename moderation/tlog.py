@@ -53,6 +53,7 @@ KEY_FILE = "log-signing-key"
 
 # --- storage ----------------------------------------------------------------------------------
 
+
 class LogPseudonym(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     """A staff member's public name in the log: random, so it reveals nothing, and kept when
     the account is deleted (it is not personal data on its own)."""
@@ -134,6 +135,7 @@ class LogKeyHandover(db.Model):  # type: ignore[name-defined]  # db.Model is dyn
 
 # --- entries and the tree, at write time ------------------------------------------------------
 
+
 def _pseudonym(actor_id: int | None, role: str) -> str | None:
     if actor_id is None or role not in STAFF_ROLES:
         return None
@@ -184,8 +186,9 @@ def extend_tree() -> int:
         entry = public_entry(row, size, _pseudonym(row.actor_id, row.actor_role))
         data = lv.entry_bytes(entry)
         value = lv.leaf_hash(data)
-        db.session.add(LogLeaf(idx=size, seq=row.seq, entry=data.decode("utf-8", "surrogatepass"),
-                               leaf_hash=value.hex()))
+        db.session.add(
+            LogLeaf(idx=size, seq=row.seq, entry=data.decode("utf-8", "surrogatepass"), leaf_hash=value.hex())
+        )
         db.session.add(LogNode(level=0, idx=size, hash=value.hex()))
         level, idx = 0, size
         while idx & 1:
@@ -203,11 +206,13 @@ def extend_tree() -> int:
 
 def _lock_log() -> None:
     """Take the log head's lock (as append_log does), so the tree grows from one place at a time."""
-    db.session.execute(update(ModerationLogHead).where(ModerationLogHead.id == 1)
-                       .values(last_seq=ModerationLogHead.last_seq))
+    db.session.execute(
+        update(ModerationLogHead).where(ModerationLogHead.id == 1).values(last_seq=ModerationLogHead.last_seq)
+    )
 
 
 # --- roots and proofs from stored nodes --------------------------------------------------------
+
 
 def _pieces(lo: int, hi: int) -> list[tuple[int, int]]:
     """The stored perfect subtrees (level, idx) whose RFC 6962 combination is MTH(lo..hi)."""
@@ -233,7 +238,9 @@ def _with_stored_nodes(compute):
         by_level.setdefault(level, []).append(idx)
     if by_level:
         # One query; per level "idx IN (...)" so that both databases use the primary key.
-        where = or_(*[and_(LogNode.level == level, LogNode.idx.in_(idxs)) for level, idxs in by_level.items()])
+        where = or_(
+            *[and_(LogNode.level == level, LogNode.idx.in_(idxs)) for level, idxs in by_level.items()]
+        )
         for node in db.session.scalars(select(LogNode).where(where)):
             hashes[(node.level, node.idx)] = bytes.fromhex(node.hash)
 
@@ -256,12 +263,19 @@ def root_at(size: int) -> bytes:
 def inclusion(index: int, size: int) -> dict:
     current = tree_size()
     if not (0 <= index < size <= current):
-        raise ValidationFailed(f"Ask for an index smaller than size, and a size from 1 to {current} (the tree size).")
+        raise ValidationFailed(
+            f"Ask for an index smaller than size, and a size from 1 to {current} (the tree size)."
+        )
     proof, root = _with_stored_nodes(lambda mth: (lv.inclusion_proof(index, size, mth), mth(0, size)))
     leaf = db.session.get(LogLeaf, index)
     assert leaf is not None  # index < size, checked above
-    return {"index": index, "tree_size": size, "leaf_hash": lv.b64(bytes.fromhex(leaf.leaf_hash)),
-            "root_hash": lv.b64(root), "proof": [lv.b64(p) for p in proof]}
+    return {
+        "index": index,
+        "tree_size": size,
+        "leaf_hash": lv.b64(bytes.fromhex(leaf.leaf_hash)),
+        "root_hash": lv.b64(root),
+        "proof": [lv.b64(p) for p in proof],
+    }
 
 
 def consistency(old: int, new: int) -> dict:
@@ -284,9 +298,13 @@ def publication_leaf(kind: str, item_id: int) -> LogLeaf | None:
     """The leaf of the latest log entry that published this item."""
     seq = db.session.scalar(
         select(ModerationLog.seq)
-        .where(ModerationLog.subject_kind == kind, ModerationLog.subject_id == item_id,
-               ModerationLog.to_state == "published")
-        .order_by(ModerationLog.seq.desc()).limit(1)
+        .where(
+            ModerationLog.subject_kind == kind,
+            ModerationLog.subject_id == item_id,
+            ModerationLog.to_state == "published",
+        )
+        .order_by(ModerationLog.seq.desc())
+        .limit(1)
     )
     if seq is None:
         return None
@@ -294,6 +312,7 @@ def publication_leaf(kind: str, item_id: int) -> LogLeaf | None:
 
 
 # --- keys -------------------------------------------------------------------------------------
+
 
 def default_origin() -> str:
     configured = current_app.config.get("LOG_ORIGIN")
@@ -348,6 +367,7 @@ def known_verifiers() -> dict[str, lv.Verifier]:
 
 # --- checkpoints ------------------------------------------------------------------------------
 
+
 def latest_checkpoint() -> LogCheckpoint | None:
     return db.session.scalar(select(LogCheckpoint).order_by(LogCheckpoint.id.desc()).limit(1))
 
@@ -370,8 +390,14 @@ def publish_checkpoint(respect_interval: bool = True) -> int:
             db.session.commit()
             return 0
     checkpoint = lv.Checkpoint(key.name, size, root_at(size))
-    db.session.add(LogCheckpoint(origin=key.name, tree_size=size, root_hash=checkpoint.root.hex(),
-                                 note=lv.sign_note(checkpoint.text, [key])))
+    db.session.add(
+        LogCheckpoint(
+            origin=key.name,
+            tree_size=size,
+            root_hash=checkpoint.root.hex(),
+            note=lv.sign_note(checkpoint.text, [key]),
+        )
+    )
     try:
         db.session.commit()
     except IntegrityError:  # another process published the same checkpoint at the same moment
@@ -383,7 +409,9 @@ def publish_checkpoint(respect_interval: bool = True) -> int:
 def served_note(checkpoint: LogCheckpoint) -> str:
     """The signed checkpoint with its witnesses' cosignature lines added (as C2SP shows them)."""
     lines = db.session.scalars(
-        select(LogCosignature.line).where(LogCosignature.checkpoint_id == checkpoint.id).order_by(LogCosignature.id)
+        select(LogCosignature.line)
+        .where(LogCosignature.checkpoint_id == checkpoint.id)
+        .order_by(LogCosignature.id)
     ).all()
     return checkpoint.note + "".join(f"{line}\n" for line in lines)
 
@@ -426,19 +454,25 @@ def add_cosignature(line: str, size: int | None = None) -> tuple[LogCosignature,
         checkpoint = latest_checkpoint()
     else:
         checkpoint = db.session.scalar(
-            select(LogCheckpoint).where(LogCheckpoint.origin == signer().name, LogCheckpoint.tree_size == size)
+            select(LogCheckpoint).where(
+                LogCheckpoint.origin == signer().name, LogCheckpoint.tree_size == size
+            )
         )
     if checkpoint is None:
         raise NotFound("There is no such checkpoint.")
     try:
         timestamp = lv.verify_cosignature(checkpoint.text, line, witness)
     except lv.NoteError as error:
-        raise ValidationFailed(f"The cosignature does not verify for the checkpoint of size "
-                               f"{checkpoint.tree_size}: {error}.") from error
+        raise ValidationFailed(
+            f"The cosignature does not verify for the checkpoint of size {checkpoint.tree_size}: {error}."
+        ) from error
     if timestamp > time.time() + 300:
         raise ValidationFailed("The cosignature's time is in the future.")
-    existing = db.session.scalar(select(LogCosignature).where(
-        LogCosignature.checkpoint_id == checkpoint.id, LogCosignature.witness == witness.name))
+    existing = db.session.scalar(
+        select(LogCosignature).where(
+            LogCosignature.checkpoint_id == checkpoint.id, LogCosignature.witness == witness.name
+        )
+    )
     if existing is not None:
         if existing.line == line:
             return existing, False
@@ -455,14 +489,17 @@ def add_cosignature(line: str, size: int | None = None) -> tuple[LogCosignature,
 
 # --- key rotation -------------------------------------------------------------------------------
 
+
 def rotate_key(new_origin: str | None = None) -> tuple[lv.Signer, lv.Signer]:
     """Start a new origin with a new key. The hand-over (old key, new key, tree head) is a note
     signed by both keys and a log entry; the first checkpoint of the new origin follows. Commits."""
     from .audit import append_log
 
     if _key_from_environment():
-        raise ValidationFailed("The signing key comes from LOG_SIGNING_KEY: put the new key there yourself "
-                               "(rotate-key only manages the key in the instance folder).")
+        raise ValidationFailed(
+            "The signing key comes from LOG_SIGNING_KEY: put the new key there yourself "
+            "(rotate-key only manages the key in the instance folder)."
+        )
     old = signer()
     name = new_origin or f"{default_origin()}/{utcnow():%Y%m%dT%H%M%SZ}"
     if name == old.name:
@@ -471,13 +508,24 @@ def rotate_key(new_origin: str | None = None) -> tuple[lv.Signer, lv.Signer]:
         new = lv.Signer.generate(name)
     except lv.NoteError as error:
         raise ValidationFailed(f"Unusable origin: {error}.") from error
-    append_log(actor=None, actor_role="system", subject_kind="log_key", subject_id=0, action="rotate_key",
-               fingerprint=hashlib.sha256(new.verifier.vkey.encode("utf-8")).hexdigest())
+    append_log(
+        actor=None,
+        actor_role="system",
+        subject_kind="log_key",
+        subject_id=0,
+        action="rotate_key",
+        fingerprint=hashlib.sha256(new.verifier.vkey.encode("utf-8")).hexdigest(),
+    )
     size = tree_size()
-    text = (f"{old.name} key handover\nold-key {old.verifier.vkey}\nnew-key {new.verifier.vkey}\n"
-            f"tree-size {size}\nroot {lv.b64(root_at(size))}\n")
-    db.session.add(LogKeyHandover(old_key=old.verifier.vkey, new_key=new.verifier.vkey,
-                                  note=lv.sign_note(text, [old, new])))
+    text = (
+        f"{old.name} key handover\nold-key {old.verifier.vkey}\nnew-key {new.verifier.vkey}\n"
+        f"tree-size {size}\nroot {lv.b64(root_at(size))}\n"
+    )
+    db.session.add(
+        LogKeyHandover(
+            old_key=old.verifier.vkey, new_key=new.verifier.vkey, note=lv.sign_note(text, [old, new])
+        )
+    )
     path = _key_path()
     retired = path.with_name(f"{KEY_FILE}.retired-{utcnow():%Y%m%dT%H%M%S%f}")
     path.rename(retired)
@@ -497,6 +545,7 @@ def rotate_key(new_origin: str | None = None) -> tuple[lv.Signer, lv.Signer]:
 
 # --- verification (flask audit verify) -----------------------------------------------------------
 
+
 @dataclass
 class TreeResult:
     ok: bool
@@ -509,7 +558,9 @@ def verify_tree(batch_size: int = 5000) -> TreeResult:
     """Recompute every public entry from the log rows, the tree from them, and compare with the
     stored leaves and with every checkpoint ever published (signature and root)."""
     pseudonyms = dict(db.session.execute(select(LogPseudonym.actor_id, LogPseudonym.pseudonym)).all())
-    checkpoints = db.session.scalars(select(LogCheckpoint).order_by(LogCheckpoint.tree_size, LogCheckpoint.id)).all()
+    checkpoints = db.session.scalars(
+        select(LogCheckpoint).order_by(LogCheckpoint.tree_size, LogCheckpoint.id)
+    ).all()
     try:
         keys = known_verifiers()
     except (lv.NoteError, ValueError) as error:
@@ -520,10 +571,13 @@ def verify_tree(batch_size: int = 5000) -> TreeResult:
             if key is None:
                 raise lv.NoteError(f"no known key for origin {checkpoint.origin}")
             if lv.parse_checkpoint(lv.open_note(checkpoint.note, key)) != lv.Checkpoint(
-                    checkpoint.origin, checkpoint.tree_size, bytes.fromhex(checkpoint.root_hash)):
+                checkpoint.origin, checkpoint.tree_size, bytes.fromhex(checkpoint.root_hash)
+            ):
                 raise lv.NoteError("the signed text differs from the stored size and root")
         except lv.NoteError as error:
-            return TreeResult(False, 0, 0, f"checkpoint {checkpoint.id} (size {checkpoint.tree_size}): {error}")
+            return TreeResult(
+                False, 0, 0, f"checkpoint {checkpoint.id} (size {checkpoint.tree_size}): {error}"
+            )
     compact = lv.CompactRange()
     pending = list(checkpoints)
     matched = 0
@@ -533,9 +587,11 @@ def verify_tree(batch_size: int = 5000) -> TreeResult:
         while pending and pending[0].tree_size == compact.size:
             checkpoint = pending.pop(0)
             if compact.root().hex() != checkpoint.root_hash:
-                return (f"the entries 0..{compact.size - 1} recomputed from the log rows do not give the root of "
-                        f"checkpoint {checkpoint.id} (size {checkpoint.tree_size}, published "
-                        f"{checkpoint.created_at:%Y-%m-%d %H:%M} UTC): history was rewritten")
+                return (
+                    f"the entries 0..{compact.size - 1} recomputed from the log rows do not give the root of "
+                    f"checkpoint {checkpoint.id} (size {checkpoint.tree_size}, published "
+                    f"{checkpoint.created_at:%Y-%m-%d %H:%M} UTC): history was rewritten"
+                )
             matched += 1
         return None
 
@@ -545,7 +601,9 @@ def verify_tree(batch_size: int = 5000) -> TreeResult:
         rows = db.session.execute(
             select(ModerationLog, LogLeaf.entry, LogLeaf.leaf_hash)
             .outerjoin(LogLeaf, LogLeaf.seq == ModerationLog.seq)
-            .where(ModerationLog.seq > last_seq).order_by(ModerationLog.seq).limit(batch_size)
+            .where(ModerationLog.seq > last_seq)
+            .order_by(ModerationLog.seq)
+            .limit(batch_size)
         ).all()
         if not rows:
             break
@@ -555,8 +613,9 @@ def verify_tree(batch_size: int = 5000) -> TreeResult:
             pseudonym = pseudonyms.get(row.actor_id) if row.actor_role in STAFF_ROLES else None  # type: ignore[arg-type]
             data = lv.entry_bytes(public_entry(row, index, pseudonym))
             value = lv.leaf_hash(data)
-            if stored_entry is not None and (stored_hash != value.hex()
-                                             or stored_entry.encode("utf-8", "surrogatepass") != data):
+            if stored_entry is not None and (
+                stored_hash != value.hex() or stored_entry.encode("utf-8", "surrogatepass") != data
+            ):
                 problem = f"entry {index} (log row {row.seq}) differs from its log row"
                 break
             compact.append(value)
@@ -565,11 +624,15 @@ def verify_tree(batch_size: int = 5000) -> TreeResult:
                 break
         db.session.expunge_all()
     if problem is None and pending:
-        problem = (f"checkpoint {pending[0].id} has {pending[0].tree_size} entries but the log only "
-                   f"{compact.size}: entries were deleted")
+        problem = (
+            f"checkpoint {pending[0].id} has {pending[0].tree_size} entries but the log only "
+            f"{compact.size}: entries were deleted"
+        )
     if problem is None and compact.size:
         stored_size = tree_size()
-        if stored_size and root_at(min(stored_size, compact.size)) != _prefix_root(min(stored_size, compact.size)):
+        if stored_size and root_at(min(stored_size, compact.size)) != _prefix_root(
+            min(stored_size, compact.size)
+        ):
             problem = "the stored tree nodes do not match the entries (proofs would fail)"
     if problem:
         return TreeResult(False, compact.size, matched, problem)
@@ -578,6 +641,8 @@ def verify_tree(batch_size: int = 5000) -> TreeResult:
 
 def _prefix_root(size: int) -> bytes:
     compact = lv.CompactRange()
-    for value in db.session.scalars(select(LogLeaf.leaf_hash).where(LogLeaf.idx < size).order_by(LogLeaf.idx)):
+    for value in db.session.scalars(
+        select(LogLeaf.leaf_hash).where(LogLeaf.idx < size).order_by(LogLeaf.idx)
+    ):
         compact.append(bytes.fromhex(value))
     return compact.root()

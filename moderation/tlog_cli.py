@@ -11,8 +11,11 @@ log_cli = AppGroup("log", help="Sign checkpoints of the public moderation log an
 
 
 @log_cli.command("checkpoint")
-@click.option("--if-due", is_flag=True,
-              help="Only if LOG_CHECKPOINT_MINUTES have passed since the last checkpoint (as the worker runs it).")
+@click.option(
+    "--if-due",
+    is_flag=True,
+    help="Only if LOG_CHECKPOINT_MINUTES have passed since the last checkpoint (as the worker runs it).",
+)
 def checkpoint(if_due):
     """Sign and publish a checkpoint if the log has grown since the last one."""
     from . import tlog
@@ -22,8 +25,10 @@ def checkpoint(if_due):
     if published:
         click.echo(f"Published checkpoint {latest.origin} size {latest.tree_size} root {latest.root_b64}")
     elif latest is not None:
-        click.echo(f"No new checkpoint: the latest ({latest.origin} size {latest.tree_size}) is current"
-                   + (" or not due yet." if if_due else "."))
+        click.echo(
+            f"No new checkpoint: the latest ({latest.origin} size {latest.tree_size}) is current"
+            + (" or not due yet." if if_due else ".")
+        )
     else:
         click.echo("No checkpoint published.")
 
@@ -52,5 +57,7 @@ def rotate_key(origin):
         sys.exit(1)
     click.echo(f"Old key: {old.verifier.vkey}")
     click.echo(f"New key: {new.verifier.vkey}")
-    click.echo("The hand-over is signed by both keys (/transparency/log/handovers); the old key file was kept "
-               "as log-signing-key.retired-* in the instance folder.")
+    click.echo(
+        "The hand-over is signed by both keys (/transparency/log/handovers); the old key file was kept "
+        "as log-signing-key.retired-* in the instance folder."
+    )

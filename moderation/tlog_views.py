@@ -105,12 +105,15 @@ def checkpoints():
     pages = max(1, math.ceil(total / CHECKPOINTS_PER_PAGE))
     page = _int_arg("page", 1, minimum=1)
     rows = db.session.scalars(
-        select(tlog.LogCheckpoint).order_by(tlog.LogCheckpoint.id)
-        .offset((page - 1) * CHECKPOINTS_PER_PAGE).limit(CHECKPOINTS_PER_PAGE)
+        select(tlog.LogCheckpoint)
+        .order_by(tlog.LogCheckpoint.id)
+        .offset((page - 1) * CHECKPOINTS_PER_PAGE)
+        .limit(CHECKPOINTS_PER_PAGE)
     ).all()
     cosigs = tlog.cosignatures_by_checkpoint([c.id for c in rows])
-    return jsonify(page=page, pages=pages, total=total,
-                   checkpoints=[_checkpoint_json(c, cosigs[c.id]) for c in rows])
+    return jsonify(
+        page=page, pages=pages, total=total, checkpoints=[_checkpoint_json(c, cosigs[c.id]) for c in rows]
+    )
 
 
 @bp.route("/checkpoints.atom")
@@ -156,10 +159,17 @@ def key():
 @bp.route("/handovers")
 def handovers():
     rows = db.session.scalars(select(tlog.LogKeyHandover).order_by(tlog.LogKeyHandover.id)).all()
-    return jsonify(handovers=[
-        {"old_key": h.old_key, "new_key": h.new_key, "note": h.note,
-         "created_at": h.created_at.isoformat(timespec="seconds")} for h in rows
-    ])
+    return jsonify(
+        handovers=[
+            {
+                "old_key": h.old_key,
+                "new_key": h.new_key,
+                "note": h.note,
+                "created_at": h.created_at.isoformat(timespec="seconds"),
+            }
+            for h in rows
+        ]
+    )
 
 
 @bp.route("/proof/inclusion")
@@ -183,8 +193,11 @@ def cosignature():
     size = request.args.get("size")
     if size is not None:
         size = _int_arg("size")
-    line = request.get_data(as_text=True) if request.mimetype != "application/x-www-form-urlencoded" \
+    line = (
+        request.get_data(as_text=True)
+        if request.mimetype != "application/x-www-form-urlencoded"
         else request.form.get("cosignature", "")
+    )
     cosig, created = tlog.add_cosignature(line, size)
     response = jsonify(witness=cosig.witness, timestamp=cosig.timestamp, created=created)
     response.status_code = 201 if created else 200
@@ -195,10 +208,18 @@ def review_log_context(review) -> dict:
     """What a review's verify page shows about its publication entry in the log."""
     leaf = tlog.publication_leaf("review", review.id)
     checkpoint = tlog.latest_checkpoint()
-    context: dict[str, Any] = {"log_leaf": leaf, "log_checkpoint": checkpoint, "log_proof": None,
-               "log_site": request.url_root.rstrip("/")}
-    if leaf is not None and checkpoint is not None and leaf.idx < checkpoint.tree_size \
-            and checkpoint.origin == tlog.signer().name:
+    context: dict[str, Any] = {
+        "log_leaf": leaf,
+        "log_checkpoint": checkpoint,
+        "log_proof": None,
+        "log_site": request.url_root.rstrip("/"),
+    }
+    if (
+        leaf is not None
+        and checkpoint is not None
+        and leaf.idx < checkpoint.tree_size
+        and checkpoint.origin == tlog.signer().name
+    ):
         context["log_proof"] = tlog.inclusion(leaf.idx, checkpoint.tree_size)
         context["log_note"] = tlog.served_note(checkpoint)
     if leaf is not None:

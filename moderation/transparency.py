@@ -53,6 +53,7 @@ def register_transparency_section(*args: str | Callable, app=None) -> None:
 
 # --- the period ------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Period:
     first_day: date
@@ -102,6 +103,7 @@ def parse_period(raw_from: str | None, raw_to: str | None, today: date | None = 
 
 
 # --- helpers ---------------------------------------------------------------------
+
 
 def _seconds_between(later, earlier):
     """Seconds from `earlier` to `later`, as an SQL expression for this database."""
@@ -158,6 +160,7 @@ def _plain(value):
 
 # --- built-in sections ---------------------------------------------------------------
 
+
 def review_numbers(start: datetime, end: datetime) -> tuple[str, dict]:
     """Reviews submitted, published, rejected and withdrawn per star rating;
     rejections per reason (and rating); median time from submission to decision."""
@@ -177,7 +180,8 @@ def review_numbers(start: datetime, end: datetime) -> tuple[str, dict]:
     )
     decisions = db.session.execute(
         select(Review.rating, log.action, func.count())
-        .select_from(Review).join(log, review_log)
+        .select_from(Review)
+        .join(log, review_log)
         .where(log.from_state == PENDING, log.action.in_(("approve", "auto_publish", "reject", "withdraw")))
         .group_by(Review.rating, log.action)
     ).all()
@@ -186,13 +190,15 @@ def review_numbers(start: datetime, end: datetime) -> tuple[str, dict]:
         by_action[action][rating] = int(count)
     rejected_by = db.session.execute(
         select(log.reason, Review.rating, func.count())
-        .select_from(Review).join(log, review_log)
+        .select_from(Review)
+        .join(log, review_log)
         .where(log.from_state == PENDING, log.action == "reject")
         .group_by(log.reason, Review.rating)
     ).all()
     removed_by = _counts(
         select(log.reason, func.count())
-        .select_from(Review).join(log, review_log)
+        .select_from(Review)
+        .join(log, review_log)
         .where(log.action == "remove")
         .group_by(log.reason)
     )
@@ -205,15 +211,17 @@ def review_numbers(start: datetime, end: datetime) -> tuple[str, dict]:
     for rating in RATINGS:
         published = by_action["approve"].get(rating, 0) + by_action["auto_publish"].get(rating, 0)
         rejected = by_action["reject"].get(rating, 0)
-        ratings.append({
-            "rating": rating,
-            "submitted": submitted.get(rating, 0),
-            "published": published,
-            "rejected": rejected,
-            "withdrawn_before_decision": by_action["withdraw"].get(rating, 0),
-            "share_rejected_percent": _share(rejected, published + rejected),
-            "median_hours_to_decision": _hours(medians.get(rating)),
-        })
+        ratings.append(
+            {
+                "rating": rating,
+                "submitted": submitted.get(rating, 0),
+                "published": published,
+                "rejected": rejected,
+                "withdrawn_before_decision": by_action["withdraw"].get(rating, 0),
+                "share_rejected_percent": _share(rejected, published + rejected),
+                "median_hours_to_decision": _hours(medians.get(rating)),
+            }
+        )
     reasons = []
     per_reason: dict[str, dict[int, int]] = {}
     for reason, rating, count in rejected_by:
@@ -221,12 +229,14 @@ def review_numbers(start: datetime, end: datetime) -> tuple[str, dict]:
     # Every reason is listed, even at zero, so the full list of reasons is public too.
     for code in [*REJECTION_REASONS, *sorted(set(per_reason) - set(REJECTION_REASONS))]:
         counts = per_reason.get(code, {})
-        reasons.append({
-            "reason": code,
-            "label": reason_label(code),
-            "by_rating": {str(r): counts.get(r, 0) for r in RATINGS},
-            "total": sum(counts.values()),
-        })
+        reasons.append(
+            {
+                "reason": code,
+                "label": reason_label(code),
+                "by_rating": {str(r): counts.get(r, 0) for r in RATINGS},
+                "total": sum(counts.values()),
+            }
+        )
     totals = {
         key: sum(row[key] for row in ratings)
         for key in ("submitted", "published", "rejected", "withdrawn_before_decision")
@@ -237,12 +247,14 @@ def review_numbers(start: datetime, end: datetime) -> tuple[str, dict]:
         {"reason": code, "label": reason_label(code), "count": count}
         for code, count in sorted(removed_by.items(), key=lambda pair: (-pair[1], pair[0] or ""))
     ]
-    return "moderation/transparency/reviews.html", {"reviews": {
-        "ratings": ratings,
-        "reasons": reasons,
-        "totals": totals,
-        "removed_after_publication": removed,
-    }}
+    return "moderation/transparency/reviews.html", {
+        "reviews": {
+            "ratings": ratings,
+            "reasons": reasons,
+            "totals": totals,
+            "removed_after_publication": removed,
+        }
+    }
 
 
 def _hours(seconds: float | None) -> float | None:
@@ -264,13 +276,14 @@ def decisions_by_kind(start: datetime, end: datetime) -> tuple[str, dict]:
     kinds = []
     for name in [*KINDS, *sorted(set(table) - set(KINDS))]:
         counts = table.get(name, {})
-        kinds.append({
-            "kind": name,
-            "label": KINDS[name].label if name in KINDS else name.replace("_", " ").capitalize(),
-            **{action: counts.get(action, 0) for action in actions},
-        })
+        kinds.append(
+            {
+                "kind": name,
+                "label": KINDS[name].label if name in KINDS else name.replace("_", " ").capitalize(),
+                **{action: counts.get(action, 0) for action in actions},
+            }
+        )
     return "moderation/transparency/kinds.html", {"all_content": kinds}
-
 
 
 def build_report(period: Period) -> list[dict]:
@@ -284,8 +297,12 @@ def build_report(period: Period) -> list[dict]:
 
 def report_as_json(period: Period, sections: list[dict]) -> dict:
     return {
-        "period": {"from": period.first_day.isoformat(), "to": period.last_day.isoformat(),
-                   "days": period.days, "timezone": "UTC"},
+        "period": {
+            "from": period.first_day.isoformat(),
+            "to": period.last_day.isoformat(),
+            "days": period.days,
+            "timezone": "UTC",
+        },
         "rejection_reasons": [{"code": code, "label": label} for code, label in REJECTION_REASONS.items()],
         "sections": {key: _plain(value) for section in sections for key, value in section["context"].items()},
     }

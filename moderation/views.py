@@ -70,6 +70,7 @@ def queue_age_short(moment) -> str:
 
 # --- the queue -------------------------------------------------------------------------
 
+
 def _item_prefix(kind_name: str, item_id: int) -> str:
     return f"{kind_name}-{item_id}"
 
@@ -77,9 +78,13 @@ def _item_prefix(kind_name: str, item_id: int) -> str:
 def _decision_forms(kind_name: str, item, next_url: str, approve_form=None, reject_form=None):
     prefix = _item_prefix(kind_name, item.id)
     if approve_form is None:
-        approve_form = ApproveForm(formdata=None, prefix=prefix, data={"version": item.version, "next": next_url})
+        approve_form = ApproveForm(
+            formdata=None, prefix=prefix, data={"version": item.version, "next": next_url}
+        )
     if reject_form is None:
-        reject_form = RejectForm(formdata=None, prefix=prefix, data={"version": item.version, "next": next_url})
+        reject_form = RejectForm(
+            formdata=None, prefix=prefix, data={"version": item.version, "next": next_url}
+        )
     return approve_form, reject_form
 
 
@@ -118,9 +123,15 @@ def _list_args(kind_filter, reason, order) -> dict:
     return args
 
 
-def _render_queue(kind_filter: str | None, page: int, bulk_form: BulkForm | None = None,
-                  next_url: str | None = None, status: int = 200, reason: str | None = None,
-                  order: str = "oldest"):
+def _render_queue(
+    kind_filter: str | None,
+    page: int,
+    bulk_form: BulkForm | None = None,
+    next_url: str | None = None,
+    status: int = 200,
+    reason: str | None = None,
+    order: str = "oldest",
+):
     counts = desk.desk_counts()
     labels = desk.tab_labels()
     if kind_filter and kind_filter not in labels:
@@ -186,11 +197,14 @@ def next_item():
         flash("Nothing else is waiting in this list.", "info")
         return redirect(url_for("moderation.queue", **args), 303)
     if row.subject_kind in KINDS:
-        return redirect(url_for("moderation.item", kind_name=row.subject_kind, item_id=row.subject_id, **args), 303)
+        return redirect(
+            url_for("moderation.item", kind_name=row.subject_kind, item_id=row.subject_id, **args), 303
+        )
     return redirect(row.url, 303)
 
 
 # --- one item: its page, approve, reject ---------------------------------------------------
+
 
 def _item_since(kind_name: str, item) -> datetime:
     """The item's place in the desk's order (flagged items sort by their first open flag)."""
@@ -211,14 +225,19 @@ def _open_flags(kind_name: str, item) -> list:
     return cache[(kind_name, item.id)]
 
 
-def _render_item(kind_name: str, item, status: int = 200, approve_form=None, reject_form=None,
-                 conflict: str | None = None):
+def _render_item(
+    kind_name: str, item, status: int = 200, approve_form=None, reject_form=None, conflict: str | None = None
+):
     kind = KINDS[kind_name]
     kind_filter, reason, order = _desk_filters(request.args)
     list_args = _list_args(kind_filter, reason, order)
     back_url = url_for("moderation.queue", **list_args)
-    default_next = url_for("moderation.next_item", **list_args, after=_item_since(kind_name, item).isoformat(),
-                           skip=f"{kind_name}:{item.id}")
+    default_next = url_for(
+        "moderation.next_item",
+        **list_args,
+        after=_item_since(kind_name, item).isoformat(),
+        skip=f"{kind_name}:{item.id}",
+    )
     next_url = (approve_form or reject_form).next.data if (approve_form or reject_form) else None
     next_url = _back(next_url or default_next)
     in_queue = item.status in QUEUE_STATES
@@ -267,8 +286,13 @@ def approve(kind_name, item_id):
     try:
         services.approve_submission(kind_name, item_id, current_user, expected_version=form.version.data)
     except AlreadyDecided as error:
-        return _render_item(kind_name, services.load_subject(kind_name, item_id), 409,
-                            approve_form=form, conflict=error.message)
+        return _render_item(
+            kind_name,
+            services.load_subject(kind_name, item_id),
+            409,
+            approve_form=form,
+            conflict=error.message,
+        )
     except ValidationFailed as error:
         apply_errors(form, error)
         return _render_item(kind_name, services.load_subject(kind_name, item_id), 422, approve_form=form)
@@ -285,21 +309,36 @@ def reject(kind_name, item_id):
         return _render_item(kind_name, subject, 422, reject_form=form)
     decide = services.remove_submission if subject.status == HIDDEN else services.reject_submission
     try:
-        decide(kind_name, item_id, current_user, reason=form.reason.data, note=form.note.data or None,
-               expected_version=form.version.data)
+        decide(
+            kind_name,
+            item_id,
+            current_user,
+            reason=form.reason.data,
+            note=form.note.data or None,
+            expected_version=form.version.data,
+        )
     except AlreadyDecided as error:
-        return _render_item(kind_name, services.load_subject(kind_name, item_id), 409,
-                            reject_form=form, conflict=error.message)
+        return _render_item(
+            kind_name,
+            services.load_subject(kind_name, item_id),
+            409,
+            reject_form=form,
+            conflict=error.message,
+        )
     except ValidationFailed as error:
         apply_errors(form, error)
         return _render_item(kind_name, services.load_subject(kind_name, item_id), 422, reject_form=form)
     done = "Removed" if subject.status == "removed" else "Rejected"
-    flash(f"{done}: {KINDS[kind_name].label} #{item_id} ({reason_label(form.reason.data)}). "
-          "The author has been told why.", "success")
+    flash(
+        f"{done}: {KINDS[kind_name].label} #{item_id} ({reason_label(form.reason.data)}). "
+        "The author has been told why.",
+        "success",
+    )
     return redirect(_back(form.next.data), 303)
 
 
 # --- bulk ------------------------------------------------------------------------------------
+
 
 def _queue_view_of(next_url: str | None) -> tuple[str | None, int, str | None, str]:
     """The filters and page a moderator came from, to show the same list again."""
@@ -314,8 +353,13 @@ def bulk():
     next_url = _back(form.next.data)
     if form.validate_on_submit():
         try:
-            result = services.decide_many(form.items(), form.action, current_user,
-                                          reason=form.reason.data or None, note=form.note.data or None)
+            result = services.decide_many(
+                form.items(),
+                form.action,
+                current_user,
+                reason=form.reason.data or None,
+                note=form.note.data or None,
+            )
         except ValidationFailed as error:
             apply_errors(form, error)
         else:
@@ -324,8 +368,9 @@ def bulk():
     kind_filter, page, reason, order = _queue_view_of(next_url)
     if kind_filter not in desk.tab_labels():
         kind_filter = None
-    return _render_queue(kind_filter, page, bulk_form=form, next_url=next_url, status=422, reason=reason,
-                         order=order)
+    return _render_queue(
+        kind_filter, page, bulk_form=form, next_url=next_url, status=422, reason=reason, order=order
+    )
 
 
 def _flash_bulk_result(action: str, reason: str | None, result: dict) -> None:
@@ -341,6 +386,7 @@ def _flash_bulk_result(action: str, reason: str | None, result: dict) -> None:
 
 
 # --- transparency (public) -------------------------------------------------------------------
+
 
 def _period_or_errors():
     form = PeriodForm(request.args)
@@ -359,16 +405,28 @@ def _period_or_errors():
 def transparency():
     form, period, error = _period_or_errors()
     if error is not None:
-        return render_template("moderation/transparency.html", form=form, period=None,
-                               sections_html=[], error=error.message, reasons=REJECTION_REASONS.items(),
-                               default=default_period()), 422
+        return render_template(
+            "moderation/transparency.html",
+            form=form,
+            period=None,
+            sections_html=[],
+            error=error.message,
+            reasons=REJECTION_REASONS.items(),
+            default=default_period(),
+        ), 422
     sections_html = [
         Markup(render_template(section["template"], period=period, **section["context"]))
         for section in build_report(period)
     ]
-    return render_template("moderation/transparency.html", form=form, period=period,
-                           sections_html=sections_html, error=None, reasons=REJECTION_REASONS.items(),
-                           default=default_period())
+    return render_template(
+        "moderation/transparency.html",
+        form=form,
+        period=period,
+        sections_html=sections_html,
+        error=None,
+        reasons=REJECTION_REASONS.items(),
+        default=default_period(),
+    )
 
 
 @bp.route("/transparency.json")
@@ -383,11 +441,18 @@ def transparency_json():
 
 # --- the moderators' statistics --------------------------------------------------------------
 
+
 @bp.route("/moderation/stats")
 def stats():
     from .stats import ACTION_LABELS, DECISIONS, PERIODS, desk_stats, format_wait
 
     raw = request.args.get("days") or ""
     days = int(raw) if raw.isascii() and raw.isdigit() and int(raw) in PERIODS else 30
-    return render_template("moderation/stats.html", stats=desk_stats(current_user, days), periods=PERIODS,
-                           actions=DECISIONS, action_labels=ACTION_LABELS, format_wait=format_wait)
+    return render_template(
+        "moderation/stats.html",
+        stats=desk_stats(current_user, days),
+        periods=PERIODS,
+        actions=DECISIONS,
+        action_labels=ACTION_LABELS,
+        format_wait=format_wait,
+    )

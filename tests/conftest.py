@@ -176,8 +176,12 @@ def make_user(app):
 
     counter = iter(range(1, 10_000))
 
-    def make(role: str = "member", email: str | None = None, display_name: str | None = None,
-             password: str = STRONG_PASSWORD):
+    def make(
+        role: str = "member",
+        email: str | None = None,
+        display_name: str | None = None,
+        password: str = STRONG_PASSWORD,
+    ):
         n = next(counter)
         return services.register_user(
             email or f"{role}{n}@example.com",

@@ -28,7 +28,6 @@ PASSWORD_RESET = "password_reset"
 DISPLAY_NAME_MAX = 80
 
 
-
 def hash_password(password: str) -> str:
     return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
@@ -48,6 +47,7 @@ def _spend_hash_time(password: str) -> None:
     so an unknown address cost two hashes and was easy to tell apart by timing.)
     """
     check_password_hash(_dummy_password_hash(), password)
+
 
 # Hooks that other areas register to add their data to the export and to act
 # on account deletion (reviews, forum posts...), so accounts need not know them.
@@ -89,10 +89,14 @@ def normalise_email(raw: str, field: str = "email", *, for_sending: bool = True)
     if for_sending and not current_app.config.get("MAIL_SMTPUTF8") and not info.local_part.isascii():
         # Without SMTPUTF8 our mail server cannot send to such an address: refuse it now
         # rather than accept it and never deliver the mail it is for.
-        raise ValidationFailed(field_errors={field: [
-            "We cannot send mail to an address with accented or non-Latin letters before the @. "
-            "Please use another address."
-        ]})
+        raise ValidationFailed(
+            field_errors={
+                field: [
+                    "We cannot send mail to an address with accented or non-Latin letters before the @. "
+                    "Please use another address."
+                ]
+            }
+        )
     return info.normalized.lower()
 
 
@@ -100,14 +104,14 @@ def clean_display_name(raw: str) -> str:
     if not isinstance(raw, str) or not raw.strip():
         raise ValidationFailed(field_errors={"display_name": ["Enter a display name."]})
     if len(raw) > DISPLAY_NAME_MAX:
-        raise ValidationFailed(
-            field_errors={"display_name": [f"Use at most {DISPLAY_NAME_MAX} characters."]}
-        )
+        raise ValidationFailed(field_errors={"display_name": [f"Use at most {DISPLAY_NAME_MAX} characters."]})
     # Names are shown beside public content: no invisible or control characters.
     if any(unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Co", "Cn"} for ch in raw):
         raise ValidationFailed(
             field_errors={
-                "display_name": ["Use letters, digits, spaces and punctuation only (no control or invisible characters)."]
+                "display_name": [
+                    "Use letters, digits, spaces and punctuation only (no control or invisible characters)."
+                ]
             }
         )
     return raw.strip()
@@ -199,9 +203,7 @@ def request_password_reset(email: str) -> None:
 
 def _usable_token(token: str, purpose: str) -> AuthToken:
     record = db.session.scalar(
-        select(AuthToken).where(
-            AuthToken.token_hash == hash_token(token), AuthToken.purpose == purpose
-        )
+        select(AuthToken).where(AuthToken.token_hash == hash_token(token), AuthToken.purpose == purpose)
     )
     if record is None or record.used_at is not None or record.expires_at <= utcnow():
         raise Gone("This link has expired or has already been used. Please ask for a new one.")
@@ -217,11 +219,14 @@ def reset_password(token: str, new_password: str) -> User:
     user = record.user
     _check_password(new_password, user.email, user.display_name)
     # Conditional update: of two simultaneous uses, exactly one wins.
-    claimed = cast(CursorResult, db.session.execute(
-        AuthToken.__table__.update()
-        .where(AuthToken.id == record.id, AuthToken.used_at.is_(None))
-        .values(used_at=utcnow())
-    )).rowcount
+    claimed = cast(
+        CursorResult,
+        db.session.execute(
+            AuthToken.__table__.update()
+            .where(AuthToken.id == record.id, AuthToken.used_at.is_(None))
+            .values(used_at=utcnow())
+        ),
+    ).rowcount
     if claimed != 1:
         db.session.rollback()
         raise Gone("This link has already been used.")
@@ -262,9 +267,7 @@ def change_email(user: User, new_email: str, current_password: str) -> None:
     if new_email == user.email:
         return
     if find_user_by_email(new_email) is not None:
-        raise ValidationFailed(
-            field_errors={"email": ["Another account already uses this email address."]}
-        )
+        raise ValidationFailed(field_errors={"email": ["Another account already uses this email address."]})
     old_email = user.email
     user.email = new_email
     # Tell the old address, so a hijacked session cannot quietly take the account.
@@ -316,9 +319,7 @@ def delete_account(user: User, password: str) -> None:
 
 def create_user_from_cli(email: str, password: str, role: str, display_name: str | None) -> User:
     email_normalised = normalise_email(email)
-    return register_user(
-        email_normalised, display_name or email_normalised.split("@", 1)[0], password, role
-    )
+    return register_user(email_normalised, display_name or email_normalised.split("@", 1)[0], password, role)
 
 
 def set_role(email: str, role: str) -> User:

@@ -54,8 +54,10 @@ class MemberSuspension(db.Model):  # type: ignore[name-defined]  # db.Model is d
         return self.lifted_at is None and self.ends_at > utcnow()
 
     def explanation(self) -> str:
-        return (f"Your account is suspended until the end of {self.last_day:%d %B %Y} (UTC), "
-                f"so you cannot post. The moderators' reason: {self.reason}")
+        return (
+            f"Your account is suspended until the end of {self.last_day:%d %B %Y} (UTC), "
+            f"so you cannot post. The moderators' reason: {self.reason}"
+        )
 
 
 class Suspended(PermissionDenied):
@@ -71,8 +73,11 @@ def active_suspension(user) -> MemberSuspension | None:
         return None
     return db.session.scalar(
         select(MemberSuspension)
-        .where(MemberSuspension.user_id == user.id, MemberSuspension.lifted_at.is_(None),
-               MemberSuspension.ends_at > utcnow())
+        .where(
+            MemberSuspension.user_id == user.id,
+            MemberSuspension.lifted_at.is_(None),
+            MemberSuspension.ends_at > utcnow(),
+        )
         .order_by(MemberSuspension.ends_at.desc())
         .limit(1)
     )
@@ -92,7 +97,9 @@ def _check_suspension_fields(reason, until) -> datetime:
     if not isinstance(reason, str) or not reason.strip():
         errors["reason"] = ["Say why: the member is shown this reason."]
     elif len(reason) > SUSPENSION_REASON_MAX:
-        errors["reason"] = [f"The reason is {len(reason)} characters long; the limit is {SUSPENSION_REASON_MAX}."]
+        errors["reason"] = [
+            f"The reason is {len(reason)} characters long; the limit is {SUSPENSION_REASON_MAX}."
+        ]
     elif "\x00" in reason:
         errors["reason"] = ["The reason contains a NUL character, which cannot be stored. Please remove it."]
     ends_at = None
@@ -128,13 +135,23 @@ def suspend_member(moderator: User, member_id: int, reason: str, until: date) ->
     if member.is_moderator:
         raise PermissionDenied("Moderators and admins are not suspended; change their role instead.")
     ends_at = _check_suspension_fields(reason, until)
-    suspension = MemberSuspension(user_id=member.id, reason=reason, ends_at=ends_at, created_by_id=moderator.id)
+    suspension = MemberSuspension(
+        user_id=member.id, reason=reason, ends_at=ends_at, created_by_id=moderator.id
+    )
     db.session.add(suspension)
     db.session.flush()
     # The log keeps ids and a fingerprint of the reason, never the words.
-    append_log(actor=moderator, subject_kind="member", subject_id=member.id, action="suspend",
-               fingerprint=content_fingerprint("", reason), reference=f"until {suspension.last_day.isoformat()}")
-    queue_mail(member.email, "Your account is suspended", "member_suspended", member=member, suspension=suspension)
+    append_log(
+        actor=moderator,
+        subject_kind="member",
+        subject_id=member.id,
+        action="suspend",
+        fingerprint=content_fingerprint("", reason),
+        reference=f"until {suspension.last_day.isoformat()}",
+    )
+    queue_mail(
+        member.email, "Your account is suspended", "member_suspended", member=member, suspension=suspension
+    )
     db.session.commit()
     return suspension
 
@@ -147,37 +164,55 @@ def lift_suspension(moderator: User, suspension_id: int) -> MemberSuspension:
     suspension = db.session.get(MemberSuspension, suspension_id)
     if suspension is None:
         raise NotFound("There is no such suspension.")
-    lifted = cast(CursorResult, db.session.execute(
-        update(MemberSuspension)
-        .where(MemberSuspension.id == suspension.id, MemberSuspension.lifted_at.is_(None))
-        .values(lifted_at=utcnow(), lifted_by_id=moderator.id)
-        .execution_options(synchronize_session=False)
-    )).rowcount
+    lifted = cast(
+        CursorResult,
+        db.session.execute(
+            update(MemberSuspension)
+            .where(MemberSuspension.id == suspension.id, MemberSuspension.lifted_at.is_(None))
+            .values(lifted_at=utcnow(), lifted_by_id=moderator.id)
+            .execution_options(synchronize_session=False)
+        ),
+    ).rowcount
     if lifted:
-        append_log(actor=moderator, subject_kind="member", subject_id=suspension.user_id, action="lift_suspension",
-                   reference=f"suspension {suspension.id}")
+        append_log(
+            actor=moderator,
+            subject_kind="member",
+            subject_id=suspension.user_id,
+            action="lift_suspension",
+            reference=f"suspension {suspension.id}",
+        )
     db.session.commit()
     db.session.refresh(suspension)
     return suspension
 
 
 def suspensions_of(user) -> list[MemberSuspension]:
-    return list(db.session.scalars(
-        select(MemberSuspension).where(MemberSuspension.user_id == user.id).order_by(MemberSuspension.created_at)
-    ))
+    return list(
+        db.session.scalars(
+            select(MemberSuspension)
+            .where(MemberSuspension.user_id == user.id)
+            .order_by(MemberSuspension.created_at)
+        )
+    )
 
 
 def active_suspensions() -> list[MemberSuspension]:
-    return list(db.session.scalars(
-        select(MemberSuspension)
-        .where(MemberSuspension.lifted_at.is_(None), MemberSuspension.ends_at > utcnow())
-        .order_by(MemberSuspension.ends_at)
-    ))
+    return list(
+        db.session.scalars(
+            select(MemberSuspension)
+            .where(MemberSuspension.lifted_at.is_(None), MemberSuspension.ends_at > utcnow())
+            .order_by(MemberSuspension.ends_at)
+        )
+    )
 
 
 def export_suspensions(user) -> list[dict]:
     return [
-        {"reason": s.reason, "created_at": s.created_at.isoformat(), "ends_at": s.ends_at.isoformat(),
-         "lifted_at": s.lifted_at.isoformat() if s.lifted_at else None}
+        {
+            "reason": s.reason,
+            "created_at": s.created_at.isoformat(),
+            "ends_at": s.ends_at.isoformat(),
+            "lifted_at": s.lifted_at.isoformat() if s.lifted_at else None,
+        }
         for s in suspensions_of(user)
     ]

@@ -221,6 +221,4 @@ def delete_account():
             _end_session()
             flash("Your account was deleted.", "info")
             return redirect(url_for("main.index"))
-    return render_form(
-        "accounts/delete.html", form, explanations=services.deletion_explanations
-    )
+    return render_form("accounts/delete.html", form, explanations=services.deletion_explanations)

@@ -17,7 +17,10 @@ from .models import BlogPost
 
 # (title, final state, body in Markdown): written for our shop, no placeholder text.
 POSTS = [
-    ("Welcome to our community blog", "published", """\
+    (
+        "Welcome to our community blog",
+        "published",
+        """\
 We have sold cables, adapters, monitors and audio gear for a long time, and the questions we hear most are
 the same ones you ask each other: *which cable do I need for my laptop?*, *will this hub drive two screens?*,
 *are these headphones comfortable with glasses?* This blog, the forums and the product reviews are where
@@ -39,8 +42,12 @@ appear; most are published within a day.
 > The best review we ever received was two stars and completely right. We changed supplier because of it.
 
 Thank you for being here.
-"""),
-    ("How we moderate reviews, comments and forum posts", "published", """\
+""",
+    ),
+    (
+        "How we moderate reviews, comments and forum posts",
+        "published",
+        """\
 People trust reviews only if they know nobody has tidied them up. So here is exactly what our moderators
 can and cannot do, and what happens to what you write.
 
@@ -96,8 +103,12 @@ records who decided, when and why, but not the text itself. The numbers are publ
 [transparency page](/transparency).
 
 Questions about a decision? Ask in the [forums](/forums): moderators read there too.
-"""),
-    ("Five ways to make a USB-C cable last", "published", """\
+""",
+    ),
+    (
+        "Five ways to make a USB-C cable last",
+        "published",
+        """\
 Most cables we see come back for the same reason: the last centimetre next to the plug gave up. A few habits
 make a cable last years instead of months.
 
@@ -120,19 +131,28 @@ make a cable last years instead of months.
 | Connect a monitor over USB-C | USB4 or Thunderbolt-rated cable |
 
 Still not sure? Ask in the [forums](/forums): there is always someone who has the same laptop.
-"""),
-    ("Autumn sale preview (draft)", "draft", """\
+""",
+    ),
+    (
+        "Autumn sale preview (draft)",
+        "draft",
+        """\
 Our autumn sale starts on the first Monday of October and runs for a week.
 
 - Up to 30% off monitors, including the 27" QHD model.
 - Two cables for the price of one on every braided USB-C cable.
 
 *Prices to be confirmed by the buying team before publishing.*
-"""),
-    ("Store opening hours over the holidays", "unpublished", """\
+""",
+    ),
+    (
+        "Store opening hours over the holidays",
+        "unpublished",
+        """\
 Our support line and warehouse close from 24 to 26 December and on 1 January. Orders placed in between
 ship on the next working day. The community stays open throughout; moderation may take a little longer.
-"""),
+""",
+    ),
 ]
 
 COMMENTS_PUBLISHED = [
@@ -140,11 +160,13 @@ COMMENTS_PUBLISHED = [
     "Will there be a post on monitor arms? Mine sags after a month and I am not sure it is the arm or the screen.",
     "Nice that moderators cannot edit reviews. That is the first thing I wonder about on any shop site.",
 ]
+
+
 def _member(n: int) -> User | None:
     return db.session.scalar(select(User).where(User.email == f"member{n}@{DEMO_DOMAIN}"))
 
 
-def load_blog(fake):
+def load_blog(rng):
     editor, password = ensure_user(f"editor@{DEMO_DOMAIN}", "Demo editor", "editor")
     db.session.commit()
     if password:
@@ -164,10 +186,10 @@ def load_blog(fake):
         created += 1
     yield f"Blog posts: {created} created, {len(POSTS) - created} already there (published, a draft, an unpublished one)."
     if created and moderator is not None:
-        yield from _load_comments(fake, posts[0], moderator)
+        yield from _load_comments(rng, posts[0], moderator)
 
 
-def _load_comments(fake, post: BlogPost, moderator: User):
+def _load_comments(rng, post: BlogPost, moderator: User):
     """One comment in each state the moderation machine knows, on the first post."""
     members = [m for m in (_member(n) for n in range(1, 13)) if m is not None]
     if len(members) < 9:
@@ -180,7 +202,9 @@ def _load_comments(fake, post: BlogPost, moderator: User):
     for member, text in zip(members[:3], COMMENTS_PUBLISHED):
         approved = comment(member, text)
         moderation.approve_submission("blog_comment", approved.id, moderator)
-    comment(members[3], "Is the forum also going to cover audio? I have questions about DACs.")  # stays pending
+    comment(
+        members[3], "Is the forum also going to cover audio? I have questions about DACs."
+    )  # stays pending
     rejected = comment(members[4], "Cheap watches at https://spam.example/watches !!!")
     moderation.reject_submission("blog_comment", rejected.id, moderator, reason="spam")
     withdrawn = comment(members[5], "Oops, posted this under the wrong post. Ignore me.")
@@ -191,8 +215,9 @@ def _load_comments(fake, post: BlogPost, moderator: User):
     removed = comment(members[8], "Whoever wrote this is an idiot and so is everyone who agrees.")
     moderation.approve_submission("blog_comment", removed.id, moderator)
     moderation.remove_submission("blog_comment", removed.id, moderator, reason="abusive")
-    yield ("Blog comments: 3 published, 1 pending, 1 rejected, 1 withdrawn, "
-           f"1 hidden ({flagged}), 1 removed.")
+    yield (
+        f"Blog comments: 3 published, 1 pending, 1 rejected, 1 withdrawn, 1 hidden ({flagged}), 1 removed."
+    )
 
 
 def _flag_until_hidden(comment, flaggers) -> str:

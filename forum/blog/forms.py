@@ -6,7 +6,9 @@ from wtforms import HiddenField, StringField, TextAreaField
 
 class PostForm(FlaskForm):
     title = StringField("Title")
-    body = TextAreaField("Text (Markdown: **bold**, _italic_, [link](https://…), lists, > quotes; no images or HTML)")
+    body = TextAreaField(
+        "Text (Markdown: **bold**, _italic_, [link](https://…), lists, > quotes; no images or HTML)"
+    )
     # The version the editor loaded: saving over someone else's newer change is refused.
     version = HiddenField()
 
@@ -19,4 +21,3 @@ class ConfirmForm(FlaskForm):
     """A POST button with nothing but the CSRF token (and the version it acts on)."""
 
     version = HiddenField()
-

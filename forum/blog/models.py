@@ -43,7 +43,9 @@ class BlogPost(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     # Bumped by every save: an editor's form names the version it was loaded
     # from, so two editors cannot silently overwrite each other.
     version: Mapped[int] = mapped_column(Integer, default=1)
-    author_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"), index=True)
+    author_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # First publication; kept when a post is unpublished and published again.

@@ -51,6 +51,7 @@ EXCERPT_CHARS = 280
 
 # --- who may do what ----------------------------------------------------------
 
+
 def can_write(user) -> bool:
     return bool(user is not None and user.is_authenticated and user.role in WRITER_ROLES)
 
@@ -82,6 +83,7 @@ def comment_block_reason(user) -> str | None:
 
 # --- posts: writing -------------------------------------------------------------
 
+
 def slugify(title: str) -> str:
     """An ASCII address from the title: "Café & Co. — 2026!" -> "cafe-co-2026"."""
     text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii").lower()
@@ -93,9 +95,7 @@ def slugify(title: str) -> str:
 
 def _unique_slug(title: str, post_id: int | None = None) -> str:
     base = slugify(title)
-    taken_query = select(BlogPost.slug).where(
-        (BlogPost.slug == base) | BlogPost.slug.like(base + "-%")
-    )
+    taken_query = select(BlogPost.slug).where((BlogPost.slug == base) | BlogPost.slug.like(base + "-%"))
     if post_id is not None:
         taken_query = taken_query.where(BlogPost.id != post_id)
     taken = set(db.session.scalars(taken_query)) | RESERVED_SLUGS
@@ -162,7 +162,9 @@ def _commit_post(post: BlogPost) -> None:
         db.session.commit()
     except StaleDataError:
         db.session.rollback()
-        raise Conflict("Someone else changed this post while you were editing. Reload it to see their changes.") from None
+        raise Conflict(
+            "Someone else changed this post while you were editing. Reload it to see their changes."
+        ) from None
     except IntegrityError:
         # Two posts with the same title saved at the same moment: the slug is taken.
         db.session.rollback()
@@ -203,11 +205,14 @@ def _check_version(post: BlogPost, expected_version) -> None:
     except (TypeError, ValueError):
         expected = -1
     if expected != post.version:
-        raise Conflict("Someone else changed this post while you were editing. Reload it to see their changes.")
+        raise Conflict(
+            "Someone else changed this post while you were editing. Reload it to see their changes."
+        )
 
 
-def update_post(user, post_id: int, title: str, body: str, *, expected_version=None,
-                publish: bool = False) -> BlogPost:
+def update_post(
+    user, post_id: int, title: str, body: str, *, expected_version=None, publish: bool = False
+) -> BlogPost:
     """Save an edit (and optionally publish). The slug follows the title until first publication."""
     post = get_post_for_staff(user, post_id)
     _check_version(post, expected_version)
@@ -260,7 +265,9 @@ def delete_draft(user, post_id: int, expected_version=None) -> None:
 
 def staff_posts() -> dict[str, list[BlogPost]]:
     posts = db.session.scalars(
-        select(BlogPost).options(joinedload(BlogPost.author)).order_by(BlogPost.updated_at.desc(), BlogPost.id.desc())
+        select(BlogPost)
+        .options(joinedload(BlogPost.author))
+        .order_by(BlogPost.updated_at.desc(), BlogPost.id.desc())
     ).all()
     grouped: dict[str, list] = {DRAFT: [], PUBLISHED: [], UNPUBLISHED: []}
     for post in posts:
@@ -269,6 +276,7 @@ def staff_posts() -> dict[str, list[BlogPost]]:
 
 
 # --- posts: reading -------------------------------------------------------------
+
 
 def published_posts_query():
     return (
@@ -280,7 +288,9 @@ def published_posts_query():
 
 
 def published_posts(page: int = 1, per_page: int = POSTS_PER_PAGE):
-    return db.paginate(published_posts_query(), page=page, per_page=per_page, max_per_page=50, error_out=False)
+    return db.paginate(
+        published_posts_query(), page=page, per_page=per_page, max_per_page=50, error_out=False
+    )
 
 
 def get_published_post(slug: str) -> BlogPost:
@@ -292,7 +302,11 @@ def get_published_post(slug: str) -> BlogPost:
 
 def render_post_body(post_or_body) -> Markup:
     """A post's sanitised HTML: stored once per revision for published posts (forum.speed.rendered)."""
-    if isinstance(post_or_body, BlogPost) and post_or_body.id is not None and post_or_body.status == PUBLISHED:
+    if (
+        isinstance(post_or_body, BlogPost)
+        and post_or_body.id is not None
+        and post_or_body.status == PUBLISHED
+    ):
         from forum.speed import rendered
 
         return rendered.html_of(post_or_body)
@@ -307,6 +321,7 @@ def excerpt(post: BlogPost, limit: int = EXCERPT_CHARS) -> str:
 
 
 # --- comments ---------------------------------------------------------------------
+
 
 def _check_comment_body(body) -> None:
     problem = None
@@ -350,8 +365,13 @@ def published_comments_query(post: BlogPost):
 
 
 def published_comments(post: BlogPost, page: int = 1, per_page: int | None = None):
-    return db.paginate(published_comments_query(post), page=page, per_page=per_page or COMMENTS_PER_PAGE,
-                       max_per_page=100, error_out=False)
+    return db.paginate(
+        published_comments_query(post),
+        page=page,
+        per_page=per_page or COMMENTS_PER_PAGE,
+        max_per_page=100,
+        error_out=False,
+    )
 
 
 def comment_counts(post_ids) -> dict[int, int]:
@@ -410,6 +430,7 @@ def withdraw_comment(user: User, comment_id: int) -> BlogComment:
 
 # --- the moderated kind ----------------------------------------------------------------
 
+
 def _erase_comment(comment: BlogComment) -> None:
     comment.body = None
 
@@ -457,6 +478,7 @@ def _comment_id_from_anchor(view_args: dict) -> int | None:
 
 # --- accounts integration -------------------------------------------------------------
 
+
 def export_blog_comments(user: User) -> list[dict]:
     return [
         {
@@ -481,6 +503,7 @@ def remove_comments_of_deleted_account(user: User) -> None:
 
 
 # --- search -----------------------------------------------------------------------------
+
 
 def _post_is_public(post: BlogPost) -> bool:
     return post.status == PUBLISHED
@@ -552,4 +575,3 @@ def register_search() -> None:
             label="Blog comment",
         )
     )
-

@@ -35,6 +35,7 @@ def _page_arg() -> int:
 
 # --- public pages ---------------------------------------------------------------
 
+
 @bp.route("/blog")
 def index():
     posts = services.published_posts(_page_arg())
@@ -86,8 +87,11 @@ def add_comment(slug: str):
             if comment.status == "published":
                 flash("Your comment is published.", "success")
                 return redirect(url_for("blog.comment", comment_id=comment.id))
-            flash("Thank you! A moderator will read your comment before it appears. "
-                  "We will email you when it is published.", "success")
+            flash(
+                "Thank you! A moderator will read your comment before it appears. "
+                "We will email you when it is published.",
+                "success",
+            )
             return redirect(url_for("blog.post", slug=slug, _anchor="comments"))
     return _post_page(services.get_published_post(slug), form, 422)
 
@@ -97,8 +101,14 @@ def comment(comment_id: int):
     """A comment's permanent address: the page of its post where it is shown."""
     comment = services.get_public_comment(comment_id)
     page = services.comment_page_number(comment)
-    return redirect(url_for("blog.post", slug=comment.post.slug, page=page if page > 1 else None,
-                            _anchor=f"comment-{comment.id}"))
+    return redirect(
+        url_for(
+            "blog.post",
+            slug=comment.post.slug,
+            page=page if page > 1 else None,
+            _anchor=f"comment-{comment.id}",
+        )
+    )
 
 
 @bp.route("/blog/comments/<int:comment_id>/delete", methods=["POST"])
@@ -114,6 +124,7 @@ def delete_comment(comment_id: int):
 
 # --- staff pages -------------------------------------------------------------------
 
+
 @bp.route("/blog/manage")
 @login_required
 def manage():
@@ -125,7 +136,9 @@ def manage():
 
 def _editor_page(form, post=None, preview=None, status: int | None = None):
     """The writing form; status 422 when a save failed validation, 409 on an edit conflict."""
-    context = dict(post=post, preview=preview, unpublish_form=ConfirmForm(version=post.version) if post else None)
+    context = dict(
+        post=post, preview=preview, unpublish_form=ConfirmForm(version=post.version) if post else None
+    )
     if status is None:
         return render_form("blog/edit.html", form, **context)
     return render_template("blog/edit.html", form=form, **context), status
@@ -147,7 +160,9 @@ def new_post():
         if action not in ("save", "publish"):
             abort(400)
         try:
-            post = services.create_post(current_user, form.title.data, form.body.data, publish=action == "publish")
+            post = services.create_post(
+                current_user, form.title.data, form.body.data, publish=action == "publish"
+            )
         except ValidationFailed as error:
             apply_errors(form, error)
         else:
@@ -159,8 +174,12 @@ def _after_save(post, action: str):
     if action == "publish" or post.status == PUBLISHED:
         flash("The post is published." if action == "publish" else "Your changes are published.", "success")
         return redirect(url_for("blog.post", slug=post.slug))
-    flash("Draft saved. It is not visible to the public." if post.status == DRAFT
-          else "Saved. The post stays unpublished.", "success")
+    flash(
+        "Draft saved. It is not visible to the public."
+        if post.status == DRAFT
+        else "Saved. The post stays unpublished.",
+        "success",
+    )
     return redirect(url_for("blog.edit_post", post_id=post.id))
 
 
@@ -176,8 +195,14 @@ def edit_post(post_id: int):
         if action not in ("save", "publish"):
             abort(400)
         try:
-            post = services.update_post(current_user, post_id, form.title.data, form.body.data,
-                                        expected_version=form.version.data, publish=action == "publish")
+            post = services.update_post(
+                current_user,
+                post_id,
+                form.title.data,
+                form.body.data,
+                expected_version=form.version.data,
+                publish=action == "publish",
+            )
         except ValidationFailed as error:
             apply_errors(form, error)
         except Conflict:
@@ -222,8 +247,12 @@ def publish_post(post_id: int):
 @bp.route("/blog/manage/<int:post_id>/unpublish", methods=["POST"])
 @login_required
 def unpublish_post(post_id: int):
-    return _state_change(post_id, services.unpublish_post,
-                         "The post is unpublished: it is no longer on the blog, in the feed or in search.", False)
+    return _state_change(
+        post_id,
+        services.unpublish_post,
+        "The post is unpublished: it is no longer on the blog, in the feed or in search.",
+        False,
+    )
 
 
 @bp.route("/blog/manage/<int:post_id>/delete", methods=["POST"])

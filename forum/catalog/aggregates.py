@@ -44,7 +44,9 @@ def recount_products(product_ids) -> None:
     for product_id in ids:
         values = dict(zip(KEPT_COLUMNS, counted.get(product_id, zero)))
         db.session.execute(
-            update(Product).where(Product.id == product_id).values(**values)
+            update(Product)
+            .where(Product.id == product_id)
+            .values(**values)
             .execution_options(synchronize_session="fetch")
         )
 

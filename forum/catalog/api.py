@@ -36,15 +36,21 @@ def review_json(review, extras=None) -> dict:
         "verified_purchase": bool(extras.verified_purchase),
         "helpful_count": extras.helpful_count,
         "photos": [
-            {"url": url_for("catalog.photo", file_name=p.file_name, _external=True), "sha256": p.sha256,
-             "width": p.width, "height": p.height}
+            {
+                "url": url_for("catalog.photo", file_name=p.file_name, _external=True),
+                "sha256": p.sha256,
+                "width": p.width,
+                "height": p.height,
+            }
             for p in extras.photos
         ],
         "company_reply": {
             "body": reply.body,
             "author": reply.author.display_name if reply.author else "The shop",
             "published_at": reply.published_at.isoformat(timespec="seconds"),
-        } if reply is not None else None,
+        }
+        if reply is not None
+        else None,
     }
 
 
@@ -71,21 +77,23 @@ def product_reviews(sku):
     summary = services.summary_of(product)
     pagination = services.published_reviews(product, sort=sort, page=page, per_page=per_page, rating=rating)
     extras = extras_for(pagination.items)
-    return _public(jsonify(
-        sku=product.sku,
-        name=product.name,
-        url=url_for("catalog.product_page", sku=product.sku, _external=True),
-        average_rating=summary.average_rating,
-        review_count=summary.review_count,
-        histogram=summary.histogram,
-        sort=sort,
-        rating=rating,
-        page=page,
-        per_page=per_page,
-        total=pagination.total,
-        pages=pagination.pages,
-        reviews=[review_json(review, extras[review.id]) for review in pagination.items],
-    ))
+    return _public(
+        jsonify(
+            sku=product.sku,
+            name=product.name,
+            url=url_for("catalog.product_page", sku=product.sku, _external=True),
+            average_rating=summary.average_rating,
+            review_count=summary.review_count,
+            histogram=summary.histogram,
+            sort=sort,
+            rating=rating,
+            page=page,
+            per_page=per_page,
+            total=pagination.total,
+            pages=pagination.pages,
+            reviews=[review_json(review, extras[review.id]) for review in pagination.items],
+        )
+    )
 
 
 @api_bp.route("/reviews/<int:review_id>")
@@ -102,11 +110,15 @@ def all_reviews():
     page = page_arg(strict=True)
     per_page = int_arg("per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE, strict=True)
     pagination = services.all_published_reviews(page=page, per_page=per_page)
-    return _public(jsonify(
-        page=page,
-        per_page=per_page,
-        total=pagination.total,
-        pages=pagination.pages,
-        reviews=[{**review_json(review), "product": {"sku": review.product.sku, "name": review.product.name}}
-                 for review in pagination.items],
-    ))
+    return _public(
+        jsonify(
+            page=page,
+            per_page=per_page,
+            total=pagination.total,
+            pages=pagination.pages,
+            reviews=[
+                {**review_json(review), "product": {"sku": review.product.sku, "name": review.product.name}}
+                for review in pagination.items
+            ],
+        )
+    )

@@ -21,7 +21,7 @@ def _decode_utf8(path: Path, data: bytes) -> str:
         line = data.count(b"\n", 0, error.start) + 1
         raise click.ClickException(
             f"{path} is not UTF-8 text: byte 0x{data[error.start]:02x} on line {line} cannot be read. "
-            "Nothing was imported. Save the file as UTF-8 (\"CSV UTF-8\" in spreadsheet programs) and try again."
+            'Nothing was imported. Save the file as UTF-8 ("CSV UTF-8" in spreadsheet programs) and try again.'
         ) from error
 
 

@@ -40,6 +40,7 @@ GONE_STATES = ("removed", "withdrawn", "superseded", "rejected")
 
 # --- at submission ----------------------------------------------------------------------
 
+
 def decide_submission_facts(review: Review, user: User, *, photos_to_attach=None, invitation_token=None, **_):
     """Submission check: verified purchase (and whether the review came from an invitation),
     decided once. Returns the code logged as the "submitted" row's reason."""
@@ -49,8 +50,15 @@ def decide_submission_facts(review: Review, user: User, *, photos_to_attach=None
     if invitation_token:
         from_invitation = invitations.spend_link(invitation_token, user, review.product)
     verified = orders.decide_verified_purchase(review, user)
-    db.session.add(ReviewFacts(review_id=review.id, verified_purchase=verified, from_invitation=from_invitation,
-                               photo_count=len(photos_to_attach or []), helpful_count=0))
+    db.session.add(
+        ReviewFacts(
+            review_id=review.id,
+            verified_purchase=verified,
+            from_invitation=from_invitation,
+            photo_count=len(photos_to_attach or []),
+            helpful_count=0,
+        )
+    )
     # The "submitted" row records the decision: reason "verified_purchase", or none (not verified).
     return orders.VERIFIED if verified else None
 
@@ -62,6 +70,7 @@ def attach_submitted_photos(review: Review, user: User, *, photos_to_attach=None
 
 
 # --- reading, for a page of reviews (constant queries) -------------------------------------
+
 
 @dataclass
 class ReviewExtras:
@@ -90,13 +99,16 @@ def extras_for(reviews, viewer=None) -> dict[int, ReviewExtras]:
         result[reply.review_id].reply = reply
     if viewer is not None and getattr(viewer, "is_authenticated", False):
         for review_id in db.session.scalars(
-            select(HelpfulVote.review_id).where(HelpfulVote.review_id.in_(ids), HelpfulVote.user_id == viewer.id)
+            select(HelpfulVote.review_id).where(
+                HelpfulVote.review_id.in_(ids), HelpfulVote.user_id == viewer.id
+            )
         ):
             result[review_id].voted = True
     return result
 
 
 # --- helpful votes ------------------------------------------------------------------------------
+
 
 def _published(review_id: int) -> Review:
     review = db.session.get(Review, review_id)
@@ -107,8 +119,15 @@ def _published(review_id: int) -> Review:
 
 def _ensure_facts(review_id: int) -> None:
     if db.session.get(ReviewFacts, review_id) is None:
-        db.session.add(ReviewFacts(review_id=review_id, verified_purchase=False, from_invitation=False,
-                                   photo_count=0, helpful_count=0))
+        db.session.add(
+            ReviewFacts(
+                review_id=review_id,
+                verified_purchase=False,
+                from_invitation=False,
+                photo_count=0,
+                helpful_count=0,
+            )
+        )
         db.session.flush()
 
 
@@ -124,8 +143,11 @@ def vote_helpful(user: User, review_id: int) -> bool:
     except IntegrityError:  # already voted (perhaps a second click at the same moment)
         db.session.rollback()
         return False
-    db.session.execute(update(ReviewFacts).where(ReviewFacts.review_id == review.id)
-                       .values(helpful_count=ReviewFacts.helpful_count + 1))
+    db.session.execute(
+        update(ReviewFacts)
+        .where(ReviewFacts.review_id == review.id)
+        .values(helpful_count=ReviewFacts.helpful_count + 1)
+    )
     db.session.commit()
     return True
 
@@ -134,12 +156,18 @@ def undo_helpful(user: User, review_id: int) -> bool:
     review = db.session.get(Review, review_id)
     if review is None:
         raise NotFound("There is no such review.")
-    removed = cast(CursorResult, db.session.execute(
-        delete(HelpfulVote).where(HelpfulVote.review_id == review.id, HelpfulVote.user_id == user.id)
-    )).rowcount
+    removed = cast(
+        CursorResult,
+        db.session.execute(
+            delete(HelpfulVote).where(HelpfulVote.review_id == review.id, HelpfulVote.user_id == user.id)
+        ),
+    ).rowcount
     if removed:
-        db.session.execute(update(ReviewFacts).where(ReviewFacts.review_id == review.id, ReviewFacts.helpful_count > 0)
-                           .values(helpful_count=ReviewFacts.helpful_count - removed))
+        db.session.execute(
+            update(ReviewFacts)
+            .where(ReviewFacts.review_id == review.id, ReviewFacts.helpful_count > 0)
+            .values(helpful_count=ReviewFacts.helpful_count - removed)
+        )
     db.session.commit()
     return bool(removed)
 
@@ -148,8 +176,11 @@ def forget_votes_of_deleted_account(user: User) -> None:
     """Account deletion: the member's votes go, and the counts with them. No commit."""
     review_ids = list(db.session.scalars(select(HelpfulVote.review_id).where(HelpfulVote.user_id == user.id)))
     for review_id in review_ids:
-        db.session.execute(update(ReviewFacts).where(ReviewFacts.review_id == review_id, ReviewFacts.helpful_count > 0)
-                           .values(helpful_count=ReviewFacts.helpful_count - 1))
+        db.session.execute(
+            update(ReviewFacts)
+            .where(ReviewFacts.review_id == review_id, ReviewFacts.helpful_count > 0)
+            .values(helpful_count=ReviewFacts.helpful_count - 1)
+        )
     db.session.execute(delete(HelpfulVote).where(HelpfulVote.user_id == user.id))
 
 
@@ -157,13 +188,15 @@ def export_votes(user: User) -> list[dict]:
     return [
         {"review_id": review_id, "created_at": created_at.isoformat()}
         for review_id, created_at in db.session.execute(
-            select(HelpfulVote.review_id, HelpfulVote.created_at).where(HelpfulVote.user_id == user.id)
+            select(HelpfulVote.review_id, HelpfulVote.created_at)
+            .where(HelpfulVote.user_id == user.id)
             .order_by(HelpfulVote.created_at)
         )
     ]
 
 
 # --- company replies -----------------------------------------------------------------------------
+
 
 def can_reply(user) -> bool:
     return bool(user is not None and getattr(user, "is_authenticated", False) and user.role in REPLY_ROLES)
@@ -173,9 +206,13 @@ def _check_reply_body(body) -> str:
     if not isinstance(body, str) or not body.strip():
         raise ValidationFailed(field_errors={"body": ["Write the reply."]})
     if len(body) > REPLY_MAX:
-        raise ValidationFailed(field_errors={"body": [f"The reply is {len(body)} characters long; the limit is {REPLY_MAX}."]})
+        raise ValidationFailed(
+            field_errors={"body": [f"The reply is {len(body)} characters long; the limit is {REPLY_MAX}."]}
+        )
     if "\x00" in body:
-        raise ValidationFailed(field_errors={"body": ["The reply contains a NUL character. Please remove it."]})
+        raise ValidationFailed(
+            field_errors={"body": ["The reply contains a NUL character. Please remove it."]}
+        )
     return body
 
 
@@ -198,27 +235,48 @@ def save_reply(user: User, review_id: int, body: str) -> CompanyReply:
             db.session.flush()
         except IntegrityError:
             db.session.rollback()
-            raise ValidationFailed("Someone answered this review a moment ago. Reload the page to edit that reply.") from None
+            raise ValidationFailed(
+                "Someone answered this review a moment ago. Reload the page to edit that reply."
+            ) from None
         action = "company_reply"
         if review.author is not None:
-            queue_mail(review.author.email, "The shop answered your review", "review_company_reply",
-                       review=review, reply=reply, link=external_url("catalog.review_page", review_id=review.id))
+            queue_mail(
+                review.author.email,
+                "The shop answered your review",
+                "review_company_reply",
+                review=review,
+                reply=reply,
+                link=external_url("catalog.review_page", review_id=review.id),
+            )
     else:
         if reply.body == body:
             return reply
-        db.session.add(CompanyReplyRevision(reply_id=reply.id, body=reply.body, author_id=reply.author_id,
-                                            written_at=reply.edited_at or reply.published_at, replaced_at=now))
+        db.session.add(
+            CompanyReplyRevision(
+                reply_id=reply.id,
+                body=reply.body,
+                author_id=reply.author_id,
+                written_at=reply.edited_at or reply.published_at,
+                replaced_at=now,
+            )
+        )
         reply.body = body
         reply.author_id = user.id
         reply.edited_at = now
         action = "company_reply_edit"
-    append_log(actor=user, subject_kind="review", subject_id=review.id, action=action,
-               fingerprint=content_fingerprint("", body))
+    append_log(
+        actor=user,
+        subject_kind="review",
+        subject_id=review.id,
+        action=action,
+        fingerprint=content_fingerprint("", body),
+    )
     db.session.commit()
     return reply
 
 
 # --- gone with the review ----------------------------------------------------------------------
+
 
 def review_gone(review: Review, action, actor, from_state) -> None:
     """Transition hook: a review that left public view for good takes its extras with it."""
@@ -229,10 +287,12 @@ def review_gone(review: Review, action, actor, from_state) -> None:
         db.session.delete(reply)  # its revisions go with it (cascade)
     photos.delete_photos(review)
     db.session.execute(delete(HelpfulVote).where(HelpfulVote.review_id == review.id))
-    db.session.execute(update(ReviewFacts).where(ReviewFacts.review_id == review.id)
-                       .values(helpful_count=0))
+    db.session.execute(update(ReviewFacts).where(ReviewFacts.review_id == review.id).values(helpful_count=0))
     db.session.flush()
 
 
 def has_photos(review_id: int) -> bool:
-    return db.session.scalar(select(ReviewPhoto.id).where(ReviewPhoto.review_id == review_id).limit(1)) is not None
+    return (
+        db.session.scalar(select(ReviewPhoto.id).where(ReviewPhoto.review_id == review_id).limit(1))
+        is not None
+    )

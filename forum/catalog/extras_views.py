@@ -45,6 +45,7 @@ def _back_to(review_id: int, product_sku: str | None = None):
 
 # --- helpful votes ----------------------------------------------------------------------------
 
+
 @bp.route("/reviews/<int:review_id>/helpful", methods=["POST"])
 @limiter.limit(_votes_limit, key_func=posting_key, scope="helpful")
 @login_required
@@ -55,7 +56,10 @@ def helpful(review_id):
     except ValidationFailed as error:
         flash(error.message, "warning")
         return _back_to(review_id, review.product.sku)
-    flash("Thank you: marked as helpful." if counted else "You already marked this review as helpful.", "success")
+    flash(
+        "Thank you: marked as helpful." if counted else "You already marked this review as helpful.",
+        "success",
+    )
     return _back_to(review_id, review.product.sku)
 
 
@@ -73,6 +77,7 @@ def helpful_undo(review_id):
 
 # --- company replies ------------------------------------------------------------------------------
 
+
 @bp.route("/reviews/<int:review_id>/reply", methods=["GET", "POST"])
 @login_required
 def reply(review_id):
@@ -89,13 +94,20 @@ def reply(review_id):
         except ValidationFailed as error:
             apply_errors(form, error)
         else:
-            flash("The reply is published under the review." if existing is None else "The reply was updated; the earlier text is kept.", "success")
+            flash(
+                "The reply is published under the review."
+                if existing is None
+                else "The reply was updated; the earlier text is kept.",
+                "success",
+            )
             return redirect(url_for("catalog.review_page", review_id=review.id, _anchor="company-reply"))
-    return render_form("catalog/reply.html", form, review=review, existing=existing,
-                       max_length=engagement.REPLY_MAX)
+    return render_form(
+        "catalog/reply.html", form, review=review, existing=existing, max_length=engagement.REPLY_MAX
+    )
 
 
 # --- photos -----------------------------------------------------------------------------------------
+
 
 @bp.route("/reviews/photos/<file_name>")
 def photo(file_name):
@@ -107,12 +119,18 @@ def photo(file_name):
     if not photos.FILE_NAME.match(file_name):
         raise NotFound("There is no such photo.")
     rows = db.session.execute(
-        select(ReviewPhoto, Review).join(Review, Review.id == ReviewPhoto.review_id)
+        select(ReviewPhoto, Review)
+        .join(Review, Review.id == ReviewPhoto.review_id)
         .where(ReviewPhoto.file_name == file_name)
     ).all()
     moderator = current_user.is_authenticated and current_user.is_moderator
-    visible = [p for p, r in rows if (r.status == "published" and r.product.active) or moderator
-               or (current_user.is_authenticated and r.author_id == current_user.id)]
+    visible = [
+        p
+        for p, r in rows
+        if (r.status == "published" and r.product.active)
+        or moderator
+        or (current_user.is_authenticated and r.author_id == current_user.id)
+    ]
     if not visible:
         raise NotFound("There is no such photo.")
     data = photos.storage().read(file_name)
@@ -129,14 +147,16 @@ def photo(file_name):
 
 # --- invitations ---------------------------------------------------------------------------------------
 
+
 @bp.route("/reviews/invitation/<token>")
 def invitation_link(token):
     link, order = invitations.find_link(token)
     product = services.get_product(link.sku)
     if not current_user.is_authenticated:
         here = url_for("catalog.invitation_link", token=token)
-        return render_template("catalog/invitation.html", product=product, here=here,
-                               email=invitations.masked_email(order.email))
+        return render_template(
+            "catalog/invitation.html", product=product, here=here, email=invitations.masked_email(order.email)
+        )
     link, product = invitations.open_link(token, current_user)
     invited = dict(session.get("review_invitations", {}))
     invited[product.sku] = token
@@ -157,13 +177,16 @@ def invitation_opt_out(token):
 
 # --- email confirmation ---------------------------------------------------------------------------------
 
+
 @bp.route("/account/confirm-email", methods=["POST"])
 @limiter.limit("5 per hour", key_func=posting_key, scope="confirm-email")
 @login_required
 def request_email_confirmation():
     orders.request_email_confirmation(current_user)
-    flash(f"We sent a confirmation link to {current_user.email}. It works for {orders.EMAIL_CONFIRM_HOURS} hours.",
-          "success")
+    flash(
+        f"We sent a confirmation link to {current_user.email}. It works for {orders.EMAIL_CONFIRM_HOURS} hours.",
+        "success",
+    )
     target = request.form.get("next")
     return redirect(target if is_safe_next(target) else url_for("accounts.account"))
 
@@ -171,12 +194,15 @@ def request_email_confirmation():
 @bp.route("/account/confirm-email/<token>")
 def confirm_email(token):
     orders.confirm_email(token)
-    flash("Your email address is confirmed. Reviews of products you ordered are marked as verified purchases.",
-          "success")
+    flash(
+        "Your email address is confirmed. Reviews of products you ordered are marked as verified purchases.",
+        "success",
+    )
     return redirect(url_for("catalog.products"))
 
 
 # --- the orders webhook -------------------------------------------------------------------------------------
+
 
 @api_bp.route("/orders", methods=["POST"])
 @csrf.exempt  # machine to machine: the HMAC signature is the proof
@@ -195,6 +221,9 @@ def receive_order():
 def allow_photo_uploads():
     """before_request, ahead of CSRF's: the review form may carry photos (4 x 8 MB)."""
     # Only multipart bodies carry files; their text fields keep MAX_FORM_MEMORY_SIZE each.
-    if (request.endpoint == "catalog.submit_review" and request.method == "POST"
-            and request.mimetype == "multipart/form-data"):
+    if (
+        request.endpoint == "catalog.submit_review"
+        and request.method == "POST"
+        and request.mimetype == "multipart/form-data"
+    ):
         request.max_content_length = UPLOAD_MAX_BYTES

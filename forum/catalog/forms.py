@@ -44,4 +44,3 @@ class ReviewForm(FlaskForm):
 class ReplyForm(FlaskForm):
     body = TextAreaField("The company's reply")
     body_hint = "Plain text, shown under the review as the company's reply. The customer is mailed; every edit is kept."
-

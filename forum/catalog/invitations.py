@@ -48,14 +48,18 @@ def is_opted_out(email: str) -> bool:
 
 def _due_orders(now: datetime, limit: int):
     days = int(current_app.config.get("REVIEW_INVITATION_DAYS", DEFAULT_INVITATION_DAYS))
-    return list(db.session.scalars(
-        select(Order)
-        .where(Order.ordered_at <= now - timedelta(days=days),
-               ~exists().where(ReviewInvitation.order_id == Order.id))
-        .order_by(Order.ordered_at, Order.id)
-        .options(selectinload(Order.items))
-        .limit(limit)
-    ))
+    return list(
+        db.session.scalars(
+            select(Order)
+            .where(
+                Order.ordered_at <= now - timedelta(days=days),
+                ~exists().where(ReviewInvitation.order_id == Order.id),
+            )
+            .order_by(Order.ordered_at, Order.id)
+            .options(selectinload(Order.items))
+            .limit(limit)
+        )
+    )
 
 
 def _invite(order: Order, now: datetime) -> str:
@@ -63,8 +67,10 @@ def _invite(order: Order, now: datetime) -> str:
     late = int(current_app.config.get("REVIEW_INVITATION_MAX_LATE_DAYS", DEFAULT_INVITATION_MAX_LATE_DAYS))
     hashed = email_hash(order.email)
     skus = [item.sku for item in order.items]
-    products = {p.sku: p for p in db.session.scalars(
-        select(Product).where(Product.sku.in_(skus), Product.active.is_(True)))}
+    products = {
+        p.sku: p
+        for p in db.session.scalars(select(Product).where(Product.sku.in_(skus), Product.active.is_(True)))
+    }
     products_in_order = [products[sku] for sku in skus if sku in products]
     if order.ordered_at < now - timedelta(days=days + late):
         status = "too_old"
@@ -91,7 +97,10 @@ def _invite(order: Order, now: datetime) -> str:
         order.email,
         "How was your order? Tell other shoppers",
         "review_invitation",
-        headers={"List-Unsubscribe": f"<{opt_out_url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+        headers={
+            "List-Unsubscribe": f"<{opt_out_url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
         products=lines,
         order_ref=order.order_ref,
         ordered_at=order.ordered_at,
@@ -124,8 +133,11 @@ def send_due_invitations(now: datetime | None = None, batch: int = 200) -> int:
 
 # --- the links ---------------------------------------------------------------------------------
 
+
 def find_link(token: str) -> tuple[InvitationLink, Order]:
-    link = db.session.scalar(select(InvitationLink).where(InvitationLink.token_hash == hash_token(token or "")))
+    link = db.session.scalar(
+        select(InvitationLink).where(InvitationLink.token_hash == hash_token(token or ""))
+    )
     if link is None:
         raise NotFound("This invitation link is not valid. Check that you copied the whole address.")
     order = db.session.get(Order, link.invitation.order_id) if link.invitation.order_id else None
@@ -161,10 +173,15 @@ def spend_link(token: str, user, product) -> bool:
         return False
     if link.sku != product.sku or order.email != user.email:
         return False
-    claimed = cast(CursorResult, db.session.execute(
-        update(InvitationLink).where(InvitationLink.id == link.id, InvitationLink.used_at.is_(None))
-        .values(used_at=utcnow()).execution_options(synchronize_session=False)
-    )).rowcount
+    claimed = cast(
+        CursorResult,
+        db.session.execute(
+            update(InvitationLink)
+            .where(InvitationLink.id == link.id, InvitationLink.used_at.is_(None))
+            .values(used_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ),
+    ).rowcount
     if claimed == 1:
         orders.mark_email_confirmed(user)  # the token was mailed to this address: it is theirs
         db.session.flush()
@@ -177,6 +194,7 @@ def masked_email(email: str) -> str:
 
 
 # --- opting out -----------------------------------------------------------------------------------
+
 
 def invitation_for_opt_out(token: str) -> ReviewInvitation:
     invitation = db.session.scalar(
@@ -205,8 +223,18 @@ def opt_out(token: str) -> bool:
 
 # --- numbers ---------------------------------------------------------------------------------------
 
-def invitation_numbers(start: datetime, end: datetime) -> dict:
-    sent = db.session.scalar(select(func.count()).select_from(ReviewInvitation).where(
-        ReviewInvitation.status == "sent", ReviewInvitation.created_at >= start, ReviewInvitation.created_at < end)) or 0
-    return {"sent": int(sent)}
 
+def invitation_numbers(start: datetime, end: datetime) -> dict:
+    sent = (
+        db.session.scalar(
+            select(func.count())
+            .select_from(ReviewInvitation)
+            .where(
+                ReviewInvitation.status == "sent",
+                ReviewInvitation.created_at >= start,
+                ReviewInvitation.created_at < end,
+            )
+        )
+        or 0
+    )
+    return {"sent": int(sent)}

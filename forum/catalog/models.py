@@ -62,14 +62,27 @@ class Review(ModeratedMixin, db.Model):  # type: ignore[name-defined]  # db.Mode
             name="status_known",
         ),
         # Text is only ever absent on a removed review (erased personal data).
-        CheckConstraint("(title IS NOT NULL AND body IS NOT NULL) OR status = 'removed'", name="text_kept_unless_removed"),
+        CheckConstraint(
+            "(title IS NOT NULL AND body IS NOT NULL) OR status = 'removed'", name="text_kept_unless_removed"
+        ),
         # One live review per customer and product: at most one awaiting moderation and
         # one published (the published one steps down when its replacement is approved).
-        Index("uq_review_one_pending", "product_id", "author_id", unique=True,
-              sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")),
-        Index("uq_review_one_published", "product_id", "author_id", unique=True,
-              sqlite_where=text("status IN ('published', 'hidden')"),
-              postgresql_where=text("status IN ('published', 'hidden')")),
+        Index(
+            "uq_review_one_pending",
+            "product_id",
+            "author_id",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index(
+            "uq_review_one_published",
+            "product_id",
+            "author_id",
+            unique=True,
+            sqlite_where=text("status IN ('published', 'hidden')"),
+            postgresql_where=text("status IN ('published', 'hidden')"),
+        ),
         Index("ix_review_product_status_published", "product_id", "status", "published_at"),
     )
 

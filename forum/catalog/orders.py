@@ -50,6 +50,7 @@ class BadSignature(AuthenticationFailed):
 
 # --- parsing ----------------------------------------------------------------------
 
+
 def parse_timestamp(raw) -> datetime:
     """ISO 8601 date-time (or date); without a zone it is UTC. Never in the future."""
     if not isinstance(raw, str) or not raw.strip() or len(raw) > 40:
@@ -58,7 +59,9 @@ def parse_timestamp(raw) -> datetime:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"ordered_at {text!r} is not an ISO 8601 date and time, e.g. 2026-11-02T14:30:00Z") from None
+        raise ValueError(
+            f"ordered_at {text!r} is not an ISO 8601 date and time, e.g. 2026-11-02T14:30:00Z"
+        ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     value = value.astimezone(UTC)
@@ -94,6 +97,7 @@ def _check_email(raw) -> str:
 
 # --- storing (idempotent) ------------------------------------------------------------
 
+
 def _store(orders: dict[str, dict]) -> dict:
     """orders: ref -> {"email", "ordered_at", "skus"}; existing orders keep their data and gain
     only SKUs they did not have. Returns counts. No commit."""
@@ -101,7 +105,7 @@ def _store(orders: dict[str, dict]) -> dict:
     refs = list(orders)
     existing: dict[str, Order] = {}
     for start in range(0, len(refs), 500):
-        for stored in db.session.scalars(select(Order).where(Order.order_ref.in_(refs[start:start + 500]))):
+        for stored in db.session.scalars(select(Order).where(Order.order_ref.in_(refs[start : start + 500]))):
             existing[stored.order_ref] = stored
     for ref, data in orders.items():
         order = existing.get(ref)
@@ -143,7 +147,9 @@ def import_orders_csv(text: str) -> dict:
     except csv.Error as error:
         raise ValidationFailed(f"Nothing was imported: line 1 cannot be read as CSV ({error}).") from error
     if header is None or [h.strip() for h in header] != CSV_COLUMNS:
-        raise ValidationFailed("Nothing was imported: the first line must be exactly order_id,email,sku,ordered_at.")
+        raise ValidationFailed(
+            "Nothing was imported: the first line must be exactly order_id,email,sku,ordered_at."
+        )
     problems: list[str] = []
     orders: dict[str, dict] = {}
     try:
@@ -152,7 +158,9 @@ def import_orders_csv(text: str) -> dict:
             if not row or all(not cell.strip() for cell in row):
                 continue
             if len(row) != 4:
-                problems.append(f"line {line}: expected 4 columns (order_id,email,sku,ordered_at), found {len(row)}")
+                problems.append(
+                    f"line {line}: expected 4 columns (order_id,email,sku,ordered_at), found {len(row)}"
+                )
                 continue
             try:
                 if any("\x00" in cell for cell in row):
@@ -164,7 +172,9 @@ def import_orders_csv(text: str) -> dict:
             except ValueError as error:
                 problems.append(f"line {line}: {error}")
                 continue
-            data = orders.setdefault(ref, {"email": email, "ordered_at": ordered_at, "skus": [], "line": line})
+            data = orders.setdefault(
+                ref, {"email": email, "ordered_at": ordered_at, "skus": [], "line": line}
+            )
             if data["email"] != email or data["ordered_at"] != ordered_at:
                 problems.append(f"line {line}: order {ref} has another email or date on line {data['line']}")
                 continue
@@ -177,7 +187,9 @@ def import_orders_csv(text: str) -> dict:
     except csv.Error as error:
         problems.append(f"line {reader.line_num}: cannot be read as CSV ({error})")
     if problems:
-        raise ValidationFailed(f"Nothing was imported: {len(problems)} problem(s).", field_errors={"rows": problems})
+        raise ValidationFailed(
+            f"Nothing was imported: {len(problems)} problem(s).", field_errors={"rows": problems}
+        )
     result = _store(orders)
     db.session.commit()
     return result
@@ -185,8 +197,10 @@ def import_orders_csv(text: str) -> dict:
 
 # --- the webhook ------------------------------------------------------------------------
 
-def check_signature(secret: str | None, timestamp: str | None, signature: str | None, body: bytes,
-                    now: float | None = None) -> None:
+
+def check_signature(
+    secret: str | None, timestamp: str | None, signature: str | None, body: bytes, now: float | None = None
+) -> None:
     """X-Timestamp (Unix seconds, within 5 minutes of ours) and X-Signature: sha256=<hex>,
     the HMAC-SHA256 of "<timestamp>.<raw body>". Anything else raises BadSignature."""
     failure = BadSignature("The request is not signed correctly.")
@@ -200,8 +214,10 @@ def check_signature(secret: str | None, timestamp: str | None, signature: str | 
         raise failure
     if not signature or not signature.startswith("sha256="):
         raise failure
-    expected = hmac.new(secret.encode("utf-8"), timestamp.encode("ascii") + b"." + body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, signature[len("sha256="):].strip().lower()):
+    expected = hmac.new(
+        secret.encode("utf-8"), timestamp.encode("ascii") + b"." + body, hashlib.sha256
+    ).hexdigest()
+    if not hmac.compare_digest(expected, signature[len("sha256=") :].strip().lower()):
         raise failure
 
 
@@ -217,7 +233,9 @@ def receive_order_json(body: bytes) -> tuple[str, bool]:
     try:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        raise ValidationFailed("The body must be JSON: {\"order_id\", \"email\", \"ordered_at\", \"items\": [{\"sku\"}]}.") from None
+        raise ValidationFailed(
+            'The body must be JSON: {"order_id", "email", "ordered_at", "items": [{"sku"}]}.'
+        ) from None
     if not isinstance(data, dict):
         raise ValidationFailed("The body must be a JSON object.")
     errors: dict[str, list[str]] = {}
@@ -246,50 +264,78 @@ def receive_order_json(body: bytes) -> tuple[str, bool]:
             raise ValidationFailed(conflict[0].upper() + conflict[1:] + ".")
     if errors:
         raise ValidationFailed("The order was not stored.", field_errors=errors)
-    result = _store({values["order_id"]: {"email": values["email"], "ordered_at": values["ordered_at"], "skus": skus}})
+    result = _store(
+        {values["order_id"]: {"email": values["email"], "ordered_at": values["ordered_at"], "skus": skus}}
+    )
     db.session.commit()
     return values["order_id"], bool(result["created"])
 
 
 # --- email confirmation ------------------------------------------------------------------
 
+
 def email_confirmed(user: User) -> bool:
-    return bool(db.session.scalar(
-        select(exists().where(
-            EmailConfirmation.user_id == user.id,
-            EmailConfirmation.email == user.email,
-            EmailConfirmation.confirmed_at.is_not(None),
-        ))
-    ))
+    return bool(
+        db.session.scalar(
+            select(
+                exists().where(
+                    EmailConfirmation.user_id == user.id,
+                    EmailConfirmation.email == user.email,
+                    EmailConfirmation.confirmed_at.is_not(None),
+                )
+            )
+        )
+    )
 
 
 def mark_email_confirmed(user: User) -> None:
     """The member proved they read mail at their address (e.g. an invitation link). No commit."""
     if not email_confirmed(user):
-        db.session.add(EmailConfirmation(user_id=user.id, email=user.email, token_hash=None,
-                                         expires_at=utcnow(), confirmed_at=utcnow()))
+        db.session.add(
+            EmailConfirmation(
+                user_id=user.id, email=user.email, token_hash=None, expires_at=utcnow(), confirmed_at=utcnow()
+            )
+        )
 
 
 def request_email_confirmation(user: User) -> None:
     token = secrets.token_urlsafe(32)
-    db.session.add(EmailConfirmation(user_id=user.id, email=user.email, token_hash=hash_token(token),
-                                     expires_at=utcnow() + timedelta(hours=EMAIL_CONFIRM_HOURS)))
-    queue_mail(user.email, "Confirm your email address", "email_confirm", user=user,
-               link=external_url("catalog.confirm_email", token=token), hours=EMAIL_CONFIRM_HOURS)
+    db.session.add(
+        EmailConfirmation(
+            user_id=user.id,
+            email=user.email,
+            token_hash=hash_token(token),
+            expires_at=utcnow() + timedelta(hours=EMAIL_CONFIRM_HOURS),
+        )
+    )
+    queue_mail(
+        user.email,
+        "Confirm your email address",
+        "email_confirm",
+        user=user,
+        link=external_url("catalog.confirm_email", token=token),
+        hours=EMAIL_CONFIRM_HOURS,
+    )
     db.session.commit()
 
 
 def confirm_email(token: str) -> User:
-    record = db.session.scalar(select(EmailConfirmation).where(EmailConfirmation.token_hash == hash_token(token)))
+    record = db.session.scalar(
+        select(EmailConfirmation).where(EmailConfirmation.token_hash == hash_token(token))
+    )
     if record is None or record.confirmed_at is not None or record.expires_at <= utcnow():
         raise Gone("This link has expired or has already been used. Ask for a new one on a product page.")
     user = db.session.get(User, record.user_id)
     if user is None or user.email != record.email:
         raise Gone("This link was for another email address. Ask for a new one on a product page.")
-    claimed = cast(CursorResult, db.session.execute(
-        update(EmailConfirmation).where(EmailConfirmation.id == record.id, EmailConfirmation.confirmed_at.is_(None))
-        .values(confirmed_at=utcnow())
-    )).rowcount
+    claimed = cast(
+        CursorResult,
+        db.session.execute(
+            update(EmailConfirmation)
+            .where(EmailConfirmation.id == record.id, EmailConfirmation.confirmed_at.is_(None))
+            .values(confirmed_at=utcnow())
+        ),
+    ).rowcount
     if claimed != 1:
         db.session.rollback()
         raise Gone("This link has already been used.")
@@ -299,11 +345,16 @@ def confirm_email(token: str) -> User:
 
 # --- verified purchase -----------------------------------------------------------------
 
+
 def has_order_for(email: str, sku: str, before: datetime | None = None) -> bool:
-    query = select(exists().where(
-        OrderItem.order_id == Order.id, Order.email == email.lower(), OrderItem.sku == sku,
-        *([Order.ordered_at < before] if before is not None else []),
-    ))
+    query = select(
+        exists().where(
+            OrderItem.order_id == Order.id,
+            Order.email == email.lower(),
+            OrderItem.sku == sku,
+            *([Order.ordered_at < before] if before is not None else []),
+        )
+    )
     return bool(db.session.scalar(query))
 
 
@@ -326,16 +377,25 @@ def purchase_status(user, product) -> dict:
 
 # --- personal data ---------------------------------------------------------------------
 
+
 def orders_of(email: str) -> list[Order]:
-    return list(db.session.scalars(
-        select(Order).where(Order.email == email.lower()).order_by(Order.ordered_at.desc(), Order.id.desc())
-    ))
+    return list(
+        db.session.scalars(
+            select(Order)
+            .where(Order.email == email.lower())
+            .order_by(Order.ordered_at.desc(), Order.id.desc())
+        )
+    )
 
 
 def export_orders(user: User) -> list[dict]:
     return [
-        {"order_id": o.order_ref, "email": o.email, "ordered_at": o.ordered_at.isoformat(),
-         "skus": [item.sku for item in o.items]}
+        {
+            "order_id": o.order_ref,
+            "email": o.email,
+            "ordered_at": o.ordered_at.isoformat(),
+            "skus": [item.sku for item in o.items],
+        }
         for o in orders_of(user.email)
     ]
 
@@ -345,9 +405,15 @@ def erase_orders_of_email(email: str) -> int:
     ids = list(db.session.scalars(select(Order.id).where(Order.email == email.lower())))
     if not ids:
         return 0
-    db.session.execute(update(ReviewInvitation).where(ReviewInvitation.order_id.in_(ids))
-                       .values(email_hash=None).execution_options(synchronize_session=False))
-    db.session.execute(delete(OrderItem).where(OrderItem.order_id.in_(ids)).execution_options(synchronize_session=False))
+    db.session.execute(
+        update(ReviewInvitation)
+        .where(ReviewInvitation.order_id.in_(ids))
+        .values(email_hash=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        delete(OrderItem).where(OrderItem.order_id.in_(ids)).execution_options(synchronize_session=False)
+    )
     db.session.execute(delete(Order).where(Order.id.in_(ids)).execution_options(synchronize_session=False))
     db.session.expire_all()
     return len(ids)
@@ -372,10 +438,18 @@ def purge_expired_orders(now: datetime | None = None) -> int:
         ids = list(db.session.scalars(select(Order.id).where(Order.ordered_at < cutoff).limit(500)))
         if not ids:
             break
-        db.session.execute(update(ReviewInvitation).where(ReviewInvitation.order_id.in_(ids))
-                           .values(email_hash=None).execution_options(synchronize_session=False))
-        db.session.execute(delete(OrderItem).where(OrderItem.order_id.in_(ids)).execution_options(synchronize_session=False))
-        db.session.execute(delete(Order).where(Order.id.in_(ids)).execution_options(synchronize_session=False))
+        db.session.execute(
+            update(ReviewInvitation)
+            .where(ReviewInvitation.order_id.in_(ids))
+            .values(email_hash=None)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.execute(
+            delete(OrderItem).where(OrderItem.order_id.in_(ids)).execution_options(synchronize_session=False)
+        )
+        db.session.execute(
+            delete(Order).where(Order.id.in_(ids)).execution_options(synchronize_session=False)
+        )
         db.session.commit()
         removed += len(ids)
     return removed

@@ -40,8 +40,20 @@ FORMATS = {"JPEG": ("jpg", "image/jpeg"), "PNG": ("png", "image/png"), "WEBP": (
 FILE_NAME = re.compile(r"^[0-9a-f]{64}\.(jpg|png|webp)$")
 # Things that have no business inside a photo: markup, scripts, archives, documents, programs.
 FOREIGN_SIGNATURES = (
-    b"<script", b"<html", b"<!doctype", b"<svg", b"<?php", b"<?xml-stylesheet", b"<iframe", b"javascript:",
-    b"pk\x03\x04", b"%pdf-", b"\x7felf", b"<body", b"onload=", b"onerror=",
+    b"<script",
+    b"<html",
+    b"<!doctype",
+    b"<svg",
+    b"<?php",
+    b"<?xml-stylesheet",
+    b"<iframe",
+    b"javascript:",
+    b"pk\x03\x04",
+    b"%pdf-",
+    b"\x7felf",
+    b"<body",
+    b"onload=",
+    b"onerror=",
 )
 
 
@@ -122,7 +134,7 @@ def _trailing_data(data: bytes, fmt: str) -> bool:
     """Bytes after the image's own end: the classic way to hide a second file in a photo."""
     if fmt == "PNG":
         end = data.rfind(b"IEND")
-        return end < 0 or len(data[end + 8:].rstrip(b"\x00")) > 0
+        return end < 0 or len(data[end + 8 :].rstrip(b"\x00")) > 0
     if fmt == "JPEG":
         return not data.rstrip(b"\x00\r\n").endswith(b"\xff\xd9")
     if fmt == "WEBP":
@@ -140,7 +152,10 @@ def prepare_photo(name: str, data: bytes) -> PreparedPhoto:
         raise _refuse(name, f"is {len(data) / 1024 / 1024:.1f} MB; each photo may be at most 8 MB.")
     lowered = data.lower()
     if any(signature in lowered for signature in FOREIGN_SIGNATURES):
-        raise _refuse(name, "contains something other than a picture (markup, a script or another file), so we cannot accept it.")
+        raise _refuse(
+            name,
+            "contains something other than a picture (markup, a script or another file), so we cannot accept it.",
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -150,17 +165,24 @@ def prepare_photo(name: str, data: bytes) -> PreparedPhoto:
                 raise _refuse(name, "is not a JPEG, PNG or WebP image.")
             width, height = image.size
             if width < 1 or height < 1 or width * height > MAX_PIXELS:
-                raise _refuse(name, f"is {width} × {height} pixels: too large to open safely (at most 40 megapixels).")
+                raise _refuse(
+                    name, f"is {width} × {height} pixels: too large to open safely (at most 40 megapixels)."
+                )
             if _trailing_data(data, fmt):
-                raise _refuse(name, "has extra data after the picture (a second file inside it, such as a motion photo's "
-                              "video), so we cannot accept it. Save or export it as a still photo and try again.")
+                raise _refuse(
+                    name,
+                    "has extra data after the picture (a second file inside it, such as a motion photo's "
+                    "video), so we cannot accept it. Save or export it as a still photo and try again.",
+                )
             image.seek(0)
             image.load()
             image = ImageOps.exif_transpose(image)  # type: ignore[assignment]  # keep the photo upright once its EXIF is gone
     except ValidationFailed:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise _refuse(name, "decodes to far more pixels than it should (a decompression bomb), so we cannot accept it.") from None
+        raise _refuse(
+            name, "decodes to far more pixels than it should (a decompression bomb), so we cannot accept it."
+        ) from None
     except Exception:  # UnidentifiedImageError, truncated or broken files, odd encoders
         raise _refuse(name, "is not a picture we can read. Use a JPEG, PNG or WebP photo.") from None
     extension, content_type = FORMATS[fmt]
@@ -187,7 +209,9 @@ def prepare_photos(files) -> list[PreparedPhoto]:
     """files: [(file name, bytes)] as uploaded; empty file inputs are skipped."""
     uploads = [(name or "", data) for name, data in files if data or name]
     if len(uploads) > MAX_PHOTOS:
-        raise ValidationFailed(field_errors={"photos": [f"Add at most {MAX_PHOTOS} photos; you chose {len(uploads)}."]})
+        raise ValidationFailed(
+            field_errors={"photos": [f"Add at most {MAX_PHOTOS} photos; you chose {len(uploads)}."]}
+        )
     return [prepare_photo(name, data) for name, data in uploads]
 
 
@@ -195,12 +219,26 @@ def attach_photos(review, user, photos: list[PreparedPhoto]) -> None:
     """Store the files and their rows, log each hash. Inside the submission's transaction."""
     for position, photo in enumerate(photos, start=1):
         storage().save(photo.file_name, photo.data)
-        db.session.add(ReviewPhoto(
-            review_id=review.id, position=position, sha256=photo.sha256, file_name=photo.file_name,
-            content_type=photo.content_type, width=photo.width, height=photo.height, size=len(photo.data),
-        ))
-        append_log(actor=user, subject_kind="review", subject_id=review.id, action="photo",
-                   reason=f"photo_{position}", fingerprint=photo.sha256)
+        db.session.add(
+            ReviewPhoto(
+                review_id=review.id,
+                position=position,
+                sha256=photo.sha256,
+                file_name=photo.file_name,
+                content_type=photo.content_type,
+                width=photo.width,
+                height=photo.height,
+                size=len(photo.data),
+            )
+        )
+        append_log(
+            actor=user,
+            subject_kind="review",
+            subject_id=review.id,
+            action="photo",
+            reason=f"photo_{position}",
+            fingerprint=photo.sha256,
+        )
 
 
 def photos_of(review_ids) -> dict[int, list[ReviewPhoto]]:
@@ -208,7 +246,9 @@ def photos_of(review_ids) -> dict[int, list[ReviewPhoto]]:
     found: dict[int, list[ReviewPhoto]] = {i: [] for i in ids}
     if ids:
         for photo in db.session.scalars(
-            select(ReviewPhoto).where(ReviewPhoto.review_id.in_(ids)).order_by(ReviewPhoto.review_id, ReviewPhoto.position)
+            select(ReviewPhoto)
+            .where(ReviewPhoto.review_id.in_(ids))
+            .order_by(ReviewPhoto.review_id, ReviewPhoto.position)
         ):
             found[photo.review_id].append(photo)
     return found
@@ -224,8 +264,10 @@ def queue_photos(review_id: int) -> list[ReviewPhoto]:
     if cache is None:
         cache = {}
         for photo in db.session.scalars(
-            select(ReviewPhoto).join(Review, Review.id == ReviewPhoto.review_id)
-            .where(Review.status.in_(("pending", "hidden"))).order_by(ReviewPhoto.review_id, ReviewPhoto.position)
+            select(ReviewPhoto)
+            .join(Review, Review.id == ReviewPhoto.review_id)
+            .where(Review.status.in_(("pending", "hidden")))
+            .order_by(ReviewPhoto.review_id, ReviewPhoto.position)
         ):
             cache.setdefault(photo.review_id, []).append(photo)
         g._review_queue_photos = cache
@@ -248,7 +290,9 @@ def delete_photos(review) -> int:
     for photo in photos:
         db.session.delete(photo)
     db.session.flush()
-    still_used = set(db.session.scalars(select(ReviewPhoto.file_name).where(ReviewPhoto.file_name.in_(names))))
+    still_used = set(
+        db.session.scalars(select(ReviewPhoto.file_name).where(ReviewPhoto.file_name.in_(names)))
+    )
     pending = db.session.info.setdefault(_PENDING_KEY, set())
     pending.update(names - still_used)
     return len(photos)
@@ -275,7 +319,9 @@ def init_app(app) -> None:
 
     if not event.contains(Session, "after_commit", _delete_files_after_commit):
         event.listen(Session, "after_commit", _delete_files_after_commit)
-        event.listen(Session, "after_soft_rollback", lambda session, previous: _forget_after_rollback(session))
+        event.listen(
+            Session, "after_soft_rollback", lambda session, previous: _forget_after_rollback(session)
+        )
     app.config.setdefault("REVIEW_PHOTO_STORAGE", "forum.catalog.photos.LocalPhotoStorage")
 
 

@@ -35,7 +35,11 @@ SORTS = {
     "highest": (Review.rating.desc(), Review.published_at.desc(), Review.id.desc()),
     "lowest": (Review.rating.asc(), Review.published_at.desc(), Review.id.desc()),
     # Most helpful: the maintained count in review_facts (outer join: older reviews have no row).
-    "helpful": (func.coalesce(ReviewFacts.helpful_count, 0).desc(), Review.published_at.desc(), Review.id.desc()),
+    "helpful": (
+        func.coalesce(ReviewFacts.helpful_count, 0).desc(),
+        Review.published_at.desc(),
+        Review.id.desc(),
+    ),
 }
 RATINGS = (1, 2, 3, 4, 5)
 # Inside the submission's transaction (see engagement): checks run before the "submitted" log
@@ -47,6 +51,7 @@ LIVE_STATES = (PENDING, PUBLISHED, "hidden")
 
 
 # --- products ---------------------------------------------------------------
+
 
 def get_product(sku: str, *, include_inactive: bool = False) -> Product:
     product = db.session.scalar(select(Product).where(Product.sku == sku))
@@ -123,7 +128,9 @@ def import_products_csv(text: str) -> dict:
         raise ValidationFailed(f"Nothing was imported: line 1 cannot be read as CSV ({error}).") from error
     header = [(f or "").strip() for f in (fieldnames or [])]
     if not expected.issubset(header):
-        raise ValidationFailed("Nothing was imported: the first line must name the columns sku,name,description.")
+        raise ValidationFailed(
+            "Nothing was imported: the first line must name the columns sku,name,description."
+        )
     reader.fieldnames = header
     problems, rows, seen = [], [], set()
     try:
@@ -168,7 +175,9 @@ def save_products(rows) -> dict:
     `active` may be KEEP: a new product is then active and an existing one keeps its setting."""
     rows = list(rows)
     skus = [row[0] for row in rows]
-    existing = {p.sku: p for p in db.session.scalars(select(Product).where(Product.sku.in_(skus)))} if skus else {}
+    existing = (
+        {p.sku: p for p in db.session.scalars(select(Product).where(Product.sku.in_(skus)))} if skus else {}
+    )
     created = updated = 0
     for sku, name, description, active in rows:
         product = existing.get(sku)
@@ -193,6 +202,7 @@ def all_products_with_summaries() -> list[tuple[Product, RatingSummary]]:
 
 # --- reviews: writing ---------------------------------------------------------
 
+
 def _check_review_fields(rating, title, body) -> int:
     errors: dict[str, list[str]] = {}
     try:
@@ -208,7 +218,9 @@ def _check_review_fields(rating, title, body) -> int:
         elif len(value) > maximum:
             errors[name] = [f"The {label} is {len(value)} characters long; the limit is {maximum}."]
         elif "\x00" in value:
-            errors[name] = [f"The {label} contains a NUL character, which cannot be stored. Please remove it."]
+            errors[name] = [
+                f"The {label} contains a NUL character, which cannot be stored. Please remove it."
+            ]
     if errors:
         raise ValidationFailed(field_errors=errors)
     return rating_value
@@ -273,6 +285,7 @@ def withdraw_review(user: User, review_id: int) -> Review:
 
 # --- reviews: reading -----------------------------------------------------------
 
+
 def published_reviews_query(product: Product | None = None, sort: str = "newest", rating: int | None = None):
     query = select(Review).where(Review.status == PUBLISHED)
     if product is not None:
@@ -284,8 +297,9 @@ def published_reviews_query(product: Product | None = None, sort: str = "newest"
     return query.order_by(*SORTS.get(sort, SORTS["newest"]))
 
 
-def published_reviews(product: Product, sort: str = "newest", page: int = 1, per_page: int = 10,
-                      rating: int | None = None):
+def published_reviews(
+    product: Product, sort: str = "newest", page: int = 1, per_page: int = 10, rating: int | None = None
+):
     query = published_reviews_query(product, sort, rating).options(joinedload(Review.author))
     return db.paginate(query, page=page, per_page=per_page, max_per_page=100, error_out=False)
 
@@ -293,7 +307,8 @@ def published_reviews(product: Product, sort: str = "newest", page: int = 1, per
 def all_published_reviews(page: int = 1, per_page: int = 20):
     """Published reviews of active products, oldest first (the public API's full list)."""
     query = (
-        select(Review).join(Product, Review.product_id == Product.id)
+        select(Review)
+        .join(Product, Review.product_id == Product.id)
         .where(Review.status == PUBLISHED, Product.active.is_(True))
         .options(joinedload(Review.author), joinedload(Review.product))
         .order_by(Review.id)
@@ -336,6 +351,7 @@ def review_state_for(user: User | None, product: Product) -> dict:
 
 
 # --- moderation hooks -------------------------------------------------------------
+
 
 def _supersede_replaced_review(review: Review, action: str, actor, from_state: str) -> None:
     """Before a replacement is published, the review it replaces steps down (one live review each)."""
@@ -386,6 +402,7 @@ def register_review_kind():
 
 
 # --- accounts integration -----------------------------------------------------------
+
 
 def export_reviews(user: User) -> list[dict]:
     return [

@@ -38,10 +38,16 @@ def trust_numbers(start, end):
     for rating in range(1, 6):
         n, verified, with_photos, invited = by_rating.get(rating, (0, 0, 0, 0))
         totals = [a + b for a, b in zip(totals, (n, verified, with_photos, invited))]
-        ratings.append({
-            "rating": rating, "submitted": n, "verified": verified, "with_photos": with_photos,
-            "share_verified_percent": _share(verified, n), "share_with_photos_percent": _share(with_photos, n),
-        })
+        ratings.append(
+            {
+                "rating": rating,
+                "submitted": n,
+                "verified": verified,
+                "with_photos": with_photos,
+                "share_verified_percent": _share(verified, n),
+                "share_with_photos_percent": _share(with_photos, n),
+            }
+        )
     n, verified, with_photos, invited = totals
     return "catalog/transparency_trust.html", {
         "review_trust": {
@@ -50,8 +56,12 @@ def trust_numbers(start, end):
             "reviews_from_invitations": invited,
             "share_from_invitations_percent": _share(invited, n),
             "ratings": ratings,
-            "totals": {"submitted": n, "verified": verified, "with_photos": with_photos,
-                       "share_verified_percent": _share(verified, n),
-                       "share_with_photos_percent": _share(with_photos, n)},
+            "totals": {
+                "submitted": n,
+                "verified": verified,
+                "with_photos": with_photos,
+                "share_verified_percent": _share(verified, n),
+                "share_with_photos_percent": _share(with_photos, n),
+            },
         }
     }

@@ -70,7 +70,9 @@ class ReviewInvitation(db.Model):  # type: ignore[name-defined]  # db.Model is d
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    order_id: Mapped[int | None] = mapped_column(ForeignKey("shop_order.id", ondelete="SET NULL"), unique=True)
+    order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("shop_order.id", ondelete="SET NULL"), unique=True
+    )
     # SHA-256 of the address: enough to honour an opt-out; NULL once the order is erased.
     email_hash: Mapped[str | None] = mapped_column(String(64))
     opt_out_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -88,7 +90,9 @@ class InvitationLink(db.Model):  # type: ignore[name-defined]  # db.Model is dyn
     __tablename__ = "review_invitation_link"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    invitation_id: Mapped[int] = mapped_column(ForeignKey("review_invitation.id", ondelete="CASCADE"), index=True)
+    invitation_id: Mapped[int] = mapped_column(
+        ForeignKey("review_invitation.id", ondelete="CASCADE"), index=True
+    )
     sku: Mapped[str] = mapped_column(String(64))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -173,5 +177,3 @@ class CompanyReplyRevision(db.Model):  # type: ignore[name-defined]  # db.Model 
     author_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     written_at: Mapped[datetime] = mapped_column(UTCDateTime)
     replaced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-

@@ -20,8 +20,12 @@ from .models import REVIEW_BODY_MAX, REVIEW_TITLE_MAX
 
 PRODUCTS_PER_PAGE = 24
 REVIEWS_PER_PAGE = 10
-SORT_LABELS = {"newest": "Newest first", "highest": "Highest rating first", "lowest": "Lowest rating first",
-               "helpful": "Most helpful first"}
+SORT_LABELS = {
+    "newest": "Newest first",
+    "highest": "Highest rating first",
+    "lowest": "Lowest rating first",
+    "helpful": "Most helpful first",
+}
 
 
 def posting_key() -> str:
@@ -83,7 +87,10 @@ def _review_jsonld(review, with_product: bool = False) -> dict:
         "datePublished": review.published_at.date().isoformat(),
         "url": url_for("catalog.review_page", review_id=review.id, _external=True),
         "reviewRating": {"@type": "Rating", "ratingValue": review.rating, "bestRating": 5, "worstRating": 1},
-        "author": {"@type": "Person", "name": review.author.display_name if review.author else "Former customer"},
+        "author": {
+            "@type": "Person",
+            "name": review.author.display_name if review.author else "Former customer",
+        },
     }
     if with_product:
         data["@context"] = "https://schema.org"
@@ -109,8 +116,9 @@ def _render_product_page(product, form: ReviewForm):
     rating = _rating_arg()
     # Average and histogram always count every published review, whatever the filter shows.
     summary = services.summary_of(product)
-    pagination = services.published_reviews(product, sort=sort, page=_page_arg(), per_page=REVIEWS_PER_PAGE,
-                                            rating=rating)
+    pagination = services.published_reviews(
+        product, sort=sort, page=_page_arg(), per_page=REVIEWS_PER_PAGE, rating=rating
+    )
     rendered.prefetch("review", pagination.items)  # the page's stored HTML in one query
     return render_form(
         "catalog/product.html",
@@ -157,8 +165,13 @@ def submit_review(sku):
                 (upload.filename, upload.read()) for upload in request.files.getlist(form.photos.name)
             )
             review = services.submit_review(
-                current_user, product, form.rating.data, form.title.data, form.body.data,
-                photos_to_attach=prepared, invitation_token=form.invitation.data or None,
+                current_user,
+                product,
+                form.rating.data,
+                form.title.data,
+                form.body.data,
+                photos_to_attach=prepared,
+                invitation_token=form.invitation.data or None,
             )
         except ValidationFailed as error:
             apply_errors(form, error)
@@ -166,7 +179,11 @@ def submit_review(sku):
             invitations = dict(session.get("review_invitations", {}))
             if invitations.pop(product.sku, None):
                 session["review_invitations"] = invitations
-            replaced = " Your earlier review stays published until this one is approved." if review.replaces_id else ""
+            replaced = (
+                " Your earlier review stays published until this one is approved."
+                if review.replaces_id
+                else ""
+            )
             flash(
                 "Thank you! Your review is awaiting moderation. It will appear exactly as you wrote it once a "
                 f"moderator approves it; you can follow it in My account.{replaced}",
@@ -182,8 +199,11 @@ def review_page(review_id):
 
     review = services.get_published_review(review_id)
     return render_template(
-        "catalog/review.html", review=review, jsonld=_review_jsonld(review, with_product=True),
-        extras=engagement.extras_for([review], current_user), can_reply=engagement.can_reply(current_user),
+        "catalog/review.html",
+        review=review,
+        jsonld=_review_jsonld(review, with_product=True),
+        extras=engagement.extras_for([review], current_user),
+        can_reply=engagement.can_reply(current_user),
     )
 
 
@@ -221,5 +241,7 @@ def withdraw_review(review_id):
         db.session.rollback()
         flash(error.message, "warning")
     else:
-        flash(f"Your review of {review.product.name} was withdrawn. It is no longer shown anywhere.", "success")
+        flash(
+            f"Your review of {review.product.name} was withdrawn. It is no longer shown anywhere.", "success"
+        )
     return redirect(next_url if is_safe_next(next_url) else url_for("accounts.account"))

@@ -28,23 +28,20 @@ CATEGORY_COLUMNS = ("topic_count", "post_count", "last_activity_at")
 def _counted_topics(topic_ids=None) -> dict[int, tuple]:
     """{topic id: (is_public, posts, replies, last published_at, its author)} from the posts."""
     published = ForumPost.status == PUBLISHED
-    totals = (
-        select(
-            ForumPost.topic_id,
-            func.max(case((and_(ForumPost.is_opening.is_(True), published), 1), else_=0)),
-            func.sum(case((published, 1), else_=0)),
-            func.sum(case((and_(ForumPost.is_opening.is_(False), published), 1), else_=0)),
-        )
-        .group_by(ForumPost.topic_id)
-    )
-    ranked = (
-        select(
-            ForumPost.topic_id, ForumPost.published_at, ForumPost.author_id,
-            func.row_number().over(partition_by=ForumPost.topic_id,
-                                   order_by=(ForumPost.published_at.desc(), ForumPost.id.desc())).label("rank"),
-        )
-        .where(published)
-    )
+    totals = select(
+        ForumPost.topic_id,
+        func.max(case((and_(ForumPost.is_opening.is_(True), published), 1), else_=0)),
+        func.sum(case((published, 1), else_=0)),
+        func.sum(case((and_(ForumPost.is_opening.is_(False), published), 1), else_=0)),
+    ).group_by(ForumPost.topic_id)
+    ranked = select(
+        ForumPost.topic_id,
+        ForumPost.published_at,
+        ForumPost.author_id,
+        func.row_number()
+        .over(partition_by=ForumPost.topic_id, order_by=(ForumPost.published_at.desc(), ForumPost.id.desc()))
+        .label("rank"),
+    ).where(published)
     if topic_ids is not None:
         ids = list(topic_ids)
         totals = totals.where(ForumPost.topic_id.in_(ids))
@@ -53,8 +50,9 @@ def _counted_topics(topic_ids=None) -> dict[int, tuple]:
     latest = {
         tid: (at, author)
         for tid, at, author in db.session.execute(
-            select(ranked_rows.c.topic_id, ranked_rows.c.published_at, ranked_rows.c.author_id)
-            .where(ranked_rows.c.rank == 1)
+            select(ranked_rows.c.topic_id, ranked_rows.c.published_at, ranked_rows.c.author_id).where(
+                ranked_rows.c.rank == 1
+            )
         )
     }
     result = {}
@@ -67,8 +65,12 @@ def _counted_topics(topic_ids=None) -> dict[int, tuple]:
 def _counted_categories(category_ids=None) -> dict[int, tuple]:
     """{category id: (public topics, their posts, latest activity)} from the kept topic numbers."""
     query = (
-        select(ForumTopic.category_id, func.count(ForumTopic.id), func.coalesce(func.sum(ForumTopic.post_count), 0),
-               func.max(ForumTopic.last_activity_at))
+        select(
+            ForumTopic.category_id,
+            func.count(ForumTopic.id),
+            func.coalesce(func.sum(ForumTopic.post_count), 0),
+            func.max(ForumTopic.last_activity_at),
+        )
         .where(ForumTopic.is_public.is_(True))
         .group_by(ForumTopic.category_id)
     )
@@ -89,7 +91,8 @@ def recount_categories(category_ids) -> None:
     counted = _counted_categories(ids)
     for cid in ids:
         db.session.execute(
-            update(ForumCategory).where(ForumCategory.id == cid)
+            update(ForumCategory)
+            .where(ForumCategory.id == cid)
             .values(**dict(zip(CATEGORY_COLUMNS, counted.get(cid, EMPTY_CATEGORY))))
             .execution_options(synchronize_session="fetch")
         )
@@ -104,7 +107,8 @@ def recount_topics(topic_ids) -> None:
     counted = _counted_topics(ids)
     for tid in ids:
         db.session.execute(
-            update(ForumTopic).where(ForumTopic.id == tid)
+            update(ForumTopic)
+            .where(ForumTopic.id == tid)
             .values(**dict(zip(TOPIC_COLUMNS, counted.get(tid, EMPTY_TOPIC))))
             .execution_options(synchronize_session="fetch")
         )
@@ -131,7 +135,7 @@ def rebuild() -> int:
     kept, counted = _kept_topics(), _counted_topics()
     topics = [tid for tid in kept if kept[tid] != counted.get(tid, EMPTY_TOPIC)]
     for start in range(0, len(topics), 500):
-        recount_topics(topics[start:start + 500])
+        recount_topics(topics[start : start + 500])
     kept_c, counted_c = _kept_categories(), _counted_categories()
     categories = [cid for cid in kept_c if kept_c[cid] != counted_c.get(cid, EMPTY_CATEGORY)]
     recount_categories(categories)
@@ -150,11 +154,16 @@ def check() -> list[str]:
             continue
         cid = topic_category[tid]
         t, p, latest = from_posts.get(cid, EMPTY_CATEGORY)
-        from_posts[cid] = (t + 1, p + posts, max(x for x in (latest, last) if x is not None) if (latest or last) else None)
-    problems += diff_rows("forum category", kept_c, {cid: from_posts.get(cid, EMPTY_CATEGORY) for cid in kept_c})
+        from_posts[cid] = (
+            t + 1,
+            p + posts,
+            max(x for x in (latest, last) if x is not None) if (latest or last) else None,
+        )
+    problems += diff_rows(
+        "forum category", kept_c, {cid: from_posts.get(cid, EMPTY_CATEGORY) for cid in kept_c}
+    )
     return problems
 
 
 def register() -> None:
     register_counter(Counter("forums", rebuild, check))
-

@@ -30,8 +30,10 @@ def add_category(name, description, position):
         category = services.add_category(name, description, position)
     except DomainError as error:
         _fail(error)
-    click.echo(f"Created category {category.name!r} at /forums/{category.slug} (id {category.id}, "
-               f"order {category.position}).")
+    click.echo(
+        f"Created category {category.name!r} at /forums/{category.slug} (id {category.id}, "
+        f"order {category.position})."
+    )
 
 
 @forums_cli.command("list")
@@ -45,8 +47,10 @@ def list_categories():
     summaries = services.category_summaries()
     for category in categories:
         summary = summaries.get(category.id, services.CategorySummary())
-        click.echo(f"{category.position:>5}  /forums/{category.slug:<30} {category.name}  "
-                   f"({summary.topic_count} topics, {summary.post_count} posts)")
+        click.echo(
+            f"{category.position:>5}  /forums/{category.slug:<30} {category.name}  "
+            f"({summary.topic_count} topics, {summary.post_count} posts)"
+        )
 
 
 forums_cli.add_command(list_categories, "list-categories")

@@ -6,8 +6,10 @@ from wtforms.validators import InputRequired, Optional
 
 from .models import CATEGORY_NAME_MAX, TITLE_MAX
 
-MARKDOWN_HINT = ("Markdown: **bold**, *italic*, [link text](https://…), lists, `code`. "
-                 "No images or HTML. Links are marked nofollow.")
+MARKDOWN_HINT = (
+    "Markdown: **bold**, *italic*, [link text](https://…), lists, `code`. "
+    "No images or HTML. Links are marked nofollow."
+)
 
 
 class TopicForm(FlaskForm):
@@ -41,8 +43,9 @@ class MoveTopicForm(FlaskForm):
 
 
 class CategoryForm(FlaskForm):
-    name = StringField("Name", validators=[InputRequired("Enter a name.")],
-                       render_kw={"maxlength": CATEGORY_NAME_MAX})
+    name = StringField(
+        "Name", validators=[InputRequired("Enter a name.")], render_kw={"maxlength": CATEGORY_NAME_MAX}
+    )
     description = TextAreaField("Description (optional)", validators=[Optional()])
     position = IntegerField("Order (lower numbers come first; empty puts it last)", validators=[Optional()])
 

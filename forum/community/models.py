@@ -53,7 +53,9 @@ class ForumTopic(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     category_id: Mapped[int] = mapped_column(ForeignKey("forum_category.id"), index=True)
-    author_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"), index=True)
+    author_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -69,7 +71,9 @@ class ForumTopic(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     last_author: Mapped[User | None] = relationship(foreign_keys=[last_author_id])
     author: Mapped[User | None] = relationship(foreign_keys=[author_id])
     opening: Mapped[ForumPost] = relationship(
-        primaryjoin=lambda: and_(foreign(ForumPost.topic_id) == ForumTopic.id, ForumPost.is_opening.is_(True)),
+        primaryjoin=lambda: and_(
+            foreign(ForumPost.topic_id) == ForumTopic.id, ForumPost.is_opening.is_(True)
+        ),
         viewonly=True,
         uselist=False,
     )
@@ -87,14 +91,21 @@ class ForumPost(ModeratedMixin, db.Model):  # type: ignore[name-defined]  # db.M
             name="status_known",
         ),
         # Text is absent only once erased (removed) or deleted by its author (withdrawn).
-        CheckConstraint("body IS NOT NULL OR status IN ('removed', 'withdrawn')", name="text_kept_unless_gone"),
+        CheckConstraint(
+            "body IS NOT NULL OR status IN ('removed', 'withdrawn')", name="text_kept_unless_gone"
+        ),
         # Only an opening post has a title, and it always has one while it has text.
         CheckConstraint(
             "(NOT is_opening AND title IS NULL) OR (is_opening AND (title IS NOT NULL OR status IN ('removed', 'withdrawn')))",
             name="title_on_opening_only",
         ),
-        Index("uq_forum_post_one_opening", "topic_id", unique=True,
-              sqlite_where=text("is_opening"), postgresql_where=text("is_opening")),
+        Index(
+            "uq_forum_post_one_opening",
+            "topic_id",
+            unique=True,
+            sqlite_where=text("is_opening"),
+            postgresql_where=text("is_opening"),
+        ),
         Index("ix_forum_post_topic_status_created", "topic_id", "status", "created_at"),
     )
 
@@ -112,8 +123,10 @@ class ForumPost(ModeratedMixin, db.Model):  # type: ignore[name-defined]  # db.M
     author: Mapped[User | None] = relationship(foreign_keys="ForumPost.author_id")
     decided_by: Mapped[User | None] = relationship(foreign_keys="ForumPost.decided_by_id")
     revisions: Mapped[list[ForumPostRevision]] = relationship(
-        back_populates="post", order_by="ForumPostRevision.edited_at, ForumPostRevision.id",
-        cascade="all, delete-orphan", passive_deletes=True,
+        back_populates="post",
+        order_by="ForumPostRevision.edited_at, ForumPostRevision.id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
     )
 
     @property

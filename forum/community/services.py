@@ -94,10 +94,11 @@ def held_label(post: ForumPost) -> str | None:
 
 # --- categories ------------------------------------------------------------------
 
+
 def slugify(name: str) -> str:
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
-    return slug[:SLUG_MAX - 8].strip("-") or "category"
+    return slug[: SLUG_MAX - 8].strip("-") or "category"
 
 
 def _unique_slug(name: str) -> str:
@@ -117,7 +118,9 @@ def _check_category_fields(name, description, position, *, exclude_id: int | Non
     elif len(name) > CATEGORY_NAME_MAX:
         errors["name"] = [f"The name is {len(name)} characters long; the limit is {CATEGORY_NAME_MAX}."]
     elif any(unicodedata.category(ch) in {"Cc", "Cs"} for ch in name):
-        errors["name"] = ["Use letters, digits, spaces and punctuation only (no control characters or line breaks)."]
+        errors["name"] = [
+            "Use letters, digits, spaces and punctuation only (no control characters or line breaks)."
+        ]
     else:
         clash = db.session.scalar(
             select(ForumCategory).where(func.lower(ForumCategory.name) == name.strip().lower())
@@ -130,7 +133,9 @@ def _check_category_fields(name, description, position, *, exclude_id: int | Non
             f"The description is {len(description)} characters long; the limit is {CATEGORY_DESCRIPTION_MAX}."
         ]
     elif "\x00" in description:
-        errors["description"] = ["The description contains a NUL character, which cannot be stored. Please remove it."]
+        errors["description"] = [
+            "The description contains a NUL character, which cannot be stored. Please remove it."
+        ]
     if position is not None:
         try:
             position = int(position)
@@ -181,16 +186,20 @@ def delete_category(admin: User, category_id: int) -> None:
     category = db.session.get(ForumCategory, category_id)
     if category is None:
         raise NotFound("There is no such category.")
-    if db.session.scalar(select(func.count()).select_from(ForumTopic).where(ForumTopic.category_id == category.id)):
+    if db.session.scalar(
+        select(func.count()).select_from(ForumTopic).where(ForumTopic.category_id == category.id)
+    ):
         raise ValidationFailed("This category has topics. Move them to another category first.")
     db.session.delete(category)
     db.session.commit()
 
 
 def list_categories() -> list[ForumCategory]:
-    return list(db.session.scalars(
-        select(ForumCategory).order_by(ForumCategory.position, ForumCategory.name, ForumCategory.id)
-    ))
+    return list(
+        db.session.scalars(
+            select(ForumCategory).order_by(ForumCategory.position, ForumCategory.name, ForumCategory.id)
+        )
+    )
 
 
 def get_category(slug: str) -> ForumCategory:
@@ -210,13 +219,18 @@ class CategorySummary:
 def category_summaries() -> dict[int, CategorySummary]:
     """Public topics, their published posts and latest activity per category (kept by the transitions)."""
     rows = db.session.execute(
-        select(ForumCategory.id, ForumCategory.topic_count, ForumCategory.post_count, ForumCategory.last_activity_at)
-        .where(ForumCategory.topic_count > 0)
+        select(
+            ForumCategory.id,
+            ForumCategory.topic_count,
+            ForumCategory.post_count,
+            ForumCategory.last_activity_at,
+        ).where(ForumCategory.topic_count > 0)
     )
     return {cid: CategorySummary(int(t), int(p), last) for cid, t, p, last in rows}
 
 
 # --- reading ---------------------------------------------------------------------
+
 
 def _viewer_id(viewer) -> int | None:
     return viewer.id if viewer is not None and getattr(viewer, "is_authenticated", False) else None
@@ -227,8 +241,9 @@ def visible_posts_clause(viewer, model=ForumPost):
     viewer_id = _viewer_id(viewer)
     if viewer_id is None:
         return model.status == PUBLISHED
-    return or_(model.status == PUBLISHED,
-               and_(model.author_id == viewer_id, model.status.in_(OWN_VISIBLE_STATES)))
+    return or_(
+        model.status == PUBLISHED, and_(model.author_id == viewer_id, model.status.in_(OWN_VISIBLE_STATES))
+    )
 
 
 def is_visible_to(post: ForumPost, viewer) -> bool:
@@ -270,11 +285,15 @@ def locate_post(viewer, post_id: int) -> tuple[ForumPost, int]:
         raise NotFound("There is no such post. It may have been removed.")
     get_topic_for(viewer, post.topic_id)
     before = db.session.scalar(
-        select(func.count()).select_from(ForumPost).where(
+        select(func.count())
+        .select_from(ForumPost)
+        .where(
             ForumPost.topic_id == post.topic_id,
             visible_posts_clause(viewer),
-            or_(ForumPost.created_at < post.created_at,
-                and_(ForumPost.created_at == post.created_at, ForumPost.id < post.id)),
+            or_(
+                ForumPost.created_at < post.created_at,
+                and_(ForumPost.created_at == post.created_at, ForumPost.id < post.id),
+            ),
         )
     )
     return post, (before or 0) // posts_per_page() + 1
@@ -322,8 +341,12 @@ def category_topics(viewer, category: ForumCategory, page: int = 1):
         opening = aliased(ForumPost)
         own_waiting = (
             select(opening.id)
-            .where(opening.topic_id == ForumTopic.id, opening.is_opening.is_(True), opening.author_id == viewer_id,
-                   opening.status.in_(OWN_VISIBLE_STATES))
+            .where(
+                opening.topic_id == ForumTopic.id,
+                opening.is_opening.is_(True),
+                opening.author_id == viewer_id,
+                opening.status.in_(OWN_VISIBLE_STATES),
+            )
             .exists()
         )
         visible = or_(visible, own_waiting)
@@ -331,8 +354,11 @@ def category_topics(viewer, category: ForumCategory, page: int = 1):
     query = (
         select(ForumTopic)
         .where(ForumTopic.category_id == category.id, visible)
-        .options(selectinload(ForumTopic.opening), selectinload(ForumTopic.author),
-                 selectinload(ForumTopic.last_author))
+        .options(
+            selectinload(ForumTopic.opening),
+            selectinload(ForumTopic.author),
+            selectinload(ForumTopic.last_author),
+        )
         .order_by(*order)
     )
     pagination = db.paginate(query, page=page, per_page=topics_per_page(), error_out=False)
@@ -340,23 +366,32 @@ def category_topics(viewer, category: ForumCategory, page: int = 1):
 
 
 def posts_by_author(user) -> list[ForumPost]:
-    return list(db.session.scalars(
-        select(ForumPost)
-        .where(ForumPost.author_id == user.id)
-        .options(joinedload(ForumPost.topic).joinedload(ForumTopic.category),
-                 joinedload(ForumPost.topic).selectinload(ForumTopic.opening),
-                 selectinload(ForumPost.revisions))
-        .order_by(ForumPost.created_at.desc(), ForumPost.id.desc())
-    ))
+    return list(
+        db.session.scalars(
+            select(ForumPost)
+            .where(ForumPost.author_id == user.id)
+            .options(
+                joinedload(ForumPost.topic).joinedload(ForumTopic.category),
+                joinedload(ForumPost.topic).selectinload(ForumTopic.opening),
+                selectinload(ForumPost.revisions),
+            )
+            .order_by(ForumPost.created_at.desc(), ForumPost.id.desc())
+        )
+    )
 
 
 # --- trust -----------------------------------------------------------------------
 
+
 def published_post_count(user) -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(ForumPost)
-        .where(ForumPost.author_id == user.id, ForumPost.status == PUBLISHED)
-    ) or 0
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(ForumPost)
+            .where(ForumPost.author_id == user.id, ForumPost.status == PUBLISHED)
+        )
+        or 0
+    )
 
 
 def is_trusted(user) -> bool:
@@ -377,6 +412,7 @@ def hold_reason(user, body: str) -> str | None:
 
 # --- writing ---------------------------------------------------------------------
 
+
 def _check_post_fields(title, body, *, needs_title: bool) -> None:
     errors: dict[str, list[str]] = {}
     if needs_title:
@@ -385,7 +421,9 @@ def _check_post_fields(title, body, *, needs_title: bool) -> None:
         elif len(title) > TITLE_MAX:
             errors["title"] = [f"The title is {len(title)} characters long; the limit is {TITLE_MAX}."]
         elif "\x00" in title:
-            errors["title"] = ["The title contains a NUL character, which cannot be stored. Please remove it."]
+            errors["title"] = [
+                "The title contains a NUL character, which cannot be stored. Please remove it."
+            ]
     if not isinstance(body, str) or not body.strip():
         errors["body"] = ["Write a message."]
     elif len(body) > BODY_MAX:
@@ -413,8 +451,15 @@ def create_topic(user, category: ForumCategory, title: str, body: str) -> ForumT
     topic = ForumTopic(category_id=category.id, author_id=user.id)
     db.session.add(topic)
     db.session.flush()
-    post = ForumPost(topic_id=topic.id, is_opening=True, title=title, body=body, author_id=user.id,
-                     status=PENDING, fingerprint=content_fingerprint(title, body))
+    post = ForumPost(
+        topic_id=topic.id,
+        is_opening=True,
+        title=title,
+        body=body,
+        author_id=user.id,
+        status=PENDING,
+        fingerprint=content_fingerprint(title, body),
+    )
     _submit(post, user)
     db.session.commit()
     return topic
@@ -434,8 +479,15 @@ def create_reply(user, topic_id: int, body: str) -> ForumPost:
     topic = get_topic_for(user, topic_id)
     check_can_reply(user, topic)
     _check_post_fields(None, body, needs_title=False)
-    post = ForumPost(topic_id=topic.id, is_opening=False, title=None, body=body, author_id=user.id,
-                     status=PENDING, fingerprint=content_fingerprint("", body))
+    post = ForumPost(
+        topic_id=topic.id,
+        is_opening=False,
+        title=None,
+        body=body,
+        author_id=user.id,
+        status=PENDING,
+        fingerprint=content_fingerprint("", body),
+    )
     _submit(post, user)
     db.session.commit()
     return post
@@ -466,7 +518,9 @@ def _reindex_topic(topic_id: int) -> None:
         enqueue_index(KIND, post_id)
 
 
-def edit_post(user, post_id: int, title: str | None, body: str, expected_version: int | None = None) -> ForumPost:
+def edit_post(
+    user, post_id: int, title: str | None, body: str, expected_version: int | None = None
+) -> ForumPost:
     """The author changes their post; the earlier text becomes a revision. Commits."""
     post = get_own_post(user, post_id)
     check_can_edit(user, post)
@@ -475,32 +529,57 @@ def edit_post(user, post_id: int, title: str | None, body: str, expected_version
     if (new_title, body) == (post.title, post.body):
         return post
     if post.status == PUBLISHED and not is_trusted(user) and count_links(body) > link_limit():
-        raise ValidationFailed(field_errors={"body": [
-            f"Until you have {trust_threshold()} published posts, a published post can have at most "
-            f"{link_limit()} links. Remove some links, or write a new post (it will be checked by a moderator)."
-        ]})
+        raise ValidationFailed(
+            field_errors={
+                "body": [
+                    f"Until you have {trust_threshold()} published posts, a published post can have at most "
+                    f"{link_limit()} links. Remove some links, or write a new post (it will be checked by a moderator)."
+                ]
+            }
+        )
     version = post.version if expected_version is None else expected_version
-    old = ForumPostRevision(post_id=post.id, title=post.title, body=post.body, fingerprint=post.fingerprint,
-                            edited_at=utcnow())
+    old = ForumPostRevision(
+        post_id=post.id, title=post.title, body=post.body, fingerprint=post.fingerprint, edited_at=utcnow()
+    )
     fingerprint = content_fingerprint(new_title or "", body)
     # Conditional: a moderator's decision (or erasure) in between wins, and this edit is refused.
     # The version moves on, so a decision taken on the old text is refused instead.
-    changed = cast(CursorResult, db.session.execute(
-        update(ForumPost)
-        .where(ForumPost.id == post.id, ForumPost.version == version, ForumPost.status.in_(EDITABLE_STATES))
-        .values(title=new_title, body=body, fingerprint=fingerprint, edited_at=old.edited_at, version=version + 1)
-        .execution_options(synchronize_session=False)
-    )).rowcount
+    changed = cast(
+        CursorResult,
+        db.session.execute(
+            update(ForumPost)
+            .where(
+                ForumPost.id == post.id, ForumPost.version == version, ForumPost.status.in_(EDITABLE_STATES)
+            )
+            .values(
+                title=new_title,
+                body=body,
+                fingerprint=fingerprint,
+                edited_at=old.edited_at,
+                version=version + 1,
+            )
+            .execution_options(synchronize_session=False)
+        ),
+    ).rowcount
     if changed != 1:
         db.session.rollback()
-        raise Conflict("This post changed while you were editing it (it was edited elsewhere or a moderator "
-                       "decided on it). Please open it again.")
+        raise Conflict(
+            "This post changed while you were editing it (it was edited elsewhere or a moderator "
+            "decided on it). Please open it again."
+        )
     db.session.add(old)
     db.session.refresh(post)
     for hook in edit_hooks:
         hook(post)
-    append_log(actor=user, subject_kind=KIND, subject_id=post.id, action="edit", from_state=post.status,
-               to_state=post.status, fingerprint=fingerprint)
+    append_log(
+        actor=user,
+        subject_kind=KIND,
+        subject_id=post.id,
+        action="edit",
+        from_state=post.status,
+        to_state=post.status,
+        fingerprint=fingerprint,
+    )
     if post.status == PUBLISHED:
         if post.is_opening and old.title != new_title:
             _reindex_topic(post.topic_id)  # replies carry the topic's title in search
@@ -522,6 +601,7 @@ def withdraw_post(user, post_id: int) -> ForumPost:
 
 # --- moderators' topic tools ------------------------------------------------------
 
+
 def _require_moderator(user) -> None:
     if user is None or not user.is_authenticated or not user.is_moderator:
         raise PermissionDenied("Only moderators can do this.")
@@ -536,8 +616,15 @@ def _topic(topic_id: int) -> ForumTopic:
 
 def _log_topic(moderator, topic: ForumTopic, action: str, reference: str | None = None) -> None:
     state = topic.opening.status if topic.opening is not None else None
-    append_log(actor=moderator, subject_kind=TOPIC_SUBJECT, subject_id=topic.id, action=action,
-               from_state=state, to_state=state, reference=reference)
+    append_log(
+        actor=moderator,
+        subject_kind=TOPIC_SUBJECT,
+        subject_id=topic.id,
+        action=action,
+        from_state=state,
+        to_state=state,
+        reference=reference,
+    )
 
 
 def set_locked(moderator, topic_id: int, locked: bool) -> ForumTopic:
@@ -589,14 +676,21 @@ def post_history(post_id: int) -> dict:
     post = db.session.get(ForumPost, post_id)
     if post is None:
         raise NotFound("There is no such post.")
-    flags = list(db.session.scalars(
-        select(Flag).where(Flag.kind == KIND, Flag.item_id == post.id).order_by(Flag.created_at)
-    ))
-    return {"post": post, "revisions": list(post.revisions), "log": moderation.item_history(KIND, post.id),
-            "flags": flags}
+    flags = list(
+        db.session.scalars(
+            select(Flag).where(Flag.kind == KIND, Flag.item_id == post.id).order_by(Flag.created_at)
+        )
+    )
+    return {
+        "post": post,
+        "revisions": list(post.revisions),
+        "log": moderation.item_history(KIND, post.id),
+        "flags": flags,
+    }
 
 
 # --- moderation kind: hooks, erasure ----------------------------------------------
+
 
 def _erase_post(post: ForumPost) -> None:
     """Removal erases the words and every earlier revision; the log keeps fingerprints only."""
@@ -617,8 +711,11 @@ def _follow_opening_post(post: ForumPost, action, actor, from_state) -> None:
         from forum.search import enqueue_index
 
         for reply_id in db.session.scalars(
-            select(ForumPost.id).where(ForumPost.topic_id == post.topic_id, ForumPost.is_opening.is_(False),
-                                       ForumPost.status == PUBLISHED)
+            select(ForumPost.id).where(
+                ForumPost.topic_id == post.topic_id,
+                ForumPost.is_opening.is_(False),
+                ForumPost.status == PUBLISHED,
+            )
         ):
             enqueue_index(KIND, reply_id)  # re-checked after commit: indexed if public, deleted otherwise
 
@@ -627,10 +724,17 @@ def _mail_author_about_removal(post: ForumPost, action, actor, from_state) -> No
     """A moderator took a post down (after flags, or directly): the author learns why."""
     if action != "remove" or actor is None or post.author is None:
         return
-    queue_mail(post.author.email, "Your forum post was removed", "forum_post_removed",
-               item=post, author=post.author, category=post.topic.category,
-               reason=reason_label(post.decision_reason), note=post.decision_note,
-               link=external_url("accounts.account"))
+    queue_mail(
+        post.author.email,
+        "Your forum post was removed",
+        "forum_post_removed",
+        item=post,
+        author=post.author,
+        category=post.topic.category,
+        reason=reason_label(post.decision_reason),
+        note=post.decision_note,
+        link=external_url("accounts.account"),
+    )
     from moderation.notify import decision_listeners
 
     for listener in decision_listeners:
@@ -697,6 +801,7 @@ def register_forum_kind():
 
 # --- search -------------------------------------------------------------------------
 
+
 def _post_is_public(post: ForumPost) -> bool:
     if post.status != PUBLISHED:
         return False
@@ -759,6 +864,7 @@ def register_forum_searchable():
 
 # --- accounts integration -----------------------------------------------------------
 
+
 def export_forum_posts(user) -> list[dict]:
     return [
         {
@@ -776,7 +882,12 @@ def export_forum_posts(user) -> list[dict]:
             "edited_at": p.edited_at.isoformat() if p.edited_at else None,
             "decision_reason": reason_label(p.decision_reason) if p.decision_reason else None,
             "earlier_versions": [
-                {"title": r.title, "body": r.body, "sha256": r.fingerprint, "replaced_at": r.edited_at.isoformat()}
+                {
+                    "title": r.title,
+                    "body": r.body,
+                    "sha256": r.fingerprint,
+                    "replaced_at": r.edited_at.isoformat(),
+                }
                 for r in p.revisions
             ],
         }

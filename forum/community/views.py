@@ -44,8 +44,9 @@ def _is_preview() -> bool:
     return "preview" in request.form
 
 
-posting_limit = limiter.shared_limit(_posting_limit, scope="forum-posting", key_func=_member_key,
-                                     methods=["POST"], exempt_when=_is_preview)
+posting_limit = limiter.shared_limit(
+    _posting_limit, scope="forum-posting", key_func=_member_key, methods=["POST"], exempt_when=_is_preview
+)
 
 
 def _page() -> int:
@@ -70,11 +71,13 @@ def _preview(form) -> str | None:
 
 # --- reading -----------------------------------------------------------------
 
+
 @bp.route("/forums")
 def forums():
     categories = services.list_categories()
-    return render_template("community/forums.html", categories=categories,
-                           summaries=services.category_summaries())
+    return render_template(
+        "community/forums.html", categories=categories, summaries=services.category_summaries()
+    )
 
 
 @bp.route("/forums/<slug>")
@@ -83,9 +86,14 @@ def category(slug: str):
     pagination, stats = services.category_topics(_user(), category, _page())
     from forum.members.services import unread_counts
 
-    return render_template("community/category.html", category=category, pagination=pagination, stats=stats,
-                           suspension=suspensions.active_suspension(_user()),
-                           unread=unread_counts(_user(), [t.id for t in pagination.items]))
+    return render_template(
+        "community/category.html",
+        category=category,
+        pagination=pagination,
+        stats=stats,
+        suspension=suspensions.active_suspension(_user()),
+        unread=unread_counts(_user(), [t.id for t in pagination.items]),
+    )
 
 
 def _topic_page(topic, reply_form=None, preview=None, status=200):
@@ -119,9 +127,18 @@ def _topic_page(topic, reply_form=None, preview=None, status=200):
             except NotFound:
                 flash("That post can no longer be quoted: it is not published.", "info")
     html = render_template(
-        "community/topic.html", topic=topic, pagination=pagination, stats=services.topic_stats([topic.id])[topic.id],
-        reply_form=reply_form, can_reply=can_reply, why_not=why_not, preview=preview,
-        tool_form=page_form(TopicToolForm), move_form=move_form, markdown_hint=MARKDOWN_HINT, render_markdown=render_markdown,
+        "community/topic.html",
+        topic=topic,
+        pagination=pagination,
+        stats=services.topic_stats([topic.id])[topic.id],
+        reply_form=reply_form,
+        can_reply=can_reply,
+        why_not=why_not,
+        preview=preview,
+        tool_form=page_form(TopicToolForm),
+        move_form=move_form,
+        markdown_hint=MARKDOWN_HINT,
+        render_markdown=render_markdown,
         **topic_page_extras(user, topic, pagination.items),
     )
     if user is not None:
@@ -155,6 +172,7 @@ def post(post_id: int):
 
 # --- writing -----------------------------------------------------------------
 
+
 @bp.route("/forums/<slug>/new", methods=["GET", "POST"])
 @login_required
 @posting_limit
@@ -174,13 +192,22 @@ def new_topic(slug: str):
                 if topic.opening.status == "published":
                     flash("Your topic is published.", "success")
                 else:
-                    flash("Thank you. Your topic is awaiting moderation: a moderator checks the first posts "
-                          "of new members. Only you can see it until then.", "info")
+                    flash(
+                        "Thank you. Your topic is awaiting moderation: a moderator checks the first posts "
+                        "of new members. Only you can see it until then.",
+                        "info",
+                    )
                 return redirect(url_for("community.topic", topic_id=topic.id))
     elif suspension is not None and request.method == "POST":
         raise suspensions.Suspended(suspension)
-    return render_form("community/new_topic.html", form, category=category, suspension=suspension,
-                       preview=preview, markdown_hint=MARKDOWN_HINT)
+    return render_form(
+        "community/new_topic.html",
+        form,
+        category=category,
+        suspension=suspension,
+        preview=preview,
+        markdown_hint=MARKDOWN_HINT,
+    )
 
 
 @bp.route("/forums/topics/<int:topic_id>/reply", methods=["GET", "POST"])
@@ -204,8 +231,11 @@ def reply(topic_id: int):
             if post.status == "published":
                 flash("Your reply is published.", "success")
             else:
-                flash("Thank you. Your reply is awaiting moderation; only you can see it until a moderator "
-                      "approves it.", "info")
+                flash(
+                    "Thank you. Your reply is awaiting moderation; only you can see it until a moderator "
+                    "approves it.",
+                    "info",
+                )
             return redirect(url_for("community.post", post_id=post.id))
     return _topic_page(topic, reply_form=form, status=422)
 
@@ -224,14 +254,21 @@ def edit_post(post_id: int):
         preview = _preview(form)
         if preview is None:
             try:
-                services.edit_post(_user(), post.id, form.title.data, form.body.data,
-                                   expected_version=_version(form.version.data))
+                services.edit_post(
+                    _user(),
+                    post.id,
+                    form.title.data,
+                    form.body.data,
+                    expected_version=_version(form.version.data),
+                )
             except ValidationFailed as error:
                 apply_errors(form, error)
             else:
                 flash("Your changes are saved. Moderators can see the earlier version.", "success")
                 return redirect(url_for("community.post", post_id=post.id))
-    return render_form("community/edit_post.html", form, post=post, preview=preview, markdown_hint=MARKDOWN_HINT)
+    return render_form(
+        "community/edit_post.html", form, post=post, preview=preview, markdown_hint=MARKDOWN_HINT
+    )
 
 
 @bp.route("/forums/posts/<int:post_id>/delete", methods=["GET", "POST"])
@@ -255,6 +292,7 @@ def delete_post(post_id: int):
 
 # --- moderators ---------------------------------------------------------------
 
+
 def _require_moderator():
     if not current_user.is_moderator:
         raise PermissionDenied("Only moderators can do this.")
@@ -265,8 +303,9 @@ def _require_moderator():
 def post_history(post_id: int):
     _require_moderator()
     history = services.post_history(post_id)
-    return render_template("community/history.html", **history, render_markdown=render_markdown,
-                           held_label=services.held_label)
+    return render_template(
+        "community/history.html", **history, render_markdown=render_markdown, held_label=services.held_label
+    )
 
 
 @bp.route("/forums/topics/<int:topic_id>/tools", methods=["POST"])
@@ -283,8 +322,15 @@ def topic_tools(topic_id: int):
         services.set_pinned(_user(), topic_id, action == "pin")
     else:
         abort(400)
-    flash({"lock": "Topic locked.", "unlock": "Topic unlocked.", "pin": "Topic pinned.",
-           "unpin": "Topic unpinned."}[action], "success")
+    flash(
+        {
+            "lock": "Topic locked.",
+            "unlock": "Topic unlocked.",
+            "pin": "Topic pinned.",
+            "unpin": "Topic unpinned.",
+        }[action],
+        "success",
+    )
     return redirect(url_for("community.topic", topic_id=topic_id))
 
 
@@ -320,16 +366,22 @@ def suspend_member(user_id: int):
         else:
             flash(f"{member.display_name} is suspended. They were told why and until when.", "success")
             return redirect(url_for("community.suspensions_list"))
-    return render_form("community/suspend.html", form, member=member,
-                       current=suspensions.active_suspension(member), history=suspensions.suspensions_of(member))
+    return render_form(
+        "community/suspend.html",
+        form,
+        member=member,
+        current=suspensions.active_suspension(member),
+        history=suspensions.suspensions_of(member),
+    )
 
 
 @bp.route("/moderation/suspensions")
 @login_required
 def suspensions_list():
     _require_moderator()
-    return render_template("community/suspensions.html", suspensions=suspensions.active_suspensions(),
-                           form=DeletePostForm())
+    return render_template(
+        "community/suspensions.html", suspensions=suspensions.active_suspensions(), form=DeletePostForm()
+    )
 
 
 @bp.route("/moderation/suspensions/<int:suspension_id>/lift", methods=["POST"])
@@ -346,6 +398,7 @@ def lift_suspension(suspension_id: int):
 
 # --- admins: categories ---------------------------------------------------------
 
+
 def _require_admin():
     if not current_user.is_admin:
         raise PermissionDenied("Only admins manage forum categories.")
@@ -358,15 +411,21 @@ def admin_categories():
     form = CategoryForm()
     if form.validate_on_submit():
         try:
-            category = services.add_category(form.name.data, form.description.data or "", form.position.data,
-                                             admin=_user())
+            category = services.add_category(
+                form.name.data, form.description.data or "", form.position.data, admin=_user()
+            )
         except ValidationFailed as error:
             apply_errors(form, error)
         else:
             flash(f"Category {category.name} added.", "success")
             return redirect(url_for("community.admin_categories"))
-    return render_form("community/admin_categories.html", form, categories=services.list_categories(),
-                       summaries=services.category_summaries(), delete_form=DeletePostForm())
+    return render_form(
+        "community/admin_categories.html",
+        form,
+        categories=services.list_categories(),
+        summaries=services.category_summaries(),
+        delete_form=DeletePostForm(),
+    )
 
 
 @bp.route("/forums/admin/categories/<int:category_id>", methods=["GET", "POST"])
@@ -383,8 +442,9 @@ def edit_category(category_id: int):
     form = CategoryForm(obj=category if request.method == "GET" else None)
     if form.validate_on_submit():
         try:
-            services.update_category(_user(), category.id, form.name.data, form.description.data or "",
-                                     form.position.data)
+            services.update_category(
+                _user(), category.id, form.name.data, form.description.data or "", form.position.data
+            )
         except ValidationFailed as error:
             apply_errors(form, error)
         else:

@@ -25,10 +25,10 @@ REVIEW_EXCERPT = 180
 
 @dataclass
 class Home:
-    reviews: list = field(default_factory=list)    # Review (product and author loaded)
-    products: list = field(default_factory=list)   # (Product, average rating, review count)
-    topics: list = field(default_factory=list)     # (ForumTopic, last activity, replies)
-    posts: list = field(default_factory=list)      # (BlogPost, excerpt)
+    reviews: list = field(default_factory=list)  # Review (product and author loaded)
+    products: list = field(default_factory=list)  # (Product, average rating, review count)
+    topics: list = field(default_factory=list)  # (ForumTopic, last activity, replies)
+    posts: list = field(default_factory=list)  # (BlogPost, excerpt)
 
 
 def short(text: str | None, limit: int = REVIEW_EXCERPT) -> str:
@@ -40,10 +40,13 @@ def _latest_reviews():
     from forum.catalog.models import Product, Review
     from forum.catalog.services import published_reviews_query
 
-    query = (published_reviews_query(None, "newest")
-             .join(Product, Product.id == Review.product_id).where(Product.active.is_(True))
-             .options(joinedload(Review.product), joinedload(Review.author))
-             .limit(LATEST_REVIEWS))
+    query = (
+        published_reviews_query(None, "newest")
+        .join(Product, Product.id == Review.product_id)
+        .where(Product.active.is_(True))
+        .options(joinedload(Review.product), joinedload(Review.author))
+        .limit(LATEST_REVIEWS)
+    )
     return list(db.session.scalars(query))
 
 
@@ -82,9 +85,14 @@ def _active_topics():
     ).all()
     if not rows:
         return []
-    topics = {topic.id: topic for topic in db.session.scalars(
-        select(ForumTopic).where(ForumTopic.id.in_([r[0] for r in rows]))
-        .options(joinedload(ForumTopic.category), joinedload(ForumTopic.opening)))}
+    topics = {
+        topic.id: topic
+        for topic in db.session.scalars(
+            select(ForumTopic)
+            .where(ForumTopic.id.in_([r[0] for r in rows]))
+            .options(joinedload(ForumTopic.category), joinedload(ForumTopic.opening))
+        )
+    }
     return [(topics[topic_id], at, int(n)) for topic_id, at, n in rows if topic_id in topics]
 
 

@@ -43,6 +43,7 @@ def init_app(app) -> None:
             if current_user.is_authenticated:
                 return services.unread_count(current_user)
             return 0
+
         return {"unread_notifications": count}
 
     if services.export_member_data not in [s for _, s in accounts.export_sections]:

@@ -26,7 +26,7 @@ def _handle(user: User) -> str:
     return db.session.get(MemberProfile, user.id).handle  # type: ignore[union-attr]
 
 
-def load_members(fake):
+def load_members(rng):
     if db.session.scalar(select(ForumPost.id).where(ForumPost.title == TITLE)) is not None:
         return
     category = db.session.scalar(select(ForumCategory).order_by(ForumCategory.position).limit(1))
@@ -36,10 +36,14 @@ def load_members(fake):
     if category is None or moderator is None or len(people) < 4:
         return
     a, b, c, d = people[:4]
-    topic = forums.create_topic(moderator, category, TITLE,
-                                f"Post a short description of your desk. @{_handle(a)} and @{_handle(b)}, "
-                                "you mentioned new monitors last week: how do they work out?")
-    first = forums.create_reply(a, topic.id, "Two 27\" screens on arms, a USB-C dock and far too many cables.")
+    topic = forums.create_topic(
+        moderator,
+        category,
+        TITLE,
+        f"Post a short description of your desk. @{_handle(a)} and @{_handle(b)}, "
+        "you mentioned new monitors last week: how do they work out?",
+    )
+    first = forums.create_reply(a, topic.id, 'Two 27" screens on arms, a USB-C dock and far too many cables.')
     quote = services.quote_source(b, first.id)
     forums.create_reply(b, topic.id, quote + f"Same here! @{_handle(a)}, which dock do you use?")
     for liker in (b, c, d, moderator):
@@ -47,7 +51,9 @@ def load_members(fake):
     services.set_watching(c, topic.id, True)
     forums.create_reply(a, topic.id, f"A Thunderbolt 4 one. @{_handle(c)} has the same, I think.")
     # One more watcher on an older topic, so "new posts" show in its category list.
-    older = db.session.scalar(select(ForumTopic).where(ForumTopic.id != topic.id).order_by(ForumTopic.id).limit(1))
+    older = db.session.scalar(
+        select(ForumTopic).where(ForumTopic.id != topic.id).order_by(ForumTopic.id).limit(1)
+    )
     if older is not None and older.opening is not None and older.opening.status == "published":
         services.set_watching(d, older.id, True)
     db.session.commit()

@@ -13,8 +13,11 @@ class ActionForm(FlaskForm):
 
 
 class ProfileForm(FlaskForm):
-    handle = StringField("Handle", description="Letters, digits, _ and -; others mention you as @handle.",
-                         render_kw={"maxlength": HANDLE_MAX, "autocapitalize": "none", "spellcheck": "false"})
+    handle = StringField(
+        "Handle",
+        description="Letters, digits, _ and -; others mention you as @handle.",
+        render_kw={"maxlength": HANDLE_MAX, "autocapitalize": "none", "spellcheck": "false"},
+    )
     activity_hidden = BooleanField("Hide my recent reviews and posts from my public profile")
 
 
@@ -25,7 +28,14 @@ def preferences_form(modes: dict, formdata=None):
         pass
 
     for kind in DEFAULT_MODES:
-        setattr(PreferencesForm, kind, RadioField(KIND_LABELS[kind], choices=[SelectChoice(value, label) for value, label in MODE_LABELS.items()],
-                                                  default=modes.get(kind)))
+        setattr(
+            PreferencesForm,
+            kind,
+            RadioField(
+                KIND_LABELS[kind],
+                choices=[SelectChoice(value, label) for value, label in MODE_LABELS.items()],
+                default=modes.get(kind),
+            ),
+        )
     form = PreferencesForm() if formdata is None else PreferencesForm(formdata=formdata)
     return form

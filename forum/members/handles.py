@@ -23,8 +23,19 @@ HANDLE_MIN = 2
 HANDLE_RE = re.compile(r"[A-Za-z0-9_-]+")
 # An @mention: not preceded by a word character, @ or / (e-mail addresses, paths).
 MENTION_RE = re.compile(rf"(?<![\w@/.])@([A-Za-z0-9_-]{{{HANDLE_MIN},{HANDLE_MAX}}})")
-RESERVED_HANDLES = {"admin", "moderator", "moderators", "staff", "all", "here", "everyone", "system", "me",
-                    "notifications", "community"}
+RESERVED_HANDLES = {
+    "admin",
+    "moderator",
+    "moderators",
+    "staff",
+    "all",
+    "here",
+    "everyone",
+    "system",
+    "me",
+    "notifications",
+    "community",
+}
 
 
 def handle_base(display_name: str) -> str:
@@ -36,13 +47,20 @@ def handle_base(display_name: str) -> str:
 
 
 def _taken(session, key: str) -> bool:
-    return session.scalar(select(func.count()).select_from(MemberProfile).where(MemberProfile.handle_key == key)) > 0
+    return (
+        session.scalar(select(func.count()).select_from(MemberProfile).where(MemberProfile.handle_key == key))
+        > 0
+    )
 
 
 def derive_handle(session, display_name: str, also_taken: AbstractSet[str] = frozenset()) -> str:
     base = handle_base(display_name)
     candidate, n = base, 1
-    while candidate.lower() in RESERVED_HANDLES or candidate.lower() in also_taken or _taken(session, candidate.lower()):
+    while (
+        candidate.lower() in RESERVED_HANDLES
+        or candidate.lower() in also_taken
+        or _taken(session, candidate.lower())
+    ):
         n += 1
         candidate = f"{base}{n}"
     return candidate
@@ -63,7 +81,9 @@ def check_handle(raw, *, user_id: int | None, session) -> str:
     elif handle.lower() in RESERVED_HANDLES:
         problem = "This handle is reserved. Please choose another."
     else:
-        owner = session.scalar(select(MemberProfile.user_id).where(MemberProfile.handle_key == handle.lower()))
+        owner = session.scalar(
+            select(MemberProfile.user_id).where(MemberProfile.handle_key == handle.lower())
+        )
         if owner is not None and owner != user_id:
             problem = "This handle is taken. Please choose another."
     if problem:
@@ -84,4 +104,6 @@ def _give_new_members_a_handle(session, flush_context, instances):
                 continue
             handle = derive_handle(session, user.display_name, chosen)
             chosen.add(handle.lower())
-            session.add(MemberProfile(user=user, handle=handle, handle_key=handle.lower(), activity_hidden=False))
+            session.add(
+                MemberProfile(user=user, handle=handle, handle_key=handle.lower(), activity_hidden=False)
+            )

@@ -28,8 +28,9 @@ from .models import MemberProfile
 QUOTED_POST_REMOVED = "quoted post removed"
 # The attribution line of a quote: its first link leads to the quoted post.
 QUOTE_HREF_RE = re.compile(r"(?:https?://[^/\s]+)?/forums/posts/(\d+)(?:[#?].*)?")
-QUOTE_LINE_RE = re.compile(r"^[ \t]*(?:>[ \t]*)+\[[^\]\n]*\]\(((?:https?://[^/\s)]+)?/forums/posts/(\d+))[^)]*\)",
-                           re.MULTILINE)
+QUOTE_LINE_RE = re.compile(
+    r"^[ \t]*(?:>[ \t]*)+\[[^\]\n]*\]\(((?:https?://[^/\s)]+)?/forums/posts/(\d+))[^)]*\)", re.MULTILINE
+)
 
 
 def site_path(endpoint: str, **values) -> str:
@@ -93,13 +94,13 @@ def mentionable(handle_keys) -> dict[str, tuple[str, int]]:
     keys = list(handle_keys)
     if not keys:
         return {}
-    suspended = (
-        select(MemberSuspension.user_id)
-        .where(MemberSuspension.lifted_at.is_(None), MemberSuspension.ends_at > utcnow())
+    suspended = select(MemberSuspension.user_id).where(
+        MemberSuspension.lifted_at.is_(None), MemberSuspension.ends_at > utcnow()
     )
     rows = db.session.execute(
-        select(MemberProfile.handle_key, MemberProfile.handle, MemberProfile.user_id)
-        .where(MemberProfile.handle_key.in_(keys), MemberProfile.user_id.not_in(suspended))
+        select(MemberProfile.handle_key, MemberProfile.handle, MemberProfile.user_id).where(
+            MemberProfile.handle_key.in_(keys), MemberProfile.user_id.not_in(suspended)
+        )
     )
     return {key: (handle, user_id) for key, handle, user_id in rows}
 
@@ -109,11 +110,13 @@ def public_post_ids(post_ids) -> set[int]:
     if not ids:
         return set()
     opening = aliased(ForumPost)
-    return set(db.session.scalars(
-        select(ForumPost.id)
-        .join(opening, and_(opening.topic_id == ForumPost.topic_id, opening.is_opening.is_(True)))
-        .where(ForumPost.id.in_(ids), ForumPost.status == "published", opening.status == "published")
-    ))
+    return set(
+        db.session.scalars(
+            select(ForumPost.id)
+            .join(opening, and_(opening.topic_id == ForumPost.topic_id, opening.is_opening.is_(True)))
+            .where(ForumPost.id.in_(ids), ForumPost.status == "published", opening.status == "published")
+        )
+    )
 
 
 def build_context(bodies) -> RenderContext:
@@ -146,13 +149,24 @@ def _matching_close(tokens, i) -> int:
 
 
 def _removed_tokens(level: int) -> list[Token]:
-    inline = Token("inline", "", 0, level=level + 1, content=QUOTED_POST_REMOVED, block=True, children=[
-        Token("em_open", "em", 1, markup="*"),
-        Token("text", "", 0, content=QUOTED_POST_REMOVED),
-        Token("em_close", "em", -1, markup="*"),
-    ])
-    return [Token("paragraph_open", "p", 1, level=level, block=True), inline,
-            Token("paragraph_close", "p", -1, level=level, block=True)]
+    inline = Token(
+        "inline",
+        "",
+        0,
+        level=level + 1,
+        content=QUOTED_POST_REMOVED,
+        block=True,
+        children=[
+            Token("em_open", "em", 1, markup="*"),
+            Token("text", "", 0, content=QUOTED_POST_REMOVED),
+            Token("em_close", "em", -1, markup="*"),
+        ],
+    )
+    return [
+        Token("paragraph_open", "p", 1, level=level, block=True),
+        inline,
+        Token("paragraph_close", "p", -1, level=level, block=True),
+    ]
 
 
 def _link_mentions(children: list[Token], handles: dict[str, str]) -> list[Token]:
@@ -172,7 +186,7 @@ def _link_mentions(children: list[Token], handles: dict[str, str]) -> list[Token
             if handle is None:
                 continue
             if match.start() > pos:
-                out.append(Token("text", "", 0, content=text[pos:match.start()]))
+                out.append(Token("text", "", 0, content=text[pos : match.start()]))
             link = Token("link_open", "a", 1)
             link.attrSet("href", site_path("members.profile", ref=handle))
             link.attrSet("title", f"Profile of @{handle}")
@@ -190,12 +204,13 @@ def _transformer(ctx: RenderContext):
             if tokens[i].type == "blockquote_open":
                 target = _quote_target(tokens, i)
                 if target is not None and target in ctx.gone_quotes:
-                    tokens[i + 1:_matching_close(tokens, i)] = _removed_tokens(tokens[i].level + 1)
+                    tokens[i + 1 : _matching_close(tokens, i)] = _removed_tokens(tokens[i].level + 1)
             i += 1
         if ctx.handles:
             for token in tokens:
                 if token.type == "inline" and token.children:
                     token.children = _link_mentions(token.children, ctx.handles)
+
     return transform
 
 

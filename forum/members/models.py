@@ -34,9 +34,7 @@ class MemberProfile(db.Model):  # type: ignore[name-defined]  # db.Model is dyna
     """A member's public handle (for @mentions and /members/<handle>) and profile setting."""
 
     __tablename__ = "member_profile"
-    __table_args__ = (
-        CheckConstraint("length(handle) > 0", name="handle_not_empty"),
-    )
+    __table_args__ = (CheckConstraint("length(handle) > 0", name="handle_not_empty"),)
 
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
     handle: Mapped[str] = mapped_column(String(HANDLE_MAX))
@@ -53,8 +51,9 @@ class TopicState(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     __tablename__ = "forum_topic_state"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
-    topic_id: Mapped[int] = mapped_column(ForeignKey("forum_topic.id", ondelete="CASCADE"), primary_key=True,
-                                          index=True)
+    topic_id: Mapped[int] = mapped_column(
+        ForeignKey("forum_topic.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
     # None: never chose (posting watches automatically); False: they chose Unwatch.
     watching: Mapped[bool | None] = mapped_column(Boolean)
     # Published posts up to this moment have been seen.
@@ -65,8 +64,9 @@ class PostLike(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     __tablename__ = "forum_post_like"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
-    post_id: Mapped[int] = mapped_column(ForeignKey("forum_post.id", ondelete="CASCADE"), primary_key=True,
-                                         index=True)
+    post_id: Mapped[int] = mapped_column(
+        ForeignKey("forum_post.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -76,8 +76,9 @@ class PostQuote(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     __tablename__ = "forum_post_quote"
 
     post_id: Mapped[int] = mapped_column(ForeignKey("forum_post.id", ondelete="CASCADE"), primary_key=True)
-    quoted_post_id: Mapped[int] = mapped_column(ForeignKey("forum_post.id", ondelete="CASCADE"), primary_key=True,
-                                                index=True)
+    quoted_post_id: Mapped[int] = mapped_column(
+        ForeignKey("forum_post.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
 
 
 class Notification(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
@@ -90,8 +91,14 @@ class Notification(db.Model):  # type: ignore[name-defined]  # db.Model is dynam
         Index("ix_notification_user_created", "user_id", "created_at"),
         Index("ix_notification_mail_state", "mail_state"),
         # One notification per member and post (likes are grouped into it).
-        Index("uq_notification_user_post", "user_id", "post_id", unique=True,
-              sqlite_where=text("post_id IS NOT NULL"), postgresql_where=text("post_id IS NOT NULL")),
+        Index(
+            "uq_notification_user_post",
+            "user_id",
+            "post_id",
+            unique=True,
+            sqlite_where=text("post_id IS NOT NULL"),
+            postgresql_where=text("post_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

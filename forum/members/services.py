@@ -42,8 +42,13 @@ from .models import (
 
 MAX_MENTIONS = 10
 # Kinds a member chooses mail for, with the defaults of a new member.
-DEFAULT_MODES = {"mention": "immediate", "reply": "immediate", "quote": "immediate", "watched": "digest",
-                 "like": "never"}
+DEFAULT_MODES = {
+    "mention": "immediate",
+    "reply": "immediate",
+    "quote": "immediate",
+    "watched": "digest",
+    "like": "never",
+}
 KIND_LABELS = {
     "mention": "Someone mentions you (@handle)",
     "reply": "A reply in a topic you started",
@@ -65,9 +70,12 @@ DIGEST = "digest"  # unsubscribe token kind: every kind mailed in the digest
 
 # --- preferences and unsubscribe ---------------------------------------------------
 
+
 def preferences(user) -> dict[str, str]:
     modes = dict(DEFAULT_MODES)
-    for pref in db.session.scalars(select(NotificationPreference).where(NotificationPreference.user_id == user.id)):
+    for pref in db.session.scalars(
+        select(NotificationPreference).where(NotificationPreference.user_id == user.id)
+    ):
         if pref.kind in modes:
             modes[pref.kind] = pref.mode
     return modes
@@ -106,8 +114,10 @@ def read_unsubscribe_token(token: str) -> tuple[User, str]:
     try:
         user_id, kind = _serializer().loads(token)
     except (BadSignature, ValueError, TypeError):
-        raise NotFound("This unsubscribe link is not valid. You can choose your mail on the notifications "
-                       "settings page of your account.") from None
+        raise NotFound(
+            "This unsubscribe link is not valid. You can choose your mail on the notifications "
+            "settings page of your account."
+        ) from None
     user = db.session.get(User, user_id) if isinstance(user_id, int) else None
     if user is None or (kind not in DEFAULT_MODES and kind != DIGEST):
         raise NotFound("This unsubscribe link is not valid any more (the account may have been deleted).")
@@ -133,6 +143,7 @@ def _mail_headers(user_id: int, kind: str) -> tuple[dict, str]:
 
 
 # --- watching and reading ----------------------------------------------------------
+
 
 def _topic_state(user_id: int, topic_id: int) -> TopicState:
     state = db.session.get(TopicState, (user_id, topic_id))
@@ -181,13 +192,21 @@ def unread_counts(user, topic_ids) -> dict[int, tuple[int, int]]:
     if user is None or not ids:
         return {}
     ranked = (
-        select(ForumPost.topic_id, ForumPost.id,
-               func.count().over(partition_by=ForumPost.topic_id).label("n"),
-               func.row_number().over(partition_by=ForumPost.topic_id,
-                                      order_by=(ForumPost.created_at, ForumPost.id)).label("rank"))
+        select(
+            ForumPost.topic_id,
+            ForumPost.id,
+            func.count().over(partition_by=ForumPost.topic_id).label("n"),
+            func.row_number()
+            .over(partition_by=ForumPost.topic_id, order_by=(ForumPost.created_at, ForumPost.id))
+            .label("rank"),
+        )
         .join(TopicState, and_(TopicState.topic_id == ForumPost.topic_id, TopicState.user_id == user.id))
-        .where(ForumPost.topic_id.in_(ids), ForumPost.status == PUBLISHED,
-               TopicState.read_until.is_not(None), ForumPost.published_at > TopicState.read_until)
+        .where(
+            ForumPost.topic_id.in_(ids),
+            ForumPost.status == PUBLISHED,
+            TopicState.read_until.is_not(None),
+            ForumPost.published_at > TopicState.read_until,
+        )
         .subquery()
     )
     rows = db.session.execute(select(ranked.c.topic_id, ranked.c.n, ranked.c.id).where(ranked.c.rank == 1))
@@ -215,10 +234,15 @@ def mark_read(user, topic_id: int, posts) -> None:
 
 # --- likes -------------------------------------------------------------------------
 
+
 def _likeable(user, post_id: int) -> ForumPost:
     post = db.session.get(ForumPost, post_id)
-    if post is None or post.status != PUBLISHED or post.topic.opening is None \
-            or post.topic.opening.status != PUBLISHED:
+    if (
+        post is None
+        or post.status != PUBLISHED
+        or post.topic.opening is None
+        or post.topic.opening.status != PUBLISHED
+    ):
         raise NotFound("There is no such post. It may have been removed.")
     if post.author_id == user.id:
         raise PermissionDenied("You cannot like your own post.")
@@ -246,16 +270,25 @@ def unlike(user, post_id: int) -> ForumPost:
     post = db.session.get(ForumPost, post_id)
     if post is None:
         raise NotFound("There is no such post.")
-    removed = cast(CursorResult, db.session.execute(
-        delete(PostLike).where(PostLike.user_id == user.id, PostLike.post_id == post.id)
-    )).rowcount
+    removed = cast(
+        CursorResult,
+        db.session.execute(delete(PostLike).where(PostLike.user_id == user.id, PostLike.post_id == post.id)),
+    ).rowcount
     if removed and post.author_id is not None:
-        note = db.session.scalar(select(Notification).where(Notification.user_id == post.author_id,
-                                                            Notification.post_id == post.id,
-                                                            Notification.kind == "like"))
+        note = db.session.scalar(
+            select(Notification).where(
+                Notification.user_id == post.author_id,
+                Notification.post_id == post.id,
+                Notification.kind == "like",
+            )
+        )
         if note is not None:
-            latest = db.session.scalar(select(PostLike.user_id).where(PostLike.post_id == post.id)
-                                       .order_by(PostLike.created_at.desc()).limit(1))
+            latest = db.session.scalar(
+                select(PostLike.user_id)
+                .where(PostLike.post_id == post.id)
+                .order_by(PostLike.created_at.desc())
+                .limit(1)
+            )
             if latest is None:
                 db.session.delete(note)
             elif note.actor_id == user.id:
@@ -269,18 +302,23 @@ def like_summary(user, post_ids) -> tuple[dict[int, int], set[int]]:
     ids = list(post_ids)
     if not ids:
         return {}, set()
-    counts = dict(db.session.execute(
-        select(PostLike.post_id, func.count()).where(PostLike.post_id.in_(ids)).group_by(PostLike.post_id)
-    ).all())
+    counts = dict(
+        db.session.execute(
+            select(PostLike.post_id, func.count()).where(PostLike.post_id.in_(ids)).group_by(PostLike.post_id)
+        ).all()
+    )
     mine = set()
     if user is not None:
-        mine = set(db.session.scalars(
-            select(PostLike.post_id).where(PostLike.user_id == user.id, PostLike.post_id.in_(ids))
-        ))
+        mine = set(
+            db.session.scalars(
+                select(PostLike.post_id).where(PostLike.user_id == user.id, PostLike.post_id.in_(ids))
+            )
+        )
     return counts, mine
 
 
 # --- quotes ------------------------------------------------------------------------
+
 
 def quote_source(viewer, post_id: int) -> str:
     """The reply text that quotes a published post: a Markdown blockquote, attributed and linked."""
@@ -299,9 +337,16 @@ def sync_quotes(post: ForumPost) -> set[int]:
     quoted = {q for q in markup.quoted_post_ids(post.body) if q != post.id}
     existing = set(db.session.scalars(select(PostQuote.quoted_post_id).where(PostQuote.post_id == post.id)))
     if existing - quoted:
-        db.session.execute(delete(PostQuote).where(PostQuote.post_id == post.id,
-                                                   PostQuote.quoted_post_id.in_(existing - quoted)))
-    real = set(db.session.scalars(select(ForumPost.id).where(ForumPost.id.in_(quoted - existing)))) if quoted else set()
+        db.session.execute(
+            delete(PostQuote).where(
+                PostQuote.post_id == post.id, PostQuote.quoted_post_id.in_(existing - quoted)
+            )
+        )
+    real = (
+        set(db.session.scalars(select(ForumPost.id).where(ForumPost.id.in_(quoted - existing))))
+        if quoted
+        else set()
+    )
     for quoted_id in real:
         db.session.add(PostQuote(post_id=post.id, quoted_post_id=quoted_id))
     return quoted
@@ -312,8 +357,10 @@ def _reindex_quoting_posts(post_ids) -> None:
     from forum.search import enqueue_index
 
     for quoting_id in db.session.scalars(
-        select(PostQuote.post_id).join(ForumPost, ForumPost.id == PostQuote.post_id)
-        .where(PostQuote.quoted_post_id.in_(list(post_ids)), ForumPost.status == PUBLISHED).distinct()
+        select(PostQuote.post_id)
+        .join(ForumPost, ForumPost.id == PostQuote.post_id)
+        .where(PostQuote.quoted_post_id.in_(list(post_ids)), ForumPost.status == PUBLISHED)
+        .distinct()
     ):
         enqueue_index("forum_post", quoting_id)
 
@@ -326,11 +373,22 @@ def after_edit(post: ForumPost) -> None:
 
 # --- notifications: making them --------------------------------------------------
 
-def _create(recipient_id: int, kind: str, actor_id: int | None, post: ForumPost, modes: dict) -> Notification | None:
-    if db.session.scalar(select(Notification.id).where(Notification.user_id == recipient_id,
-                                                       Notification.post_id == post.id)) is not None:
+
+def _create(
+    recipient_id: int, kind: str, actor_id: int | None, post: ForumPost, modes: dict
+) -> Notification | None:
+    if (
+        db.session.scalar(
+            select(Notification.id).where(
+                Notification.user_id == recipient_id, Notification.post_id == post.id
+            )
+        )
+        is not None
+    ):
         return None  # one notification per member and post
-    note = Notification(user_id=recipient_id, kind=kind, actor_id=actor_id, post_id=post.id, mail_state="none")
+    note = Notification(
+        user_id=recipient_id, kind=kind, actor_id=actor_id, post_id=post.id, mail_state="none"
+    )
     db.session.add(note)
     _mail_per_preference(note, modes.get(kind, DEFAULT_MODES.get(kind, "never")), post)
     return note
@@ -346,11 +404,18 @@ def _mail_per_preference(note: Notification, mode: str, post: ForumPost) -> None
         headers, unsubscribe_link = _mail_headers(recipient.id, note.kind)
         likes = _like_count(post.id) if note.kind == "like" else 0
         message = queue_mail(
-            recipient.email, MAIL_SUBJECTS[note.kind], "notification", headers=headers,
-            recipient=recipient, sentence=_sentence(note.kind, actor, likes), topic_title=post.topic.title,
+            recipient.email,
+            MAIL_SUBJECTS[note.kind],
+            "notification",
+            headers=headers,
+            recipient=recipient,
+            sentence=_sentence(note.kind, actor, likes),
+            topic_title=post.topic.title,
             excerpt=_excerpt(markup.plain_text(post.body)),
-            link=external_url("community.post", post_id=post.id), unsubscribe_link=unsubscribe_link,
-            kind_label=KIND_LABELS[note.kind], settings_link=external_url("members.preferences"),
+            link=external_url("community.post", post_id=post.id),
+            unsubscribe_link=unsubscribe_link,
+            kind_label=KIND_LABELS[note.kind],
+            settings_link=external_url("members.preferences"),
         )
         db.session.flush()
         note.outbox_id = message.id
@@ -358,7 +423,9 @@ def _mail_per_preference(note: Notification, mode: str, post: ForumPost) -> None
 
 
 def _like_count(post_id: int) -> int:
-    return db.session.scalar(select(func.count()).select_from(PostLike).where(PostLike.post_id == post_id)) or 0
+    return (
+        db.session.scalar(select(func.count()).select_from(PostLike).where(PostLike.post_id == post_id)) or 0
+    )
 
 
 def _sentence(kind: str, actor: User | None, likes: int = 0) -> str:
@@ -380,12 +447,13 @@ def _sentence(kind: str, actor: User | None, likes: int = 0) -> str:
 
 def _excerpt(text: str, limit: int = 280) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _notify_like(post: ForumPost, liker: User) -> None:
-    note = db.session.scalar(select(Notification).where(Notification.user_id == post.author_id,
-                                                        Notification.post_id == post.id))
+    note = db.session.scalar(
+        select(Notification).where(Notification.user_id == post.author_id, Notification.post_id == post.id)
+    )
     modes = preferences(post.author)
     if note is None:
         _create(post.author_id, "like", liker.id, post, modes)  # type: ignore[arg-type]
@@ -424,7 +492,8 @@ def _recipients(post: ForumPost) -> list[tuple[int, str]]:
     if not post.is_opening:
         add(post.topic.author_id, "reply")
         for watcher in db.session.scalars(
-            select(TopicState.user_id).where(TopicState.topic_id == post.topic_id, TopicState.watching.is_(True))
+            select(TopicState.user_id)
+            .where(TopicState.topic_id == post.topic_id, TopicState.watching.is_(True))
             .order_by(TopicState.user_id)
         ):
             add(watcher, "watched")
@@ -455,28 +524,47 @@ def on_post_transition(post: ForumPost, action, actor, from_state) -> None:
 def _withdraw_notifications(post: ForumPost) -> None:
     """Gone means gone: unsent mail about it (or, for an opening post, about its topic) is
     deleted and the digest will not carry it. The in-site list hides it by its join."""
-    post_ids = select(ForumPost.id).where(ForumPost.topic_id == post.topic_id) if post.is_opening \
+    post_ids = (
+        select(ForumPost.id).where(ForumPost.topic_id == post.topic_id)
+        if post.is_opening
         else select(ForumPost.id).where(ForumPost.id == post.id)
-    outbox_ids = select(Notification.outbox_id).where(Notification.post_id.in_(post_ids),
-                                                      Notification.outbox_id.is_not(None))
-    db.session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(outbox_ids),
-                                                   OutboxMessage.sent_at.is_(None))
-                       .execution_options(synchronize_session=False))
-    db.session.execute(update(Notification).where(Notification.post_id.in_(post_ids),
-                                                  Notification.mail_state == "digest")
-                       .values(mail_state="dropped").execution_options(synchronize_session=False))
+    )
+    outbox_ids = select(Notification.outbox_id).where(
+        Notification.post_id.in_(post_ids), Notification.outbox_id.is_not(None)
+    )
+    db.session.execute(
+        delete(OutboxMessage)
+        .where(OutboxMessage.id.in_(outbox_ids), OutboxMessage.sent_at.is_(None))
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        update(Notification)
+        .where(Notification.post_id.in_(post_ids), Notification.mail_state == "digest")
+        .values(mail_state="dropped")
+        .execution_options(synchronize_session=False)
+    )
 
 
 def on_decision_mailed(item, author, decision: str, link: str, reason: str | None = None) -> None:
     """moderation.notify.DecisionMail mailed an author about a decision: show it in-site too. No commit."""
     from moderation.kinds import kind_of
 
-    db.session.add(Notification(user_id=author.id, kind="moderation", subject_kind=kind_of(item).name,
-                                subject_id=item.id, decision=decision, reason=reason, link=link,
-                                mail_state="none"))
+    db.session.add(
+        Notification(
+            user_id=author.id,
+            kind="moderation",
+            subject_kind=kind_of(item).name,
+            subject_id=item.id,
+            decision=decision,
+            reason=reason,
+            link=link,
+            mail_state="none",
+        )
+    )
 
 
 # --- notifications: reading --------------------------------------------------------
+
 
 def _visible_notifications(user_id: int):
     post = aliased(ForumPost)
@@ -485,8 +573,10 @@ def _visible_notifications(user_id: int):
         select(Notification)
         .outerjoin(post, post.id == Notification.post_id)
         .outerjoin(opening, and_(opening.topic_id == post.topic_id, opening.is_opening.is_(True)))
-        .where(Notification.user_id == user_id,
-               or_(Notification.post_id.is_(None), and_(post.status == PUBLISHED, opening.status == PUBLISHED)))
+        .where(
+            Notification.user_id == user_id,
+            or_(Notification.post_id.is_(None), and_(post.status == PUBLISHED, opening.status == PUBLISHED)),
+        )
     )
 
 
@@ -499,8 +589,10 @@ def list_notifications(user, page: int = 1, per_page: int = 20):
     """Newest first; each item carries what the page shows. A constant number of queries."""
     query = (
         _visible_notifications(user.id)
-        .options(joinedload(Notification.actor),
-                 joinedload(Notification.post).joinedload(ForumPost.topic).selectinload(ForumTopic.opening))
+        .options(
+            joinedload(Notification.actor),
+            joinedload(Notification.post).joinedload(ForumPost.topic).selectinload(ForumTopic.opening),
+        )
         .order_by(Notification.created_at.desc(), Notification.id.desc())
     )
     pagination = db.paginate(query, page=page, per_page=per_page, max_per_page=100, error_out=False)
@@ -511,12 +603,25 @@ def list_notifications(user, page: int = 1, per_page: int = 20):
     for note in pagination.items:
         if note.post is not None:
             text = _sentence(note.kind, note.actor, likes.get(note.post_id, 0))
-            items.append(dict(note=note, sentence=text, topic_title=note.post.topic.title,
-                              excerpt=_excerpt(markup.render_body(note.post.body, ctx).striptags(), 200),
-                              link=markup.site_path("members.open_notification", notification_id=note.id)))
+            items.append(
+                dict(
+                    note=note,
+                    sentence=text,
+                    topic_title=note.post.topic.title,
+                    excerpt=_excerpt(markup.render_body(note.post.body, ctx).striptags(), 200),
+                    link=markup.site_path("members.open_notification", notification_id=note.id),
+                )
+            )
         else:
-            items.append(dict(note=note, sentence=_decision_sentence(note), topic_title=None, excerpt=None,
-                              link=markup.site_path("members.open_notification", notification_id=note.id)))
+            items.append(
+                dict(
+                    note=note,
+                    sentence=_decision_sentence(note),
+                    topic_title=None,
+                    excerpt=None,
+                    link=markup.site_path("members.open_notification", notification_id=note.id),
+                )
+            )
     return pagination, items
 
 
@@ -548,27 +653,45 @@ def open_notification(user, notification_id: int) -> str:
 
 
 def mark_notification_read(user, notification_id: int) -> None:
-    changed = cast(CursorResult, db.session.execute(
-        update(Notification).where(Notification.id == notification_id, Notification.user_id == user.id,
-                                   Notification.read_at.is_(None)).values(read_at=utcnow())
-    )).rowcount
-    if not changed and db.session.scalar(select(Notification.id).where(
-            Notification.id == notification_id, Notification.user_id == user.id)) is None:
+    changed = cast(
+        CursorResult,
+        db.session.execute(
+            update(Notification)
+            .where(
+                Notification.id == notification_id,
+                Notification.user_id == user.id,
+                Notification.read_at.is_(None),
+            )
+            .values(read_at=utcnow())
+        ),
+    ).rowcount
+    if (
+        not changed
+        and db.session.scalar(
+            select(Notification.id).where(Notification.id == notification_id, Notification.user_id == user.id)
+        )
+        is None
+    ):
         db.session.rollback()
         raise NotFound("There is no such notification.")
     db.session.commit()
 
 
 def mark_all_read(user) -> int:
-    changed = cast(CursorResult, db.session.execute(
-        update(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
-        .values(read_at=utcnow())
-    )).rowcount
+    changed = cast(
+        CursorResult,
+        db.session.execute(
+            update(Notification)
+            .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+            .values(read_at=utcnow())
+        ),
+    ).rowcount
     db.session.commit()
     return changed
 
 
 # --- the daily digest --------------------------------------------------------------
+
 
 def send_daily_digests() -> int:
     """Mail each member their waiting digest notifications about content that is published
@@ -576,38 +699,67 @@ def send_daily_digests() -> int:
     waiting = aliased(Notification)
     visible_ids: set[int] = set()
     by_user: dict[int, Sequence[Notification]] = {}
-    user_ids = db.session.scalars(select(waiting.user_id).where(waiting.mail_state == "digest").distinct()).all()
+    user_ids = db.session.scalars(
+        select(waiting.user_id).where(waiting.mail_state == "digest").distinct()
+    ).all()
     for user_id in user_ids:
         notes = db.session.scalars(
-            _visible_notifications(user_id).where(Notification.mail_state == "digest", Notification.read_at.is_(None))
-            .options(joinedload(Notification.actor),
-                     joinedload(Notification.post).joinedload(ForumPost.topic).selectinload(ForumTopic.opening))
+            _visible_notifications(user_id)
+            .where(Notification.mail_state == "digest", Notification.read_at.is_(None))
+            .options(
+                joinedload(Notification.actor),
+                joinedload(Notification.post).joinedload(ForumPost.topic).selectinload(ForumTopic.opening),
+            )
             .order_by(Notification.created_at)
         ).all()
         if notes:
             by_user[user_id] = notes
             visible_ids.update(n.id for n in notes)
     # Whatever is left waiting is about content that is gone, or was read on the site already.
-    db.session.execute(update(Notification).where(Notification.mail_state == "digest",
-                                                  Notification.id.not_in(visible_ids) if visible_ids else true())
-                       .values(mail_state="dropped").execution_options(synchronize_session=False))
+    db.session.execute(
+        update(Notification)
+        .where(
+            Notification.mail_state == "digest",
+            Notification.id.not_in(visible_ids) if visible_ids else true(),
+        )
+        .values(mail_state="dropped")
+        .execution_options(synchronize_session=False)
+    )
     sent = 0
-    users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(list(by_user))))} if by_user else {}
+    users = (
+        {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(list(by_user))))}
+        if by_user
+        else {}
+    )
     for user_id, notes in by_user.items():
         user = users[user_id]
         ctx = markup.build_context(n.post.body for n in notes)  # type: ignore[union-attr]
         likes, _ = like_summary(None, [n.post_id for n in notes if n.kind == "like"])
-        entries = [dict(sentence=_sentence(n.kind, n.actor, likes.get(n.post_id, 0)), topic_title=n.post.topic.title,  # type: ignore[arg-type, union-attr]
-                        excerpt=_excerpt(markup.render_body(n.post.body, ctx).striptags()),  # type: ignore[union-attr]
-                        link=external_url("community.post", post_id=n.post_id),
-                        unsubscribe_link=external_url("members.unsubscribe", token=unsubscribe_token(user.id, n.kind)),
-                        kind_label=KIND_LABELS[n.kind])
-                   for n in notes]
+        entries = [
+            dict(
+                sentence=_sentence(n.kind, n.actor, likes.get(n.post_id, 0)),  # type: ignore[arg-type]
+                topic_title=n.post.topic.title,  # type: ignore[union-attr]
+                excerpt=_excerpt(markup.render_body(n.post.body, ctx).striptags()),  # type: ignore[union-attr]
+                link=external_url("community.post", post_id=n.post_id),
+                unsubscribe_link=external_url(
+                    "members.unsubscribe", token=unsubscribe_token(user.id, n.kind)
+                ),
+                kind_label=KIND_LABELS[n.kind],
+            )
+            for n in notes
+        ]
         headers, unsubscribe_all = _mail_headers(user.id, DIGEST)
-        queue_mail(user.email, "Your daily community digest", "notification_digest", headers=headers,
-                   recipient=user, entries=entries, unsubscribe_link=unsubscribe_all,
-                   settings_link=external_url("members.preferences"),
-                   notifications_link=external_url("members.notifications"))
+        queue_mail(
+            user.email,
+            "Your daily community digest",
+            "notification_digest",
+            headers=headers,
+            recipient=user,
+            entries=entries,
+            unsubscribe_link=unsubscribe_all,
+            settings_link=external_url("members.preferences"),
+            notifications_link=external_url("members.notifications"),
+        )
         for n in notes:
             n.mail_state = "sent"
         sent += 1
@@ -617,13 +769,16 @@ def send_daily_digests() -> int:
 
 # --- handles and profiles ----------------------------------------------------------
 
+
 def profile_of(user) -> MemberProfile:
     profile = db.session.get(MemberProfile, user.id)
     if profile is None:  # an account made before handles existed and missed by the migration
         from .handles import derive_handle
 
         handle = derive_handle(db.session, user.display_name)
-        profile = MemberProfile(user_id=user.id, handle=handle, handle_key=handle.lower(), activity_hidden=False)
+        profile = MemberProfile(
+            user_id=user.id, handle=handle, handle_key=handle.lower(), activity_hidden=False
+        )
         db.session.add(profile)
         db.session.flush()
     return profile
@@ -633,12 +788,18 @@ def update_profile(user, handle, activity_hidden: bool) -> MemberProfile:
     """Change the handle and whether the activity list is public. Commits."""
     profile = profile_of(user)
     handle = check_handle(handle, user_id=user.id, session=db.session)
-    profile.handle, profile.handle_key, profile.activity_hidden = handle, handle.lower(), bool(activity_hidden)
+    profile.handle, profile.handle_key, profile.activity_hidden = (
+        handle,
+        handle.lower(),
+        bool(activity_hidden),
+    )
     try:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise ValidationFailed(field_errors={"handle": ["This handle is taken. Please choose another."]}) from None
+        raise ValidationFailed(
+            field_errors={"handle": ["This handle is taken. Please choose another."]}
+        ) from None
     return profile
 
 
@@ -647,8 +808,11 @@ def find_member(ref: str) -> tuple[User, MemberProfile]:
         user = db.session.get(User, int(ref)) if len(ref) < 12 else None
         profile = db.session.get(MemberProfile, user.id) if user else None
     else:
-        profile = db.session.scalar(select(MemberProfile).where(MemberProfile.handle_key == ref.lower())
-                                    .options(joinedload(MemberProfile.user)))
+        profile = db.session.scalar(
+            select(MemberProfile)
+            .where(MemberProfile.handle_key == ref.lower())
+            .options(joinedload(MemberProfile.user))
+        )
         user = profile.user if profile else None
     if user is None:
         raise NotFound("There is no such member.")
@@ -669,40 +833,69 @@ def profile_page(user, profile, viewer, recent: int = 10) -> dict:
     the member see it anyway). A constant number of queries."""
     from forum.catalog.models import Product, Review
 
-    reviews_q = (select(Review).join(Product, Product.id == Review.product_id)
-                 .where(Review.author_id == user.id, Review.status == PUBLISHED, Product.active.is_(True)))
+    reviews_q = (
+        select(Review)
+        .join(Product, Product.id == Review.product_id)
+        .where(Review.author_id == user.id, Review.status == PUBLISHED, Product.active.is_(True))
+    )
     review_count = db.session.scalar(select(func.count()).select_from(reviews_q.subquery())) or 0
     posts_q = _public_posts_of(user.id)
     post_count = db.session.scalar(select(func.count()).select_from(posts_q.subquery())) or 0
     public_ids = posts_q.with_only_columns(ForumPost.id).scalar_subquery()
-    likes_received = db.session.scalar(
-        select(func.count()).select_from(PostLike).where(PostLike.post_id.in_(public_ids))
-    ) or 0
+    likes_received = (
+        db.session.scalar(select(func.count()).select_from(PostLike).where(PostLike.post_id.in_(public_ids)))
+        or 0
+    )
     viewer_id = viewer.id if viewer is not None and viewer.is_authenticated else None
-    show_activity = not profile.activity_hidden or viewer_id == user.id or bool(viewer_id and viewer.is_moderator)
+    show_activity = (
+        not profile.activity_hidden or viewer_id == user.id or bool(viewer_id and viewer.is_moderator)
+    )
     reviews, posts, rendered = [], [], {}
     if show_activity:
-        reviews = list(db.session.scalars(reviews_q.options(joinedload(Review.product))
-                                          .order_by(Review.published_at.desc(), Review.id.desc()).limit(recent)))
-        posts = list(db.session.scalars(
-            posts_q.options(joinedload(ForumPost.topic).selectinload(ForumTopic.opening))
-            .order_by(ForumPost.published_at.desc(), ForumPost.id.desc()).limit(recent)
-        ))
+        reviews = list(
+            db.session.scalars(
+                reviews_q.options(joinedload(Review.product))
+                .order_by(Review.published_at.desc(), Review.id.desc())
+                .limit(recent)
+            )
+        )
+        posts = list(
+            db.session.scalars(
+                posts_q.options(joinedload(ForumPost.topic).selectinload(ForumTopic.opening))
+                .order_by(ForumPost.published_at.desc(), ForumPost.id.desc())
+                .limit(recent)
+            )
+        )
         ctx = markup.build_context(p.body for p in posts)
         rendered = {p.id: _excerpt(markup.render_body(p.body, ctx).striptags(), 300) for p in posts}
-    return dict(member=user, profile=profile, review_count=review_count, post_count=post_count,
-                likes_received=likes_received, show_activity=show_activity,
-                activity_hidden=profile.activity_hidden, reviews=reviews, posts=posts, excerpts=rendered)
+    return dict(
+        member=user,
+        profile=profile,
+        review_count=review_count,
+        post_count=post_count,
+        likes_received=likes_received,
+        show_activity=show_activity,
+        activity_hidden=profile.activity_hidden,
+        reviews=reviews,
+        posts=posts,
+        excerpts=rendered,
+    )
 
 
 # --- topic pages -------------------------------------------------------------------
+
 
 def topic_page_extras(user, topic: ForumTopic, posts) -> dict:
     """What the topic page needs from this area, for a page of posts (constant queries)."""
     posts = list(posts)
     likes, liked = like_summary(user, [p.id for p in posts])
-    extras = dict(rendered_posts=markup.render_posts(posts), like_counts=likes, liked=liked,
-                  watching=False, can_watch=False)
+    extras = dict(
+        rendered_posts=markup.render_posts(posts),
+        like_counts=likes,
+        liked=liked,
+        watching=False,
+        can_watch=False,
+    )
     if user is not None and topic.opening is not None and topic.opening.status == PUBLISHED:
         extras.update(watching=is_watching(user, topic.id), can_watch=True)
     return extras
@@ -714,8 +907,16 @@ def export_member_data(user) -> dict:
         "handle": profile.handle if profile else None,
         "activity_hidden": bool(profile and profile.activity_hidden),
         "mail_preferences": preferences(user),
-        "watched_topics": list(db.session.scalars(select(TopicState.topic_id).where(
-            TopicState.user_id == user.id, TopicState.watching.is_(True)).order_by(TopicState.topic_id))),
-        "liked_posts": list(db.session.scalars(select(PostLike.post_id).where(PostLike.user_id == user.id)
-                                               .order_by(PostLike.post_id))),
+        "watched_topics": list(
+            db.session.scalars(
+                select(TopicState.topic_id)
+                .where(TopicState.user_id == user.id, TopicState.watching.is_(True))
+                .order_by(TopicState.topic_id)
+            )
+        ),
+        "liked_posts": list(
+            db.session.scalars(
+                select(PostLike.post_id).where(PostLike.user_id == user.id).order_by(PostLike.post_id)
+            )
+        ),
     }

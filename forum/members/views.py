@@ -37,11 +37,14 @@ def _back(default: str) -> str:
 
 # --- notifications ------------------------------------------------------------
 
+
 @bp.route("/notifications")
 @login_required
 def notifications():
     pagination, items = services.list_notifications(_user(), _page())
-    return render_template("members/notifications.html", pagination=pagination, items=items, form=ActionForm())
+    return render_template(
+        "members/notifications.html", pagination=pagination, items=items, form=ActionForm()
+    )
 
 
 @bp.route("/notifications/<int:notification_id>")
@@ -74,7 +77,9 @@ def preferences():
     form = preferences_form(modes, request.form if request.method == "POST" else None)
     if form.validate_on_submit():
         try:
-            services.set_preferences(_user(), {kind: getattr(form, kind).data for kind in services.DEFAULT_MODES})
+            services.set_preferences(
+                _user(), {kind: getattr(form, kind).data for kind in services.DEFAULT_MODES}
+            )
         except ValidationFailed as error:
             apply_errors(form, error)
         else:
@@ -96,6 +101,7 @@ def unsubscribe(token: str):
 
 
 # --- profile ------------------------------------------------------------------
+
 
 @bp.route("/members/<ref>")
 def profile(ref: str):
@@ -123,6 +129,7 @@ def edit_profile():
 
 
 # --- forum buttons --------------------------------------------------------------
+
 
 @bp.route("/forums/topics/<int:topic_id>/watch", methods=["POST"])
 @login_required

@@ -43,14 +43,14 @@ def enqueue_delete(kind: str, item_id: int) -> None:
 
 
 DEFAULTS = {
-    "SEARCH_BACKEND": "whoosh",            # or "postgres" (PostgreSQL databases only)
-    "SEARCH_LOCK_TIMEOUT": 5.0,            # seconds a drain waits for another index writer
-    "SEARCH_CHECK_MINUTES": 60,            # the worker compares the index with the database this often
-    "SEARCH_TIME_BUDGET": 0.5,             # seconds one search may spend ranking before it shows what it has
+    "SEARCH_BACKEND": "whoosh",  # or "postgres" (PostgreSQL databases only)
+    "SEARCH_LOCK_TIMEOUT": 5.0,  # seconds a drain waits for another index writer
+    "SEARCH_CHECK_MINUTES": 60,  # the worker compares the index with the database this often
+    "SEARCH_TIME_BUDGET": 0.5,  # seconds one search may spend ranking before it shows what it has
     "SEARCH_PER_PAGE": 10,
     "SEARCH_MAX_PAGES": 50,
-    "SEARCH_REINDEX_LIMITMB": 512,         # whoosh memory for a rebuild (per process) before spilling to disk
-    "SEARCH_REINDEX_PROCS": 1,             # whoosh processes writing a rebuild
+    "SEARCH_REINDEX_LIMITMB": 512,  # whoosh memory for a rebuild (per process) before spilling to disk
+    "SEARCH_REINDEX_PROCS": 1,  # whoosh processes writing a rebuild
     "RATELIMIT_SEARCH": "60 per minute;600 per hour",
 }
 
@@ -94,8 +94,10 @@ def _skip_backend_tables_in_migration_checks(app) -> None:
     def include_object(obj, name, type_, reflected, compare_to):
         if type_ == "table" and name in TABLE_NAMES:
             return False
-        if type_ in ("index", "column", "unique_constraint", "foreign_key_constraint") and \
-                getattr(getattr(obj, "table", None), "name", None) in TABLE_NAMES:
+        if (
+            type_ in ("index", "column", "unique_constraint", "foreign_key_constraint")
+            and getattr(getattr(obj, "table", None), "name", None) in TABLE_NAMES
+        ):
             return False
         return previous(obj, name, type_, reflected, compare_to) if previous else True
 

@@ -38,16 +38,18 @@ CJK_RE = re.compile(
 )
 # PostgreSQL's english.stop (also NLTK's list): a third of English words; they are never
 # indexed, never required and never count toward the query's word limit.
-STOP_WORDS = frozenset("""
+STOP_WORDS = frozenset(
+    """
 i me my myself we our ours ourselves you your yours yourself yourselves he him his himself she her hers
 herself it its itself they them their theirs themselves what which who whom this that these those am is
 are was were be been being have has had having do does did doing a an the and but if or because as until
 while of at by for with about against between into through during before after above below to from up down
 in out on off over under again further then once here there when where why how all any both each few more
 most other some such no nor not only own same so than too very s t can will just don should now
-""".split())
-MIN_WORD = 2      # single letters say nothing (CJK characters excepted)
-MAX_WORD = 40     # longer "words" are noise (hashes, runs of letters)
+""".split()
+)
+MIN_WORD = 2  # single letters say nothing (CJK characters excepted)
+MAX_WORD = 40  # longer "words" are noise (hashes, runs of letters)
 _STEMS: dict[str, str] = {}
 _STEM_CACHE_MAX = 500_000
 
@@ -86,8 +88,8 @@ def _word_terms(word: str, start: int, query: bool):
     offset = 0
     cursor = 0
     for run in CJK_RE.finditer(word):
-        before = word[cursor:run.start()]
-        for part in WORD_RE.finditer(before):   # letters before the run ("usb数据线")
+        before = word[cursor : run.start()]
+        for part in WORD_RE.finditer(before):  # letters before the run ("usb数据线")
             for term, _, s, e in _word_terms(part.group(), start + cursor + part.start(), query):
                 yield term, offset, s, e
                 offset += 1
@@ -98,11 +100,11 @@ def _word_terms(word: str, start: int, query: bool):
             offset += 1
         else:
             for i in range(len(chars) - 1):
-                yield chars[i:i + 2], offset, base + i, base + i + 2
+                yield chars[i : i + 2], offset, base + i, base + i + 2
                 if not query:
                     yield chars[i], offset, base + i, base + i + 1
                 offset += 1
-            if not query:   # the last character, at the position of the last bigram
+            if not query:  # the last character, at the position of the last bigram
                 yield chars[-1], offset - 1, base + len(chars) - 1, base + len(chars)
         cursor = run.end()
     for part in WORD_RE.finditer(word[cursor:]):
@@ -136,7 +138,8 @@ def terms_of(text: str) -> list[str]:
 def words_of(text: str) -> list[str]:
     """Lower-case surface words, accents kept (no stems): what a spelling suggestion is made of."""
     return [
-        w for w in (m.group().lower() for m in WORD_RE.finditer(text))
+        w
+        for w in (m.group().lower() for m in WORD_RE.finditer(text))
         if MIN_WORD <= len(w) <= MAX_WORD and fold(w) not in STOP_WORDS and not CJK_RE.search(w)
     ]
 
@@ -150,9 +153,19 @@ class SearchAnalyzer(Tokenizer):
     def has_morph(self):
         return True
 
-    def __call__(self, value, positions=False, chars=False, keeporiginal=False,
-                 removestops=True, start_pos=0, start_char=0, tokenize=True,
-                 mode="", **kwargs):
+    def __call__(
+        self,
+        value,
+        positions=False,
+        chars=False,
+        keeporiginal=False,
+        removestops=True,
+        start_pos=0,
+        start_char=0,
+        tokenize=True,
+        mode="",
+        **kwargs,
+    ):
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
         for term, pos, start, end in analyze(value):
             token.text = term
@@ -168,7 +181,7 @@ class SearchAnalyzer(Tokenizer):
             yield token
 
 
-_last = threading.local()   # the last text analysed: a body's positions and pairs share one analysis
+_last = threading.local()  # the last text analysed: a body's positions and pairs share one analysis
 
 
 def term_sequence(text: str) -> list[str]:

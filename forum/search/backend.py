@@ -33,19 +33,19 @@ class BackendUnavailable(RuntimeError):
 @dataclass
 class SearchRequest:
     query: ParsedQuery
-    kinds: list[str] | None = None     # restrict to these kinds (a group's kinds); None: all
+    kinds: list[str] | None = None  # restrict to these kinds (a group's kinds); None: all
     product_sku: str | None = None
     category: str | None = None
     sort: str = "relevance"
     offset: int = 0
     limit: int = 10
-    time_budget: float = 1.0           # seconds; a slower search returns what it found so far
+    time_budget: float = 1.0  # seconds; a slower search returns what it found so far
 
 
 @dataclass
 class SearchHits:
     total: int
-    hits: list[tuple[str, float]] = field(default_factory=list)   # (doc_id, score), best first
+    hits: list[tuple[str, float]] = field(default_factory=list)  # (doc_id, score), best first
     # False when the search ran out of its time budget: `total` is then a lower bound and
     # the hits the best of the part searched.
     exact: bool = True
@@ -67,9 +67,12 @@ class SearchBackend(ABC):
     name: str
 
     @abstractmethod
-    def writing(self, session, timeout: float,
-                reload: Callable[[list[str]], list[SearchDocument]] | None = None,
-                ) -> AbstractContextManager[IndexWriter]:
+    def writing(
+        self,
+        session,
+        timeout: float,
+        reload: Callable[[list[str]], list[SearchDocument]] | None = None,
+    ) -> AbstractContextManager[IndexWriter]:
         """Exclusive writer: waits up to `timeout` seconds for other writers, else raises IndexBusy.
 
         `session` is the database session of the caller (the postgres backend writes through it;
@@ -78,8 +81,7 @@ class SearchBackend(ABC):
         """
 
     @abstractmethod
-    def search(self, request: SearchRequest) -> SearchHits:
-        ...
+    def search(self, request: SearchRequest) -> SearchHits: ...
 
     def highlight(self, query: ParsedQuery, texts: list[str], *, whole: bool = False) -> list[Markup]:
         """For each text, an escaped excerpt with matched words in <mark>; "" when nothing matches.
@@ -115,8 +117,7 @@ class SearchBackend(ABC):
         """
 
     @abstractmethod
-    def clear(self, session, timeout: float) -> None:
-        ...
+    def clear(self, session, timeout: float) -> None: ...
 
     def cleanup(self, timeout: float) -> list[str]:
         """Remove what an interrupted writer (a killed reindex or drain) left behind.

@@ -11,8 +11,12 @@ search_cli = AppGroup("search", help="Build, check and update the search index."
 
 
 @search_cli.command("reindex")
-@click.option("--timeout", default=120.0, show_default=True,
-              help="Seconds to wait for another process writing the index.")
+@click.option(
+    "--timeout",
+    default=120.0,
+    show_default=True,
+    help="Seconds to wait for another process writing the index.",
+)
 def reindex_command(timeout):
     """Rebuild the index from the database (searches keep working meanwhile)."""
     from .backend import IndexBusy
@@ -20,8 +24,9 @@ def reindex_command(timeout):
 
     total = published_count()
     click.echo(f"Indexing {total} published item(s) with the {get_backend().name} backend…")
-    with click.progressbar(length=total, label="Indexing", show_pos=True, show_percent=True,
-                           file=sys.stderr) as bar:
+    with click.progressbar(
+        length=total, label="Indexing", show_pos=True, show_percent=True, file=sys.stderr
+    ) as bar:
         try:
             count = reindex(progress=bar.update, timeout=timeout)
         except IndexBusy as error:
@@ -40,8 +45,10 @@ def check_command(no_sync):
         click.echo(f"missing from the index (published): {doc_id}")
     for doc_id in report.extra:
         click.echo(f"in the index but not published: {doc_id}")
-    summary = (f"{report.published} published item(s), {report.indexed} indexed, "
-               f"{len(report.missing)} missing, {len(report.extra)} extra, {report.pending} change(s) queued.")
+    summary = (
+        f"{report.published} published item(s), {report.indexed} indexed, "
+        f"{len(report.missing)} missing, {len(report.extra)} extra, {report.pending} change(s) queued."
+    )
     if report.ok:
         click.echo(f"OK: {summary}")
         return

@@ -44,13 +44,17 @@ _draining: contextvars.ContextVar[bool] = contextvars.ContextVar("search_drainin
 
 # --- the backend --------------------------------------------------------------
 
+
 def create_backend(app) -> SearchBackend:
     name = (app.config.get("SEARCH_BACKEND") or "whoosh").strip().lower()
     if name == "whoosh":
         from .whoosh_backend import WhooshBackend
 
-        return WhooshBackend(app.config["SEARCH_INDEX_DIR"], app.config["SEARCH_REINDEX_LIMITMB"],
-                             app.config["SEARCH_REINDEX_PROCS"])
+        return WhooshBackend(
+            app.config["SEARCH_INDEX_DIR"],
+            app.config["SEARCH_REINDEX_LIMITMB"],
+            app.config["SEARCH_REINDEX_PROCS"],
+        )
     if name == "postgres":
         dialect = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name()
         if dialect != "postgresql":
@@ -69,6 +73,7 @@ def get_backend() -> SearchBackend:
 
 
 # --- loading content -------------------------------------------------------------
+
 
 def _primary_key(model):
     return inspect(model).primary_key[0]
@@ -93,7 +98,7 @@ def url_context():
     if has_request_context():
         yield
         return
-    token = _draining.set(True)   # the fake request's teardown must not start another drain
+    token = _draining.set(True)  # the fake request's teardown must not start another drain
     try:
         with current_app.test_request_context("/"):
             yield
@@ -103,11 +108,12 @@ def url_context():
 
 # --- drain ------------------------------------------------------------------------
 
+
 @dataclass
 class DrainReport:
-    applied: int = 0          # outbox rows applied and removed
-    failed: int = 0           # rows kept for a later attempt
-    busy: bool = False        # the index was locked by another writer for too long
+    applied: int = 0  # outbox rows applied and removed
+    failed: int = 0  # rows kept for a later attempt
+    busy: bool = False  # the index was locked by another writer for too long
     errors: list[str] = field(default_factory=list)
 
 
@@ -137,7 +143,7 @@ def drain(max_rows: int = 500, timeout: float | None = None, *, include_not_due:
             condition = [] if include_not_due else [_due()]
             if session.scalar(select(SearchOutbox.id).where(*condition).limit(1)) is None:
                 return report
-            session.rollback()   # read the rows afresh once the lock is held
+            session.rollback()  # read the rows afresh once the lock is held
             try:
                 failures: dict[tuple[str, int], str] = {}
 
@@ -163,7 +169,9 @@ def drain(max_rows: int = 500, timeout: float | None = None, *, include_not_due:
                     if error is not None:
                         row.attempts += 1
                         row.last_error = error[:2000]
-                        row.next_attempt_at = now + timedelta(seconds=min(2 ** row.attempts, MAX_BACKOFF_SECONDS))
+                        row.next_attempt_at = now + timedelta(
+                            seconds=min(2**row.attempts, MAX_BACKOFF_SECONDS)
+                        )
                 session.commit()
                 report.applied, report.failed = len(done), len(rows) - len(done)
                 report.errors = sorted(set(failures.values()))
@@ -177,8 +185,9 @@ def drain(max_rows: int = 500, timeout: float | None = None, *, include_not_due:
     finally:
         _draining.reset(token)
     if report.failed:
-        current_app.logger.warning("search: %d change(s) could not be indexed: %s",
-                                   report.failed, "; ".join(report.errors))
+        current_app.logger.warning(
+            "search: %d change(s) could not be indexed: %s", report.failed, "; ".join(report.errors)
+        )
     return report
 
 
@@ -220,6 +229,7 @@ def drain_all(timeout: float | None = None, include_not_due: bool = False) -> Dr
 
 # --- after commit ------------------------------------------------------------------
 
+
 @event.listens_for(Session, "after_flush")
 def _note_outbox_rows(session, flush_context):
     if any(isinstance(obj, SearchOutbox) for obj in session.new):
@@ -251,10 +261,13 @@ def drain_committed() -> None:
 
 # --- reindex and check -------------------------------------------------------------
 
+
 def published_count() -> int:
     total = 0
     for searchable in SEARCHABLES.values():
-        total += db.session.scalar(select(func.count()).select_from(searchable.published_query().subquery())) or 0
+        total += (
+            db.session.scalar(select(func.count()).select_from(searchable.published_query().subquery())) or 0
+        )
     return total
 
 
@@ -270,7 +283,7 @@ def iter_published_documents(session, progress: Callable[[int], None] | None = N
                 if searchable.is_public(obj):
                     yield searchable.to_document(obj)
                 done += 1
-                if progress and done % 500 == 0:   # redrawing a progress bar per item is not free
+                if progress and done % 500 == 0:  # redrawing a progress bar per item is not free
                     progress(500)
     if progress and done % 500:
         progress(done % 500)
@@ -288,11 +301,11 @@ def reindex(progress: Callable[[int], None] | None = None, timeout: float = 120.
 
 @dataclass
 class CheckReport:
-    missing: list[str]        # published but not in the index
-    extra: list[str]          # in the index but not published (or gone)
+    missing: list[str]  # published but not in the index
+    extra: list[str]  # in the index but not published (or gone)
     indexed: int
     published: int
-    pending: int              # outbox rows still waiting
+    pending: int  # outbox rows still waiting
 
     @property
     def ok(self) -> bool:
@@ -349,7 +362,11 @@ def repair_drift() -> int:
     drain_all(include_not_due=True)
     current_app.logger.warning(
         "search index drift repaired: %d missing (%s), %d extra (%s)",
-        len(report.missing), ", ".join(report.missing[:20]), len(report.extra), ", ".join(report.extra[:20]))
+        len(report.missing),
+        ", ".join(report.missing[:20]),
+        len(report.extra),
+        ", ".join(report.extra[:20]),
+    )
     return len(report.missing) + len(report.extra)
 
 
@@ -360,8 +377,9 @@ def cleanup_index(timeout: float = 1.0) -> int:
     except IndexBusy:
         return 0
     if removed:
-        current_app.logger.warning("search index: removed what an interrupted writer left: %s",
-                                   ", ".join(removed[:20]))
+        current_app.logger.warning(
+            "search index: removed what an interrupted writer left: %s", ", ".join(removed[:20])
+        )
     return len(removed)
 
 
@@ -400,6 +418,17 @@ def documents_text(document: SearchDocument) -> str:
 
 
 __all__ = [
-    "CheckReport", "DrainReport", "check", "cleanup_index", "create_backend", "drain", "drain_all",
-    "drain_committed", "get_backend", "has_due_rows", "public_documents", "reindex", "repair_drift",
+    "CheckReport",
+    "DrainReport",
+    "check",
+    "cleanup_index",
+    "create_backend",
+    "drain",
+    "drain_all",
+    "drain_committed",
+    "get_backend",
+    "has_due_rows",
+    "public_documents",
+    "reindex",
+    "repair_drift",
 ]

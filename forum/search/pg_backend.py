@@ -54,14 +54,15 @@ from .registry import SearchDocument
 
 LOCK_KEY = 0x5EA2C4  # pg advisory lock id of the search index writer
 LOCK_POLL = 0.02
-MAX_POSITION = 16383         # PostgreSQL's largest tsvector position
+MAX_POSITION = 16383  # PostgreSQL's largest tsvector position
 MAX_POSITIONS_PER_TERM = 255
-STATS_TTL = 60.0             # seconds the collection size and mean length are reused
+STATS_TTL = 60.0  # seconds the collection size and mean length are reused
 
 # Not part of the models' metadata: these tables exist only on PostgreSQL (migration 0003).
 metadata = MetaData()
 search_document = Table(
-    "search_document", metadata,
+    "search_document",
+    metadata,
     Column("doc_id", String(64), primary_key=True),
     Column("kind", String(30), nullable=False),
     Column("item_id", Integer, nullable=False),
@@ -92,11 +93,13 @@ def tsvector_text(title: str | None, body: str | None) -> str:
     for term, positions in title_positions.items():
         entries[term] = [f"{p + 1}A" for p in positions]
         last = max(last, max(positions) + 1)
-    offset = last + 2   # a gap: a phrase never spans title and body
+    offset = last + 2  # a gap: a phrase never spans title and body
     for term, positions in term_positions(_clean(body)).items():
         entries.setdefault(term, []).extend(f"{min(MAX_POSITION, p + offset)}B" for p in positions)
-    return " ".join(f"{_quote(term)}:{','.join(positions[:MAX_POSITIONS_PER_TERM])}"
-                    for term, positions in entries.items())
+    return " ".join(
+        f"{_quote(term)}:{','.join(positions[:MAX_POSITIONS_PER_TERM])}"
+        for term, positions in entries.items()
+    )
 
 
 def _terms_query(terms: list[str]) -> str:
@@ -191,9 +194,10 @@ def _add_terms(session, words: Iterable[str]) -> None:
     terms = sorted({w for w in words if len(w) <= 64})
     if terms:
         session.execute(
-            text("INSERT INTO search_term (term) SELECT unnest(:terms) ON CONFLICT DO NOTHING")
-            .bindparams(bindparam("terms", type_=ARRAY(String)))
-            , {"terms": terms},
+            text("INSERT INTO search_term (term) SELECT unnest(:terms) ON CONFLICT DO NOTHING").bindparams(
+                bindparam("terms", type_=ARRAY(String))
+            ),
+            {"terms": terms},
         )
 
 
@@ -202,7 +206,7 @@ class PostgresBackend(SearchBackend):
 
     def __init__(self, db):
         self.db = db
-        self._stats: tuple[float, int, float] | None = None   # (taken at, documents, mean length)
+        self._stats: tuple[float, int, float] | None = None  # (taken at, documents, mean length)
         self._stats_lock = threading.Lock()
 
     # --- writing -------------------------------------------------------------
@@ -233,9 +237,13 @@ class PostgresBackend(SearchBackend):
             if batch:
                 session.execute(
                     insert(search_document).values(
-                        doc_id=bindparam("doc_id"), kind=bindparam("kind"), item_id=bindparam("item_id"),
-                        grp=bindparam("grp"), product_sku=bindparam("product_sku"),
-                        category=bindparam("category"), published_at=bindparam("published_at"),
+                        doc_id=bindparam("doc_id"),
+                        kind=bindparam("kind"),
+                        item_id=bindparam("item_id"),
+                        grp=bindparam("grp"),
+                        product_sku=bindparam("product_sku"),
+                        category=bindparam("category"),
+                        published_at=bindparam("published_at"),
                         tsv=_tsv(bindparam("tsv", type_=String)),
                     ),
                     batch,
@@ -287,7 +295,7 @@ class PostgresBackend(SearchBackend):
         except OperationalError as error:
             if "statement timeout" not in str(error):
                 raise
-            session.rollback()   # (which also ends the SET LOCAL)
+            session.rollback()  # (which also ends the SET LOCAL)
             return SearchHits(0, [], exact=False)
         session.execute(text("RESET statement_timeout"))
         return hits
@@ -298,7 +306,8 @@ class PostgresBackend(SearchBackend):
             stats = self._stats
         if stats is None or time.monotonic() - stats[0] > STATS_TTL:
             count, mean = session.execute(
-                text("SELECT count(*), coalesce(avg(length(tsv)), 0) FROM search_document")).one()
+                text("SELECT count(*), coalesce(avg(length(tsv)), 0) FROM search_document")
+            ).one()
             stats = (time.monotonic(), int(count), float(mean))
             with self._stats_lock:
                 self._stats = stats
@@ -308,23 +317,32 @@ class PostgresBackend(SearchBackend):
         """BM25 idf of each term, document frequencies counted with the GIN index."""
         if not terms:
             return {}
-        rows = session.execute(text(
-            "SELECT t.term, (SELECT count(*) FROM search_document WHERE tsv @@ CAST(t.q AS tsquery)) "
-            "FROM unnest(CAST(:terms AS text[]), CAST(:queries AS text[])) AS t(term, q)"),
-            {"terms": terms, "queries": [_quote(t) for t in terms]}).all()
+        rows = session.execute(
+            text(
+                "SELECT t.term, (SELECT count(*) FROM search_document WHERE tsv @@ CAST(t.q AS tsquery)) "
+                "FROM unnest(CAST(:terms AS text[]), CAST(:queries AS text[])) AS t(term, q)"
+            ),
+            {"terms": terms, "queries": [_quote(t) for t in terms]},
+        ).all()
         total = max(self._collection(session)[0], max((n for _, n in rows), default=0))
         return {term: math.log(1 + (total - n + 0.5) / (n + 0.5)) for term, n in rows if n}
 
     def _search(self, session, request: SearchRequest, queries: TsQueries) -> SearchHits:
         where, params = self._where(request, queries.match)  # type: ignore[arg-type]  # not None: see search()
-        total = session.execute(text(f"SELECT count(*) FROM search_document d WHERE {where}"), params).scalar_one()
+        total = session.execute(
+            text(f"SELECT count(*) FROM search_document d WHERE {where}"), params
+        ).scalar_one()
         if not total:
             return SearchHits(0, [])
         params = dict(params, offset=request.offset, limit=request.limit)
         if request.sort == "newest":
-            rows = session.execute(text(
-                f"SELECT d.doc_id, 0.0 FROM search_document d WHERE {where} "
-                "ORDER BY d.published_at DESC, d.doc_id OFFSET :offset LIMIT :limit"), params).all()
+            rows = session.execute(
+                text(
+                    f"SELECT d.doc_id, 0.0 FROM search_document d WHERE {where} "
+                    "ORDER BY d.published_at DESC, d.doc_id OFFSET :offset LIMIT :limit"
+                ),
+                params,
+            ).all()
             return SearchHits(total, [(doc_id, 0.0) for doc_id, _ in rows])
         idf = self._idf(session, queries.terms)
         _, mean_length = self._collection(session)
@@ -334,11 +352,18 @@ class PostgresBackend(SearchBackend):
             params["every"] = queries.every
         # BM25: for each query term in the document, idf * tf (k1 + 1) / (tf + k1 (1 - b + b len / mean)),
         # tf counting a title occurrence TITLE_WEIGHT times.
-        params.update(terms=list(idf), idfs=list(idf.values()), k1=BM25_K1, b=BM25_B,
-                      title_weight=TITLE_WEIGHT, mean_length=max(mean_length, 1.0))
+        params.update(
+            terms=list(idf),
+            idfs=list(idf.values()),
+            k1=BM25_K1,
+            b=BM25_B,
+            title_weight=TITLE_WEIGHT,
+            mean_length=max(mean_length, 1.0),
+        )
         try:
-            with session.begin_nested():   # a savepoint: out of time, the fallback below still runs
-                rows = session.execute(text(f"""
+            with session.begin_nested():  # a savepoint: out of time, the fallback below still runs
+                rows = session.execute(
+                    text(f"""
                     SELECT d.doc_id, coalesce((
                         SELECT sum(q.idf * u.tf * (:k1 + 1)
                                    / (u.tf + :k1 * (1 - :b + :b * length(d.tsv) / :mean_length)))
@@ -351,25 +376,30 @@ class PostgresBackend(SearchBackend):
                     ), 0) + {bonus} AS score
                     FROM search_document d WHERE {where}
                     ORDER BY score DESC, d.published_at DESC, d.doc_id
-                    OFFSET :offset LIMIT :limit"""), params).all()
+                    OFFSET :offset LIMIT :limit"""),
+                    params,
+                ).all()
         except OperationalError as error:
             if "statement timeout" not in str(error):
                 raise
             # BM25 over very many matches (common words at scale) ran out of time: the
             # documents with all the words still come first, then PostgreSQL's own ts_rank
             # (C code, no idf), so the page is never empty when something matches.
-            rows = session.execute(text(f"""
+            rows = session.execute(
+                text(f"""
                 SELECT d.doc_id, ts_rank('{{0.1, 0.2, 0.4, 1.0}}', d.tsv, CAST(:match AS tsquery), 1)
                                  + {bonus} AS score
                 FROM search_document d WHERE {where}
                 ORDER BY score DESC, d.published_at DESC, d.doc_id
-                OFFSET :offset LIMIT :limit"""), params).all()
+                OFFSET :offset LIMIT :limit"""),
+                params,
+            ).all()
         return SearchHits(total, [(doc_id, float(score or 0)) for doc_id, score in rows])
 
     def has_term(self, word: str) -> bool:
         terms = terms_of(word)
         if not terms:
-            return True   # a stop word: nothing to correct
+            return True  # a stop word: nothing to correct
         return session_exists(self.db.session, " & ".join(_quote(t) for t in terms))
 
     def suggest(self, word: str, public_text: Callable[[str], str | None], limit: int = 3) -> list[str]:
@@ -378,15 +408,21 @@ class PostgresBackend(SearchBackend):
         if len(target) < 3 or len(terms_of(word)) != 1:
             return []
         maxdist = 1 if len(target) <= 4 else 2
-        candidates = self.db.session.execute(
-            select(search_term.c.term).where(
-                func.char_length(search_term.c.term).between(len(word) - maxdist, len(word) + maxdist),
-                search_term.c.term != word,
+        candidates = (
+            self.db.session.execute(
+                select(search_term.c.term).where(
+                    func.char_length(search_term.c.term).between(len(word) - maxdist, len(word) + maxdist),
+                    search_term.c.term != word,
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         ranked = sorted(
-            (d, term) for term in candidates
-            if fold(term)[:1] == target[:1] and fold(term) != target
+            (d, term)
+            for term in candidates
+            if fold(term)[:1] == target[:1]
+            and fold(term) != target
             and (d := edit_distance(fold(term), target, maxdist + 1)) <= maxdist
         )
         found: list[str] = []
@@ -394,10 +430,14 @@ class PostgresBackend(SearchBackend):
             terms = terms_of(term)
             if not terms:
                 continue
-            doc_ids = self.db.session.execute(
-                text("SELECT doc_id FROM search_document WHERE tsv @@ CAST(:q AS tsquery) LIMIT 5"),
-                {"q": _terms_query(terms)},
-            ).scalars().all()
+            doc_ids = (
+                self.db.session.execute(
+                    text("SELECT doc_id FROM search_document WHERE tsv @@ CAST(:q AS tsquery) LIMIT 5"),
+                    {"q": _terms_query(terms)},
+                )
+                .scalars()
+                .all()
+            )
             if any(public_text(doc_id) for doc_id in doc_ids) and term not in found:
                 found.append(term)
             if len(found) >= limit:
@@ -408,12 +448,19 @@ class PostgresBackend(SearchBackend):
         return set(self.db.session.execute(select(search_document.c.doc_id)).scalars())
 
     def size_bytes(self) -> int:
-        return int(self.db.session.execute(
-            text("SELECT pg_total_relation_size('search_document') + pg_total_relation_size('search_term')")
-        ).scalar_one())
+        return int(
+            self.db.session.execute(
+                text(
+                    "SELECT pg_total_relation_size('search_document') + pg_total_relation_size('search_term')"
+                )
+            ).scalar_one()
+        )
 
 
 def session_exists(session, tsquery: str) -> bool:
-    return session.execute(
-        text("SELECT 1 FROM search_document WHERE tsv @@ CAST(:q AS tsquery) LIMIT 1"), {"q": tsquery}
-    ).first() is not None
+    return (
+        session.execute(
+            text("SELECT 1 FROM search_document WHERE tsv @@ CAST(:q AS tsquery) LIMIT 1"), {"q": tsquery}
+        ).first()
+        is not None
+    )

@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 
 from .analysis import WORD_RE, terms_of
 
-MAX_QUERY_CHARS = 1000       # the rest of a longer query is ignored (and the user told)
-MAX_CLAUSES = 64             # meaningful words/phrases that count; more are dropped (and the user told)
+MAX_QUERY_CHARS = 1000  # the rest of a longer query is ignored (and the user told)
+MAX_CLAUSES = 64  # meaningful words/phrases that count; more are dropped (and the user told)
 MAX_PHRASE_WORDS = 16
 MAX_PREFIXES = 3
-MIN_PREFIX_CHARS = 3         # "a*" would expand to half the dictionary
+MIN_PREFIX_CHARS = 3  # "a*" would expand to half the dictionary
 MAX_WORD_CHARS = 40
 
 # A token of the query: a quoted phrase (closing quote optional), or a run of non-space.
@@ -38,7 +38,7 @@ OPERATORS = ("AND", "OR", "NOT")
 
 @dataclass(frozen=True)
 class Clause:
-    kind: str                 # "word" | "phrase" | "prefix"
+    kind: str  # "word" | "phrase" | "prefix"
     # Lower-case surface words. A "word" typed with inner hyphens or dots ("usb-c") has
     # several, searched next to each other; a prefix clause has one, without "*".
     words: tuple[str, ...]
@@ -90,8 +90,15 @@ class ParsedQuery:
         """The query written back in its own syntax (what was actually searched)."""
         out: list[str] = []
         for i, group in enumerate(self.groups):
-            if out and i in self.required and i - 1 in self.required and not (
-                    all(c.kind == "phrase" for c in group) and all(c.kind == "phrase" for c in self.groups[i - 1])):
+            if (
+                out
+                and i in self.required
+                and i - 1 in self.required
+                and not (
+                    all(c.kind == "phrase" for c in group)
+                    and all(c.kind == "phrase" for c in self.groups[i - 1])
+                )
+            ):
                 out.append("AND")
             out.append(" OR ".join(c.display() for c in group))
         out += ["-" + c.display() for c in self.excluded]
@@ -99,11 +106,13 @@ class ParsedQuery:
 
     def replace_words(self, replacements: dict[str, str]) -> str:
         """The query text with some words replaced (for "did you mean")."""
+
         def fix(clause: Clause) -> Clause:
             return Clause(clause.kind, tuple(replacements.get(w, w) for w in clause.words))
 
-        copy = ParsedQuery([[fix(c) for c in g] for g in self.groups], list(self.excluded),
-                           required=set(self.required))
+        copy = ParsedQuery(
+            [[fix(c) for c in g] for g in self.groups], list(self.excluded), required=set(self.required)
+        )
         return copy.text()
 
 
@@ -136,7 +145,9 @@ def parse(raw: str | None) -> ParsedQuery:
     query = ParsedQuery()
     if len(text) > MAX_QUERY_CHARS:
         text = text[:MAX_QUERY_CHARS]
-        query.notices.append(f"Your search was long, so only its first {MAX_QUERY_CHARS} characters were used.")
+        query.notices.append(
+            f"Your search was long, so only its first {MAX_QUERY_CHARS} characters were used."
+        )
     pending_or = pending_and = pending_not = False
     clause_count = prefixes = 0
     dropped = False
@@ -152,7 +163,7 @@ def parse(raw: str | None) -> ParsedQuery:
                 clause = Clause("phrase", tuple(words))
             required = not negated
         else:
-            if bare in OPERATORS:   # capitals only: "or" in a sentence is a word
+            if bare in OPERATORS:  # capitals only: "or" in a sentence is a word
                 if bare == "OR":
                     pending_or, pending_and = bool(query.groups), False
                 elif bare == "AND":
@@ -161,17 +172,27 @@ def parse(raw: str | None) -> ParsedQuery:
                     pending_not = True
                 continue
             # "-word": the user put a minus at the start of a word; "usb-c": one word
-            negated = "-" if bare.startswith("-") and len(bare) > 1 and (bare[1].isalnum() or bare[1] == "-") else ""
+            negated = (
+                "-"
+                if bare.startswith("-") and len(bare) > 1 and (bare[1].isalnum() or bare[1] == "-")
+                else ""
+            )
             body = bare.lstrip("-") if negated else bare
             words = _words(body)[:MAX_PHRASE_WORDS]
-            if body.endswith("*") and len(words) == 1 and len(words[0]) >= MIN_PREFIX_CHARS \
-                    and prefixes < MAX_PREFIXES and not negated and not pending_not:
+            if (
+                body.endswith("*")
+                and len(words) == 1
+                and len(words[0]) >= MIN_PREFIX_CHARS
+                and prefixes < MAX_PREFIXES
+                and not negated
+                and not pending_not
+            ):
                 prefixes += 1
                 clause = Clause("prefix", (words[0],))
             elif words:
                 clause = Clause("word", tuple(words))
         if clause is None or not _meaningful(clause):
-            continue   # punctuation, stop words: nothing to search, nothing to count
+            continue  # punctuation, stop words: nothing to search, nothing to count
         if clause_count >= MAX_CLAUSES:
             dropped = True
             continue

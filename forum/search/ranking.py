@@ -13,4 +13,4 @@ TITLE_WEIGHT was chosen among 1, 1.5, 2, 2.5, 3 and 4.
 TITLE_WEIGHT = 2.5
 BM25_K1 = 1.2
 BM25_B = 0.75
-ALL_WORDS_BONUS = 1_000_000.0   # larger than any BM25 sum of a 64-word query
+ALL_WORDS_BONUS = 1_000_000.0  # larger than any BM25 sum of a 64-word query

@@ -27,18 +27,18 @@ GROUP_LABELS = {"reviews": "Reviews", "forum": "Forums", "blog": "Blog"}
 class SearchDocument:
     """The searchable view of one published item."""
 
-    kind: str                 # "review", "forum_post", "blog_post", "blog_comment"
+    kind: str  # "review", "forum_post", "blog_post", "blog_comment"
     item_id: int
     title: str
-    body: str                 # plain text (strip markup before putting it here)
-    author: str | None        # display name, or None for a deleted account
-    published_at: datetime    # aware UTC
-    url: str                  # link to the item on the site
-    group: str                # "reviews" | "forum" | "blog"
+    body: str  # plain text (strip markup before putting it here)
+    author: str | None  # display name, or None for a deleted account
+    published_at: datetime  # aware UTC
+    url: str  # link to the item on the site
+    group: str  # "reviews" | "forum" | "blog"
     product_sku: str | None = None
     product_name: str | None = None
     rating: int | None = None
-    category: str | None = None   # forum category slug (filter value)
+    category: str | None = None  # forum category slug (filter value)
     category_name: str | None = None  # shown next to the result
 
     @property

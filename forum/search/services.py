@@ -23,8 +23,12 @@ from .snippets import excerpt
 
 MAX_FILTER_CHARS = 100
 MAX_SUGGESTED_WORDS = 3
-KIND_LABELS = {"review": "Review", "forum_post": "Forum post", "blog_post": "Blog post",
-               "blog_comment": "Blog comment"}
+KIND_LABELS = {
+    "review": "Review",
+    "forum_post": "Forum post",
+    "blog_post": "Blog post",
+    "blog_comment": "Blog comment",
+}
 
 
 @dataclass
@@ -34,8 +38,8 @@ class Result:
     kind_label: str
     group: str
     title: str
-    title_html: Markup           # escaped title, matches marked
-    snippet: Markup              # escaped excerpt, matches marked
+    title_html: Markup  # escaped title, matches marked
+    snippet: Markup  # escaped excerpt, matches marked
     author: str | None
     published_at: datetime
     url: str
@@ -96,22 +100,36 @@ def _clean_filter(value: str | None) -> str | None:
     return value
 
 
-def search(q: str | None, *, group: str | None = None, product: str | None = None,
-           category: str | None = None, sort: str = "relevance", page: int = 1,
-           per_page: int | None = None) -> SearchPage:
+def search(
+    q: str | None,
+    *,
+    group: str | None = None,
+    product: str | None = None,
+    category: str | None = None,
+    sort: str = "relevance",
+    page: int = 1,
+    per_page: int | None = None,
+) -> SearchPage:
     per_page = per_page or current_app.config["SEARCH_PER_PAGE"]
     max_pages = current_app.config["SEARCH_MAX_PAGES"]
     query = parse(q)
     result = SearchPage(
-        q=(q or "")[:1000], query=query, group=group if group in GROUPS else None,
-        product=_clean_filter(product), category=_clean_filter(category),
-        sort=sort if sort in SORTS else "relevance", page=min(max(page, 1), max_pages),
-        per_page=per_page, notices=list(query.notices),
+        q=(q or "")[:1000],
+        query=query,
+        group=group if group in GROUPS else None,
+        product=_clean_filter(product),
+        category=_clean_filter(category),
+        sort=sort if sort in SORTS else "relevance",
+        page=min(max(page, 1), max_pages),
+        per_page=per_page,
+        notices=list(query.notices),
     )
     if query.is_empty:
         if (q or "").strip():
-            result.message = ("Your search has no words we can look for (very common words such as "
-                              "“the” or “and” and punctuation are ignored). Try more specific words.")
+            result.message = (
+                "Your search has no words we can look for (very common words such as "
+                "“the” or “and” and punctuation are ignored). Try more specific words."
+            )
         return result
 
     # Searching never applies queued changes (`flask worker` does): results are re-checked
@@ -127,7 +145,7 @@ def search(q: str | None, *, group: str | None = None, product: str | None = Non
         limit=per_page,
         time_budget=current_app.config["SEARCH_TIME_BUDGET"],
     )
-    if request.kinds == []:   # a part of the site that has nothing searchable here
+    if request.kinds == []:  # a part of the site that has nothing searchable here
         hits = SearchHits(0, [])
     else:
         hits = backend.search(request)
@@ -137,32 +155,39 @@ def search(q: str | None, *, group: str | None = None, product: str | None = Non
     result.total = max(0, hits.total - dropped)
     result.total_exact = hits.exact
     if not hits.exact:
-        result.notices.append("Your search matches a great many items, so only part of them were ranked. "
-                              "Add words (or use \"quotes\") to narrow it down.")
+        result.notices.append(
+            "Your search matches a great many items, so only part of them were ranked. "
+            'Add words (or use "quotes") to narrow it down.'
+        )
     documents = [found[doc_id][1] for doc_id, _ in hits.hits if doc_id in found]
     if documents:
         titles = backend.highlight(query, [d.title for d in documents], whole=True)
         snippets = backend.highlight(query, [d.body for d in documents])
         for document, title_html, snippet in zip(documents, titles, snippets):
             searchable = SEARCHABLES.get(document.kind)
-            result.results.append(Result(
-                doc_id=document.doc_id,
-                kind=document.kind,
-                kind_label=(searchable.label if searchable and searchable.label
-                            else KIND_LABELS.get(document.kind, document.kind.replace("_", " ").capitalize())),
-                group=document.group,
-                title=document.title,
-                title_html=title_html or Markup.escape(document.title),
-                snippet=snippet or excerpt(document.body),
-                author=document.author,
-                published_at=document.published_at,
-                url=document.url,
-                product_sku=document.product_sku,
-                product_name=document.product_name,
-                rating=document.rating,
-                category=document.category,
-                category_name=document.category_name or document.category,
-            ))
+            result.results.append(
+                Result(
+                    doc_id=document.doc_id,
+                    kind=document.kind,
+                    kind_label=(
+                        searchable.label
+                        if searchable and searchable.label
+                        else KIND_LABELS.get(document.kind, document.kind.replace("_", " ").capitalize())
+                    ),
+                    group=document.group,
+                    title=document.title,
+                    title_html=title_html or Markup.escape(document.title),
+                    snippet=snippet or excerpt(document.body),
+                    author=document.author,
+                    published_at=document.published_at,
+                    url=document.url,
+                    product_sku=document.product_sku,
+                    product_name=document.product_name,
+                    rating=document.rating,
+                    category=document.category,
+                    category_name=document.category_name or document.category,
+                )
+            )
     if not result.results:
         if result.page > 1 and result.total:
             result.message = "There are no more results."
@@ -198,17 +223,25 @@ def suggest(query: ParsedQuery, request: SearchRequest) -> str | None:
         return cache[doc_id]
 
     replacements: dict[str, str] = {}
-    unknown = [c.words[0] for c in query.clauses()
-               if c.kind == "word" and len(c.words) == 1 and not backend.has_term(c.words[0])]
-    for word in unknown[:MAX_SUGGESTED_WORDS]:   # known words: the combination is what fails
+    unknown = [
+        c.words[0]
+        for c in query.clauses()
+        if c.kind == "word" and len(c.words) == 1 and not backend.has_term(c.words[0])
+    ]
+    for word in unknown[:MAX_SUGGESTED_WORDS]:  # known words: the combination is what fails
         candidates = backend.suggest(word, public_text, limit=3)
         if candidates:
             replacements[word] = candidates[0]
     if not replacements:
         return None
     suggestion = query.replace_words(replacements)
-    check = SearchRequest(query=parse(suggestion), kinds=request.kinds, product_sku=request.product_sku,
-                          category=request.category, limit=10)
+    check = SearchRequest(
+        query=parse(suggestion),
+        kinds=request.kinds,
+        product_sku=request.product_sku,
+        category=request.category,
+        limit=10,
+    )
     hits = backend.search(check)
     if not public_documents([d for d, _ in hits.hits]):
         return None

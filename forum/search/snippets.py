@@ -19,8 +19,14 @@ SNIPPET_CHARS = 260
 def query_matcher(query) -> Callable[[str, str], bool] | None:
     """is_match(term, word) for the words a parsed query searches (None: nothing to mark)."""
     terms = frozenset(t for c in query.clauses() for t in c.terms())
-    prefixes = tuple(dict.fromkeys(
-        p for c in query.clauses() if c.kind == "prefix" for p in (fold(c.words[0]), stem(fold(c.words[0])))))
+    prefixes = tuple(
+        dict.fromkeys(
+            p
+            for c in query.clauses()
+            if c.kind == "prefix"
+            for p in (fold(c.words[0]), stem(fold(c.words[0])))
+        )
+    )
     if not terms and not prefixes:
         return None
 
@@ -85,7 +91,7 @@ def snippet(text: str, is_match, max_chars: int = SNIPPET_CHARS) -> Markup:
         words = set()
         j = i
         while j < len(spans) and spans[j][1] - s <= max_chars * 0.8:
-            words.add(text[spans[j][0]:spans[j][1]].lower())
+            words.add(text[spans[j][0] : spans[j][1]].lower())
             j += 1
         score = len(words) * 10 + (j - i)
         if score > best_score:
@@ -94,7 +100,7 @@ def snippet(text: str, is_match, max_chars: int = SNIPPET_CHARS) -> Markup:
     # Some context before the first match, the rest after it.
     start = _word_start(text, max(0, first - max_chars // 4))
     end = _word_end(text, min(len(text), start + max_chars))
-    if end - start > max_chars * 1.5:   # one enormous "word": cut it anyway
+    if end - start > max_chars * 1.5:  # one enormous "word": cut it anyway
         end = start + max_chars
     prefix = "… " if start > 0 else ""
     suffix = " …" if end < len(text) else ""
@@ -109,4 +115,3 @@ def excerpt(text: str, max_chars: int = SNIPPET_CHARS) -> Markup:
         return Markup(escape(flat))
     cut = flat.rfind(" ", 0, max_chars)
     return Markup(escape(flat[: cut if cut > 0 else max_chars] + " …"))
-

@@ -37,8 +37,14 @@ def search():
 
     def search_url(**overrides):
         """This search with some parameters changed (None drops one); page 1 unless given."""
-        params = {"q": page.q, "group": page.group, "product": page.product, "category": page.category,
-                  "sort": page.sort if page.sort != "relevance" else None, "page": None}
+        params = {
+            "q": page.q,
+            "group": page.group,
+            "product": page.product,
+            "category": page.category,
+            "sort": page.sort if page.sort != "relevance" else None,
+            "page": None,
+        }
         params.update(overrides)
         if params.get("page") == 1:
             params["page"] = None

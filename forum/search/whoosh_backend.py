@@ -55,12 +55,12 @@ from .query import Clause, ParsedQuery
 from .ranking import ALL_WORDS_BONUS, BM25_B, BM25_K1, TITLE_WEIGHT
 from .registry import SearchDocument
 
-TITLE_BOOST = TITLE_WEIGHT   # a word in the title counts this much more than in the body (measured)
-MAX_PREFIX_TERMS = 64        # a prefix ("batt*") expands to at most this many terms
-MAX_COLLECT = 1000           # deepest result reachable through pagination
-COMMON_TERMS = 300           # terms whose adjacent pairs get their own postings (CommonPairs)
-COMMON_SAMPLE = 20_000       # documents a rebuild reads to choose them
-KEEP_OLD_DIRS = 1            # previous index directories kept for searchers still reading them
+TITLE_BOOST = TITLE_WEIGHT  # a word in the title counts this much more than in the body (measured)
+MAX_PREFIX_TERMS = 64  # a prefix ("batt*") expands to at most this many terms
+MAX_COLLECT = 1000  # deepest result reachable through pagination
+COMMON_TERMS = 300  # terms whose adjacent pairs get their own postings (CommonPairs)
+COMMON_SAMPLE = 20_000  # documents a rebuild reads to choose them
+KEEP_OLD_DIRS = 1  # previous index directories kept for searchers still reading them
 LOCK_POLL = 0.01
 
 
@@ -98,7 +98,7 @@ def build_schema(common_terms=frozenset()) -> fields.Schema:
         category=fields.ID(),
         title=text_field(),
         body=text_field(),
-        pairs=pairs,          # adjacent pairs of common terms of the body (phrase queries)
+        pairs=pairs,  # adjacent pairs of common terms of the body (phrase queries)
         # Sort key only (microseconds since 1970), not searchable.
         published=fields.COLUMN(columns.NumericColumn("q")),
     )
@@ -112,7 +112,7 @@ def document_fields(document: SearchDocument) -> dict:
         grp=document.group,
         title=document.title or "",
         body=body,
-        pairs=body,   # the same string: analysed once for both fields
+        pairs=body,  # the same string: analysed once for both fields
         published=int(document.published_at.astimezone(UTC).timestamp() * 1_000_000),
     )
     if document.product_sku:
@@ -151,8 +151,8 @@ class _Lock:
             os.close(fd)
 
 
-MERGE_LIMIT = 5_000          # segments bigger than this are never merged by a drain
-MERGE_FACTOR = 4             # this many segments of one size tier are merged into one
+MERGE_LIMIT = 5_000  # segments bigger than this are never merged by a drain
+MERGE_FACTOR = 4  # this many segments of one size tier are merged into one
 
 
 def _tier(doc_count: int) -> int:
@@ -269,7 +269,7 @@ class WhooshBackend(SearchBackend):
     def _point_current_to(self, path: Path) -> None:
         tmp = self.root / f".current-{secrets.token_hex(4)}"
         os.symlink(path.name, tmp)
-        os.replace(tmp, self._current_link)   # atomic: readers see the old or the new index
+        os.replace(tmp, self._current_link)  # atomic: readers see the old or the new index
 
     def _remove_old_dirs(self) -> None:
         live = self._current_name()
@@ -307,8 +307,9 @@ class WhooshBackend(SearchBackend):
             # Our lock is the real one; whoosh's own lock is then always free.
             writer = ix.writer(timeout=timeout, codec=SearchCodec())
             if searcher is not None and [s.segment_id() for s in writer.segments] != [
-                    r.segment().segment_id() for r, _ in searcher.reader().leaf_readers() if r.segment()]:
-                searcher = None   # (cannot happen under the lock; fall back to whoosh's own lookup)
+                r.segment().segment_id() for r, _ in searcher.reader().leaf_readers() if r.segment()
+            ]:
+                searcher = None  # (cannot happen under the lock; fall back to whoosh's own lookup)
             wrapper = _Writer(writer, searcher)
             try:
                 yield wrapper
@@ -337,13 +338,16 @@ class WhooshBackend(SearchBackend):
                 doc_ids.update(fields["doc_id"] for _, fields in leaf.iter_docs())
         try:
             documents = reload(sorted(doc_ids - touched))
-        except Exception:   # the database failed us: merge another time
+        except Exception:  # the database failed us: merge another time
             writer.commit(mergetype=NO_MERGE)
             return
         for document in documents:
             writer.add_document(**document_fields(document))
-        writer.commit(mergetype=lambda _writer, segments: [
-            segment for segment in segments if segment.segment_id() not in merged_ids])
+        writer.commit(
+            mergetype=lambda _writer, segments: [
+                segment for segment in segments if segment.segment_id() not in merged_ids
+            ]
+        )
 
     def rebuild(self, documents: Iterable[SearchDocument], session, timeout: float) -> int:
         count = 0
@@ -370,7 +374,7 @@ class WhooshBackend(SearchBackend):
                     writer.cancel()
                     raise
                 writer.commit(optimize=False)
-                if ix.doc_count() != count:   # never swap in an incomplete index
+                if ix.doc_count() != count:  # never swap in an incomplete index
                     raise RuntimeError(f"the new index holds {ix.doc_count()} documents instead of {count}")
             except BaseException:
                 shutil.rmtree(path, ignore_errors=True)
@@ -436,8 +440,11 @@ class WhooshBackend(SearchBackend):
         old = getattr(local, "searcher", None)
         reusable = {}
         if old is not None and local.key[0] == name:
-            reusable = {_segment_state(r.segment()): r for r, _ in old.reader().leaf_readers()
-                        if r.segment() is not None}
+            reusable = {
+                _segment_state(r.segment()): r
+                for r, _ in old.reader().leaf_readers()
+                if r.segment() is not None
+            }
         readers = []
         for segment in toc.segments:
             reader = reusable.pop(_segment_state(segment), None)
@@ -502,7 +509,7 @@ class WhooshBackend(SearchBackend):
             return Or(parts), terms
         stems = clause.terms()
         if not stems:
-            return None, []   # only stop words
+            return None, []  # only stop words
         if len(stems) == 1:
             term = stems[0]
             return Or([Term("title", term, boost=TITLE_BOOST), Term("body", term)]), stems
@@ -534,7 +541,7 @@ class WhooshBackend(SearchBackend):
     def _build(self, query: ParsedQuery, reader):
         """(query or None or NullQuery, highlight terms, (groups [(query, required)], excluded queries))."""
         highlight_terms: list[str] = []
-        groups = []   # (query, required)
+        groups = []  # (query, required)
         for index, group in enumerate(query.groups):
             alternatives = []
             for clause in group:
@@ -543,8 +550,9 @@ class WhooshBackend(SearchBackend):
                     alternatives.append(q)
                     highlight_terms.extend(terms)
             if alternatives:
-                groups.append((alternatives[0] if len(alternatives) == 1 else Or(alternatives),
-                               index in query.required))
+                groups.append(
+                    (alternatives[0] if len(alternatives) == 1 else Or(alternatives), index in query.required)
+                )
             elif index in query.required:
                 # A required group that matches no word (a prefix nothing starts with).
                 return NullQuery, highlight_terms, None
@@ -614,12 +622,15 @@ class WhooshBackend(SearchBackend):
             except TimeLimit:
                 timed_out = True
             results = limited.results()
-            hits = [(hit["doc_id"], hit.score or 0.0) for hit in results[request.offset:limit]]
+            hits = [(hit["doc_id"], hit.score or 0.0) for hit in results[request.offset : limit]]
             if timed_out:
-                return SearchHits(max(results.scored_length(), collector.count() if collector.computes_count()
-                                      else 0), hits, exact=False)
+                return SearchHits(
+                    max(results.scored_length(), collector.count() if collector.computes_count() else 0),
+                    hits,
+                    exact=False,
+                )
             remaining = request.time_budget - (time.monotonic() - started)
-            if request.sort == "newest":   # the sorting collector saw every match
+            if request.sort == "newest":  # the sorting collector saw every match
                 total, exact = len(results), True
             else:
                 total, exact = self._count(searcher, q, remaining)
@@ -627,7 +638,9 @@ class WhooshBackend(SearchBackend):
 
         return self._with_searcher(run, SearchHits(0, []))
 
-    def _all_words_first(self, searcher, request: SearchRequest, parts, filter_query, limit: int) -> SearchHits:
+    def _all_words_first(
+        self, searcher, request: SearchRequest, parts, filter_query, limit: int
+    ) -> SearchHits:
         """Rank a several-word query: documents matching every group first, then the rest, each by BM25F.
 
         One query carrying the bonus would make Whoosh score every match (a constant-score
@@ -649,8 +662,11 @@ class WhooshBackend(SearchBackend):
         groups = parts["groups"]
         required = [q for q, must in groups if must]
         sets = [docs(q) for q, _ in groups]
-        matching = set.intersection(*[d for d, (_, must) in zip(sets, groups) if must]) if required \
+        matching = (
+            set.intersection(*[d for d, (_, must) in zip(sets, groups) if must])
+            if required
             else set().union(*sets)
+        )
         every = set.intersection(*sets)
         for q in parts["excluded"]:
             gone = docs(q)
@@ -665,8 +681,9 @@ class WhooshBackend(SearchBackend):
 
         def best(q, count: int) -> tuple[list, bool]:
             collector = searcher.collector(limit=count, terms=False)
-            limited = TimeLimitCollector(collector, timelimit=max(deadline - time.monotonic(), 0.01),
-                                         use_alarm=False)
+            limited = TimeLimitCollector(
+                collector, timelimit=max(deadline - time.monotonic(), 0.01), use_alarm=False
+            )
             try:
                 searcher.search_with_collector(restrict(q), limited)
                 timed_out = False
@@ -682,7 +699,7 @@ class WhooshBackend(SearchBackend):
         if len(ranked) < limit and not timed_out and len(matching) > len(every):
             rest, timed_out = best(parts["plain"], limit - len(ranked) + len(every))
             ranked += [hit for hit in rest if hit[0] not in every][: limit - len(ranked)]
-        hits = [(doc_id, score) for _, doc_id, score in ranked[request.offset:limit]]
+        hits = [(doc_id, score) for _, doc_id, score in ranked[request.offset : limit]]
         return SearchHits(len(matching), hits, exact=not timed_out)
 
     @staticmethod
@@ -702,11 +719,13 @@ class WhooshBackend(SearchBackend):
     def has_term(self, word: str) -> bool:
         stems = terms_of(word)
         if not stems:
-            return True   # a stop word: nothing to correct
+            return True  # a stop word: nothing to correct
 
         def run(searcher):
             reader = searcher.reader()
-            return all(any(reader.doc_frequency(field, term) for field in ("body", "title")) for term in stems)
+            return all(
+                any(reader.doc_frequency(field, term) for field in ("body", "title")) for term in stems
+            )
 
         return self._with_searcher(run, False)
 
@@ -726,7 +745,9 @@ class WhooshBackend(SearchBackend):
             candidates.discard(target)
             if not candidates:
                 return []
-            ranked = sorted(candidates, key=lambda t: (edit_distance(t, target), -reader.doc_frequency("body", t), t))
+            ranked = sorted(
+                candidates, key=lambda t: (edit_distance(t, target), -reader.doc_frequency("body", t), t)
+            )
             found = []
             for term in ranked[: limit * 4]:
                 surface = self._public_surface_word(searcher, term, public_text)
@@ -766,4 +787,3 @@ class WhooshBackend(SearchBackend):
 
     def close(self) -> None:
         self._forget_searcher()
-

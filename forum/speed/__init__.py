@@ -28,8 +28,9 @@ def init_app(app) -> None:
     except ImportError:  # pragma: no cover - blog not installed
         BlogPost = None  # type: ignore[misc, assignment]
     if BlogPost is not None:
-        rendered.register_rendered(rendered.RenderedKind("blog_post", BlogPost, rendered.MARKDOWN,
-                                                         public_states=("published",)))
+        rendered.register_rendered(
+            rendered.RenderedKind("blog_post", BlogPost, rendered.MARKDOWN, public_states=("published",))
+        )
     app.add_template_filter(rendered.stored_html_filter, "stored_html")
     app.cli.add_command(cli.recount)
     from datetime import timedelta

@@ -7,8 +7,12 @@ from flask.cli import with_appcontext
 
 
 @click.command("recount")
-@click.option("--check", "check_only", is_flag=True,
-              help="Only compare the kept numbers with a recount; exit 1 listing every difference.")
+@click.option(
+    "--check",
+    "check_only",
+    is_flag=True,
+    help="Only compare the kept numbers with a recount; exit 1 listing every difference.",
+)
 @with_appcontext
 def recount(check_only):
     """Rebuild counts, averages and last activity (products, forum topics and categories) from the rows."""

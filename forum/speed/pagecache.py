@@ -56,6 +56,7 @@ def cacheable(endpoint: str, *scopes: str) -> None:
 
 # --- bumping versions, in the writing transaction -------------------------------
 
+
 def _scopes_of_object(obj, is_new: bool, is_deleted: bool) -> tuple[str, ...]:
     entry = WATCHED.get(type(obj))
     if entry is None:
@@ -83,8 +84,11 @@ def _bump(session, scopes) -> None:
         from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
     for scope in sorted(todo):  # one order everywhere: no lock cycles between writers
         statement = insert(PageVersion).values(scope=scope, token=uuid.uuid4().hex)
-        conn.execute(statement.on_conflict_do_update(index_elements=["scope"],
-                                                     set_={"token": statement.excluded.token}))
+        conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=["scope"], set_={"token": statement.excluded.token}
+            )
+        )
         done.add(scope)
 
 
@@ -208,14 +212,15 @@ def _read_tokens(engine=None) -> dict[str, str]:
 
 # --- the cache ---------------------------------------------------------------------
 
+
 @dataclass
 class CachedPage:
     scopes: tuple[str, ...]
-    tokens: tuple            # the scopes' tokens it was rendered under
+    tokens: tuple  # the scopes' tokens it was rendered under
     etag: str
     body: bytes
-    headers: list            # the final response headers (no cookie, no rate-limit counters)
-    direct: bool             # may be answered before the app runs (no per-request limits on it)
+    headers: list  # the final response headers (no cookie, no rate-limit counters)
+    direct: bool  # may be answered before the app runs (no per-request limits on it)
 
 
 class PageStore:
@@ -270,7 +275,10 @@ def _store():
 
 
 def _identity_cookie_names(app) -> tuple[str, str]:
-    return (app.config.get("SESSION_COOKIE_NAME", "session"), app.config.get("REMEMBER_COOKIE_NAME", "remember_token"))
+    return (
+        app.config.get("SESSION_COOKIE_NAME", "session"),
+        app.config.get("REMEMBER_COOKIE_NAME", "remember_token"),
+    )
 
 
 def _has_identity_cookie() -> bool:
@@ -367,8 +375,11 @@ def _after(response: Response) -> Response:
     pending = g.get("_page_cache")
     if pending is not None and not private:
         key, scopes, tokens = pending
-        headers = [(name, value) for name, value in response.headers.items()
-                   if name.lower() not in UNSHARED_HEADERS and not name.lower().startswith("x-ratelimit")]
+        headers = [
+            (name, value)
+            for name, value in response.headers.items()
+            if name.lower() not in UNSHARED_HEADERS and not name.lower().startswith("x-ratelimit")
+        ]
         direct = request.endpoint not in LIMITED
         _store().put(key, CachedPage(scopes, tokens, etag, body, headers, direct))
     if _not_modified(etag):
@@ -409,8 +420,11 @@ class CachedPages:
 
     def __call__(self, environ, start_response):
         app = self.flask_app
-        if (environ.get("REQUEST_METHOD") in ("GET", "HEAD") and app.config.get("PAGE_CACHE_ENABLED", True)
-                and self._anonymous(environ)):
+        if (
+            environ.get("REQUEST_METHOD") in ("GET", "HEAD")
+            and app.config.get("PAGE_CACHE_ENABLED", True)
+            and self._anonymous(environ)
+        ):
             store = app.extensions["page_cache"]
             host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
             path = (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")) or "/"
@@ -438,7 +452,9 @@ class CachedPages:
         from werkzeug.http import parse_etags
 
         if entry.etag in parse_etags(environ.get("HTTP_IF_NONE_MATCH")):
-            headers = [(n, v) for n, v in entry.headers if n.lower() not in ("content-type", "content-length")]
+            headers = [
+                (n, v) for n, v in entry.headers if n.lower() not in ("content-type", "content-length")
+            ]
             start_response("304 NOT MODIFIED", headers)
             return []
         start_response("200 OK", entry.headers)

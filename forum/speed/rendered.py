@@ -46,8 +46,8 @@ KEEP_STATES = ("published", "hidden")
 class RenderedKind:
     name: str
     model: type
-    mode: str                                   # MARKDOWN or PLAIN
-    source: Callable = lambda item: item.body   # the text to render
+    mode: str  # MARKDOWN or PLAIN
+    source: Callable = lambda item: item.body  # the text to render
     public_states: tuple[str, ...] = KEEP_STATES
 
 
@@ -60,11 +60,13 @@ def register_rendered(kind: RenderedKind, content_kind=None) -> RenderedKind:
     RENDERED[kind.name] = kind
     BY_MODEL[kind.model] = kind
     if content_kind is not None:
+
         def follow_transition(item, action, actor, from_state, _kind=kind):
             if item.status == "published":
                 store(_kind.name, [item])
             elif item.status not in _kind.public_states:
                 forget(_kind.name, [item.id])
+
         content_kind.on_transition.append(follow_transition)
     return kind
 
@@ -112,8 +114,9 @@ def prefetch(kind_name: str, items) -> dict[int, Markup]:
     if not wanted:
         return result
     rows = db.session.execute(
-        select(RenderedText.item_id, RenderedText.source_sha256, RenderedText.policy, RenderedText.html)
-        .where(RenderedText.kind == kind_name, RenderedText.item_id.in_(list(wanted)))
+        select(
+            RenderedText.item_id, RenderedText.source_sha256, RenderedText.policy, RenderedText.html
+        ).where(RenderedText.kind == kind_name, RenderedText.item_id.in_(list(wanted)))
     )
     policy = _policy()
     for item_id, sha, row_policy, html in rows:
@@ -143,7 +146,9 @@ def _upsert(conn, kind: RenderedKind, item_id: int, sha: str, html: str, *, guar
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-    values = select(literal(kind.name), literal(item_id), literal(sha), literal(_policy()), literal(str(html)))
+    values = select(
+        literal(kind.name), literal(item_id), literal(sha), literal(_policy()), literal(str(html))
+    )
     if guarded:
         model = kind.model
         values = values.where(exists().where(model.id == item_id, model.status.in_(kind.public_states)))  # type: ignore[attr-defined]
@@ -154,8 +159,11 @@ def _upsert(conn, kind: RenderedKind, item_id: int, sha: str, html: str, *, guar
     )
     statement = statement.on_conflict_do_update(
         index_elements=["kind", "item_id"],
-        set_={"source_sha256": statement.excluded.source_sha256, "policy": statement.excluded.policy,
-              "html": statement.excluded.html},
+        set_={
+            "source_sha256": statement.excluded.source_sha256,
+            "policy": statement.excluded.policy,
+            "html": statement.excluded.html,
+        },
     )
     conn.execute(statement)
 
@@ -198,14 +206,21 @@ def forget(kind_name: str, item_ids) -> None:
     """Delete stored HTML in the current transaction (the item left public view). No commit."""
     ids = [i for i in item_ids if i is not None]
     if ids:
-        db.session.execute(delete(RenderedText).where(RenderedText.kind == kind_name, RenderedText.item_id.in_(ids)))
+        db.session.execute(
+            delete(RenderedText).where(RenderedText.kind == kind_name, RenderedText.item_id.in_(ids))
+        )
 
 
 def stale_count() -> int:
     """Rows rendered under an older sanitiser policy (they are re-rendered on first view)."""
     from sqlalchemy import func
 
-    return db.session.scalar(select(func.count()).select_from(RenderedText).where(RenderedText.policy != _policy())) or 0
+    return (
+        db.session.scalar(
+            select(func.count()).select_from(RenderedText).where(RenderedText.policy != _policy())
+        )
+        or 0
+    )
 
 
 def stored_html_filter(item) -> Markup:

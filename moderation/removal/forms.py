@@ -28,11 +28,13 @@ class ChoiceRadioField(RadioField):
 
 class RemovalRequestForm(FlaskForm):
     email = EmailField("Your email address", validators=[InputRequired("Enter your email address.")])
-    scope = ChoiceRadioField("What should we remove?", SCOPES,
-                             "Choose what you want removed.", default="links")
+    scope = ChoiceRadioField(
+        "What should we remove?", SCOPES, "Choose what you want removed.", default="links"
+    )
     links = TextAreaField("Links to the pages (one per line)")
-    removal_kind = ChoiceRadioField("What kind of removal?", REMOVAL_KINDS,
-                                    "Choose what kind of removal you ask for.", default="whole")
+    removal_kind = ChoiceRadioField(
+        "What kind of removal?", REMOVAL_KINDS, "Choose what kind of removal you ask for.", default="whole"
+    )
     details = TextAreaField("Anything else we should know (optional)")
 
 
@@ -41,10 +43,16 @@ class ConfirmForm(FlaskForm):
 
 
 class ItemDecisionForm(FlaskForm):
-    decision = ChoiceRadioField("Decision", {"remove": "Remove it everywhere", "refuse": "Refuse (give a reason)"},
-                                "Choose remove or refuse.")
-    refusal_reason = SelectField("Reason for refusing", choices=choices(REFUSAL_REASONS, "Choose a reason for refusing"),
-                                 validate_choice=False)
+    decision = ChoiceRadioField(
+        "Decision",
+        {"remove": "Remove it everywhere", "refuse": "Refuse (give a reason)"},
+        "Choose remove or refuse.",
+    )
+    refusal_reason = SelectField(
+        "Reason for refusing",
+        choices=choices(REFUSAL_REASONS, "Choose a reason for refusing"),
+        validate_choice=False,
+    )
     explanation = TextAreaField("Explanation for the requester (required when refusing)")
 
 
@@ -54,8 +62,9 @@ class ExtendForm(FlaskForm):
 
 
 class CloseForm(FlaskForm):
-    reason = SelectField("Why nothing can be removed",
-                         choices=choices(CLOSE_REASONS, "Choose a reason"), validate_choice=False)
+    reason = SelectField(
+        "Why nothing can be removed", choices=choices(CLOSE_REASONS, "Choose a reason"), validate_choice=False
+    )
     explanation = TextAreaField("Explanation for the requester")
 
 

@@ -22,12 +22,12 @@ from forum.models import User
 from forum.timeutil import UTCDateTime, utcnow
 
 # --- request states -----------------------------------------------------------
-UNCONFIRMED = "unconfirmed"          # waiting for the email confirmation (purged after it expires)
-OPEN = "open"                        # confirmed: moderators decide before due_at
-COMPLETED = "completed"              # every item removed
+UNCONFIRMED = "unconfirmed"  # waiting for the email confirmation (purged after it expires)
+OPEN = "open"  # confirmed: moderators decide before due_at
+COMPLETED = "completed"  # every item removed
 PARTIALLY_COMPLETED = "partially_completed"
-REFUSED = "refused"                  # every item refused, each with a reason
-CLOSED = "closed"                    # nothing to remove (no existing item), closed with a reason
+REFUSED = "refused"  # every item refused, each with a reason
+CLOSED = "closed"  # nothing to remove (no existing item), closed with a reason
 REQUEST_STATES = (UNCONFIRMED, OPEN, COMPLETED, PARTIALLY_COMPLETED, REFUSED, CLOSED)
 CLOSED_STATES = (COMPLETED, PARTIALLY_COMPLETED, REFUSED, CLOSED)
 
@@ -90,8 +90,10 @@ class RemovalRequest(db.Model):  # type: ignore[name-defined]  # db.Model is dyn
             f"AND close_explanation IS NOT NULL AND length(trim(close_explanation, '{WHITESPACE}')) > 0)",
             name="closed_with_reason",
         ),
-        CheckConstraint("status = 'unconfirmed' OR (confirmed_at IS NOT NULL AND due_at IS NOT NULL)",
-                        name="confirmed_has_due_date"),
+        CheckConstraint(
+            "status = 'unconfirmed' OR (confirmed_at IS NOT NULL AND due_at IS NOT NULL)",
+            name="confirmed_has_due_date",
+        ),
         Index("ix_removal_request_status_due", "status", "due_at"),
     )
 
@@ -123,11 +125,15 @@ class RemovalRequest(db.Model):  # type: ignore[name-defined]  # db.Model is dyn
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     items: Mapped[list[RemovalItem]] = relationship(
-        back_populates="request", cascade="all, delete-orphan", passive_deletes=True,
+        back_populates="request",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
         order_by="RemovalItem.id",
     )
     events: Mapped[list[RemovalEvent]] = relationship(
-        back_populates="request", cascade="all, delete-orphan", passive_deletes=True,
+        back_populates="request",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
         order_by="RemovalEvent.id",
     )
     closed_by: Mapped[User | None] = relationship(foreign_keys=[closed_by_id])

@@ -88,16 +88,34 @@ class LinkGone(Gone):
 
 # --- small helpers -----------------------------------------------------------------
 
+
 def _config(name: str):
     return current_app.config[name]
 
 
-def _log(rr: RemovalRequest, action: str, actor=None, *, actor_role: str | None = None,
-         from_state: str | None = None, to_state: str | None = None, reason: str | None = None,
-         fingerprint: str | None = None) -> None:
-    append_log(actor=actor, actor_role=actor_role, subject_kind=LOG_KIND, subject_id=rr.id,
-               action=action, from_state=from_state, to_state=to_state, reason=reason,
-               fingerprint=fingerprint, reference=rr.reference)
+def _log(
+    rr: RemovalRequest,
+    action: str,
+    actor=None,
+    *,
+    actor_role: str | None = None,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    reason: str | None = None,
+    fingerprint: str | None = None,
+) -> None:
+    append_log(
+        actor=actor,
+        actor_role=actor_role,
+        subject_kind=LOG_KIND,
+        subject_id=rr.id,
+        action=action,
+        from_state=from_state,
+        to_state=to_state,
+        reason=reason,
+        fingerprint=fingerprint,
+        reference=rr.reference,
+    )
 
 
 def _event(rr: RemovalRequest, action: str, message: str = "") -> None:
@@ -126,7 +144,9 @@ def _clean_text(value, field: str, label: str, maximum: int, required: bool = Fa
     # PostgreSQL cannot store NUL; refuse it the same way everywhere.
     if "\x00" in value:
         raise ValidationFailed(
-            field_errors={field: [f"The {label} contains a NUL character, which cannot be stored. Please remove it."]}
+            field_errors={
+                field: [f"The {label} contains a NUL character, which cannot be stored. Please remove it."]
+            }
         )
     return value
 
@@ -136,6 +156,7 @@ def format_day(moment: datetime | None) -> str:
 
 
 # --- links -> items -------------------------------------------------------------------
+
 
 def endpoint_registry() -> dict[str, tuple[ContentKind, object]]:
     """{endpoint: (kind, url argument name or resolver)} from every registered kind."""
@@ -187,7 +208,9 @@ def resolve_link(raw: str) -> tuple[ContentKind, int]:
     try:
         parts = urlsplit(link)
     except ValueError:
-        raise LinkProblem("this is not a link we can read. Copy the address from your browser's address bar.") from None
+        raise LinkProblem(
+            "this is not a link we can read. Copy the address from your browser's address bar."
+        ) from None
     origins, prefix = _our_origins()
     if parts.scheme or parts.netloc:
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -198,7 +221,7 @@ def resolve_link(raw: str) -> tuple[ContentKind, int]:
         raise LinkProblem("this is not a link. Copy the full address from your browser's address bar.")
     path = unquote(parts.path or "/")
     if prefix and path.startswith(prefix):
-        path = path[len(prefix):] or "/"
+        path = path[len(prefix) :] or "/"
     adapter = current_app.url_map.bind("localhost")
     try:
         try:
@@ -218,7 +241,9 @@ def resolve_link(raw: str) -> tuple[ContentKind, int]:
         item_id = spec({**args, "_fragment": parts.fragment}) if callable(spec) else args.get(spec)  # type: ignore[call-overload]
         item_id = int(item_id)
     except (TypeError, ValueError):
-        raise LinkProblem("we could not tell which item this link shows. Please link to the item itself.") from None
+        raise LinkProblem(
+            "we could not tell which item this link shows. Please link to the item itself."
+        ) from None
     if db.session.get(kind.model, item_id) is None:
         raise LinkProblem("we could not find anything at this link. It may never have existed.")
     return kind, item_id
@@ -254,7 +279,8 @@ def _items_by_account(email: str) -> list[tuple[str, int]]:
         if not hasattr(model, "author_id"):
             continue
         ids = db.session.scalars(
-            select(model.id).where(model.author_id == user.id, model.status != REMOVED)
+            select(model.id)
+            .where(model.author_id == user.id, model.status != REMOVED)
             .order_by(model.created_at, model.id)
         )
         found.extend((kind.name, item_id) for item_id in ids)
@@ -262,6 +288,7 @@ def _items_by_account(email: str) -> list[tuple[str, int]]:
 
 
 # --- the request ---------------------------------------------------------------------
+
 
 def check_request(email, scope, links_text, removal_kind, details) -> tuple[str, list]:
     """Every field's problems at once; returns the normalised address and the resolved links."""
@@ -274,8 +301,10 @@ def check_request(email, scope, links_text, removal_kind, details) -> tuple[str,
         errors["scope"] = ["Choose what you want removed."]
     if removal_kind not in REMOVAL_KINDS:
         errors["removal_kind"] = ["Choose what kind of removal you ask for."]
-    for field, value, label, maximum in (("details", details, "details", DETAILS_MAX),
-                                         ("links", links_text, "list of links", LINKS_MAX_LENGTH)):
+    for field, value, label, maximum in (
+        ("details", details, "details", DETAILS_MAX),
+        ("links", links_text, "list of links", LINKS_MAX_LENGTH),
+    ):
         try:
             _clean_text(value, field, label, maximum)
         except ValidationFailed as error:
@@ -325,9 +354,14 @@ def submit_request(email, scope, links_text, removal_kind, details) -> RemovalRe
     _event(rr, "submitted", "We received your request and sent you an email to confirm your address.")
     # The confirmation mail carries none of the requester's words: someone typing
     # another person's address cannot use us to send them a message.
-    queue_mail(email, SUBJECT_CONFIRM, "removal_confirm",
-               link=external_url("removal.confirm", token=token), hours=hours,
-               days=_config("REMOVAL_RESPONSE_DAYS"))
+    queue_mail(
+        email,
+        SUBJECT_CONFIRM,
+        "removal_confirm",
+        link=external_url("removal.confirm", token=token),
+        hours=hours,
+        days=_config("REMOVAL_RESPONSE_DAYS"),
+    )
     db.session.commit()
     return rr
 
@@ -335,7 +369,9 @@ def submit_request(email, scope, links_text, removal_kind, details) -> RemovalRe
 def request_for_confirm_token(token: str) -> RemovalRequest:
     if not isinstance(token, str) or not token or len(token) > TOKEN_MAX_LENGTH:
         raise LinkGone("This link is not valid. It may have expired or already been used.")
-    rr = db.session.scalar(select(RemovalRequest).where(RemovalRequest.confirm_token_hash == hash_token(token)))
+    rr = db.session.scalar(
+        select(RemovalRequest).where(RemovalRequest.confirm_token_hash == hash_token(token))
+    )
     if rr is None:
         raise LinkGone(
             "This confirmation link is no longer valid: it has expired or was already used. "
@@ -362,13 +398,19 @@ def confirm_request(token: str) -> tuple[RemovalRequest, str]:
     status_token = secrets.token_urlsafe(32)
     due = now + timedelta(days=_config("REMOVAL_RESPONSE_DAYS"))
     # Conditional update: of two simultaneous clicks exactly one confirms.
-    claimed = cast(CursorResult, db.session.execute(
-        update(RemovalRequest)
-        .where(RemovalRequest.id == rr.id, RemovalRequest.status == UNCONFIRMED,
-               RemovalRequest.confirmed_at.is_(None))
-        .values(status=OPEN, confirmed_at=now, due_at=due, status_token_hash=hash_token(status_token))
-        .execution_options(synchronize_session=False)
-    )).rowcount
+    claimed = cast(
+        CursorResult,
+        db.session.execute(
+            update(RemovalRequest)
+            .where(
+                RemovalRequest.id == rr.id,
+                RemovalRequest.status == UNCONFIRMED,
+                RemovalRequest.confirmed_at.is_(None),
+            )
+            .values(status=OPEN, confirmed_at=now, due_at=due, status_token_hash=hash_token(status_token))
+            .execution_options(synchronize_session=False)
+        ),
+    ).rowcount
     if claimed != 1:
         db.session.rollback()
         raise LinkGone("This confirmation link was already used.", used=True)
@@ -380,11 +422,17 @@ def confirm_request(token: str) -> tuple[RemovalRequest, str]:
             if erased:
                 _event(rr, "personal_data_erased", erased)
     _log(rr, "request_confirmed", actor_role="requester", from_state=UNCONFIRMED, to_state=OPEN)
-    _event(rr, "confirmed",
-           f"You confirmed your email address. We will answer by {format_day(due)}.")
-    queue_mail(rr.email, SUBJECT_ACKNOWLEDGED, "removal_acknowledged", rr=rr, due=format_day(due),
-               link=external_url("removal.status", token=status_token), item_count=len(rr.items),
-               days=_config("REMOVAL_RESPONSE_DAYS"))
+    _event(rr, "confirmed", f"You confirmed your email address. We will answer by {format_day(due)}.")
+    queue_mail(
+        rr.email,
+        SUBJECT_ACKNOWLEDGED,
+        "removal_acknowledged",
+        rr=rr,
+        due=format_day(due),
+        link=external_url("removal.status", token=status_token),
+        item_count=len(rr.items),
+        days=_config("REMOVAL_RESPONSE_DAYS"),
+    )
     _log(rr, "notified", actor_role="system", reason="acknowledgement", from_state=OPEN, to_state=OPEN)
     db.session.commit()
     return rr, status_token
@@ -401,8 +449,9 @@ def _add_account_items(rr: RemovalRequest, moderator: User | None = None) -> int
     added = 0
     for kind_name, item_id in _items_by_account(rr.email):
         if (kind_name, item_id) not in present:
-            rr.items.append(RemovalItem(kind=kind_name, item_id=item_id,
-                                        added_by_id=moderator.id if moderator else None))
+            rr.items.append(
+                RemovalItem(kind=kind_name, item_id=item_id, added_by_id=moderator.id if moderator else None)
+            )
             added += 1
     db.session.flush()
     return added
@@ -425,8 +474,9 @@ def purge_expired(now: datetime | None = None) -> int:
     """Delete unconfirmed requests whose confirmation link expired. Returns how many."""
     now = now or utcnow()
     expired = db.session.scalars(
-        select(RemovalRequest).where(RemovalRequest.status == UNCONFIRMED,
-                                     RemovalRequest.confirm_expires_at <= now)
+        select(RemovalRequest).where(
+            RemovalRequest.status == UNCONFIRMED, RemovalRequest.confirm_expires_at <= now
+        )
     ).all()
     for rr in expired:
         _log(rr, "expired", actor_role="system", from_state=UNCONFIRMED, to_state=None)
@@ -435,7 +485,8 @@ def purge_expired(now: datetime | None = None) -> int:
         db.session.execute(delete(RemovalItem).where(RemovalItem.request_id.in_(ids)))
         db.session.execute(delete(RemovalEvent).where(RemovalEvent.request_id.in_(ids)))
         db.session.execute(
-            delete(RemovalRequest).where(RemovalRequest.id.in_(ids), RemovalRequest.status == UNCONFIRMED)
+            delete(RemovalRequest)
+            .where(RemovalRequest.id.in_(ids), RemovalRequest.status == UNCONFIRMED)
             .execution_options(synchronize_session=False)
         )
     db.session.commit()
@@ -444,26 +495,46 @@ def purge_expired(now: datetime | None = None) -> int:
 
 # --- scheduled jobs (run by `flask worker`) ---------------------------------------------------
 
+
 def notify_overdue_requesters(now: datetime | None = None) -> int:
     """Tell each requester once that their request passed its due date unanswered. Returns how many."""
     now = now or utcnow()
     overdue = db.session.scalars(
-        select(RemovalRequest).where(RemovalRequest.status == OPEN, RemovalRequest.due_at < now,
-                                     RemovalRequest.overdue_notified_at.is_(None))
-        .order_by(RemovalRequest.id).with_for_update(skip_locked=True)
+        select(RemovalRequest)
+        .where(
+            RemovalRequest.status == OPEN,
+            RemovalRequest.due_at < now,
+            RemovalRequest.overdue_notified_at.is_(None),
+        )
+        .order_by(RemovalRequest.id)
+        .with_for_update(skip_locked=True)
     ).all()
     for rr in overdue:
-        claimed = cast(CursorResult, db.session.execute(
-            update(RemovalRequest)
-            .where(RemovalRequest.id == rr.id, RemovalRequest.overdue_notified_at.is_(None))
-            .values(overdue_notified_at=now).execution_options(synchronize_session=False)
-        )).rowcount
+        claimed = cast(
+            CursorResult,
+            db.session.execute(
+                update(RemovalRequest)
+                .where(RemovalRequest.id == rr.id, RemovalRequest.overdue_notified_at.is_(None))
+                .values(overdue_notified_at=now)
+                .execution_options(synchronize_session=False)
+            ),
+        ).rowcount
         if not claimed:
             continue
-        _event(rr, "overdue", f"We did not answer by {format_day(rr.due_at)} as we should have. "
-                              "We are sorry; our moderators have been reminded.")
-        queue_mail(rr.email, SUBJECT_OVERDUE, "removal_overdue", rr=rr, due=format_day(rr.due_at),
-                   **_complaint_context())
+        _event(
+            rr,
+            "overdue",
+            f"We did not answer by {format_day(rr.due_at)} as we should have. "
+            "We are sorry; our moderators have been reminded.",
+        )
+        queue_mail(
+            rr.email,
+            SUBJECT_OVERDUE,
+            "removal_overdue",
+            rr=rr,
+            due=format_day(rr.due_at),
+            **_complaint_context(),
+        )
         _log(rr, "notified", actor_role="system", from_state=OPEN, to_state=OPEN, reason="overdue")
     db.session.commit()
     return len(overdue)
@@ -482,21 +553,30 @@ def remind_moderators(now: datetime | None = None) -> int:
     ).all()
     if not requests:
         return 0
-    moderators = db.session.scalars(
-        select(User).where(User.role.in_(STAFF_ROLES)).order_by(User.id)
-    ).all()
+    moderators = db.session.scalars(select(User).where(User.role.in_(STAFF_ROLES)).order_by(User.id)).all()
     overdue = [rr for rr in requests if rr.due_at < now]  # type: ignore[operator]
     due_soon = [rr for rr in requests if rr.due_at >= now]  # type: ignore[operator]
 
     def rows(group):
-        return [dict(reference=rr.reference, due=format_day(rr.due_at),
-                     url=external_url("removal.decision", request_id=rr.id))
-                for rr in group]
+        return [
+            dict(
+                reference=rr.reference,
+                due=format_day(rr.due_at),
+                url=external_url("removal.decision", request_id=rr.id),
+            )
+            for rr in group
+        ]
 
     for moderator in moderators:
-        queue_mail(moderator.email, SUBJECT_REMINDER, "removal_reminder", overdue=rows(overdue),
-                   due_soon=rows(due_soon), days=REMINDER_DAYS,
-                   queue_url=external_url("removal.moderator_list"))
+        queue_mail(
+            moderator.email,
+            SUBJECT_REMINDER,
+            "removal_reminder",
+            overdue=rows(overdue),
+            due_soon=rows(due_soon),
+            days=REMINDER_DAYS,
+            queue_url=external_url("removal.moderator_list"),
+        )
     db.session.commit()
     return len(requests)
 
@@ -511,8 +591,11 @@ def erase_retained_requests(now: datetime | None = None) -> int:
     limit = now - timedelta(days=int(_config("REMOVAL_RETENTION_DAYS")))
     requests = db.session.scalars(
         select(RemovalRequest)
-        .where(RemovalRequest.status.in_(CLOSED_STATES), RemovalRequest.closed_at < limit,
-               RemovalRequest.erased_at.is_(None))
+        .where(
+            RemovalRequest.status.in_(CLOSED_STATES),
+            RemovalRequest.closed_at < limit,
+            RemovalRequest.erased_at.is_(None),
+        )
         .options(selectinload(RemovalRequest.items), selectinload(RemovalRequest.events))
         .order_by(RemovalRequest.id)
     ).all()
@@ -522,7 +605,7 @@ def erase_retained_requests(now: datetime | None = None) -> int:
         rr.details = ""
         if rr.close_explanation is not None:
             rr.close_explanation = ERASED_TEXT
-        rr.status_token_hash = None          # the private status page is gone with the data
+        rr.status_token_hash = None  # the private status page is gone with the data
         rr.confirm_token_hash = None
         rr.erased_at = now
         for item in rr.items:
@@ -537,6 +620,7 @@ def erase_retained_requests(now: datetime | None = None) -> int:
 
 
 # --- moderators: reading ------------------------------------------------------------------
+
 
 def require_moderator(user) -> None:
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_moderator:
@@ -565,10 +649,14 @@ def desk_count() -> tuple[str, int, int]:
 
 
 def overdue_count() -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(RemovalRequest)
-        .where(RemovalRequest.status == OPEN, RemovalRequest.due_at < utcnow())
-    ) or 0
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(RemovalRequest)
+            .where(RemovalRequest.status == OPEN, RemovalRequest.due_at < utcnow())
+        )
+        or 0
+    )
 
 
 def list_requests(status: str | None = None, page: int = 1, per_page: int = 30):
@@ -576,12 +664,15 @@ def list_requests(status: str | None = None, page: int = 1, per_page: int = 30):
     if status:
         query = query.where(RemovalRequest.status == status)
     query = query.options(selectinload(RemovalRequest.items)).order_by(
-        RemovalRequest.confirmed_at.desc(), RemovalRequest.id.desc())
+        RemovalRequest.confirmed_at.desc(), RemovalRequest.id.desc()
+    )
     return db.paginate(query, page=page, per_page=per_page, max_per_page=100, error_out=False)
 
 
 def get_request(request_id: int, *, for_update: bool = False) -> RemovalRequest:
-    query = select(RemovalRequest).where(RemovalRequest.id == request_id, RemovalRequest.status != UNCONFIRMED)
+    query = select(RemovalRequest).where(
+        RemovalRequest.id == request_id, RemovalRequest.status != UNCONFIRMED
+    )
     if for_update:
         query = query.with_for_update()
     rr = db.session.scalar(query)
@@ -640,7 +731,11 @@ def item_views(rr: RemovalRequest) -> list[ItemView]:
         loaded.append((row, kind, subject))
         if getattr(subject, "author_id", None):
             author_ids.add(subject.author_id)  # type: ignore[union-attr]
-    emails = dict(db.session.execute(select(User.id, User.email).where(User.id.in_(author_ids))).all()) if author_ids else {}
+    emails = (
+        dict(db.session.execute(select(User.id, User.email).where(User.id.in_(author_ids))).all())
+        if author_ids
+        else {}
+    )
     for row, kind, subject in loaded:
         author_email = emails.get(getattr(subject, "author_id", None))  # type: ignore[arg-type]
         url = None
@@ -649,12 +744,21 @@ def item_views(rr: RemovalRequest) -> list[ItemView]:
                 url = kind.public_url(subject)
             except Exception:  # a kind's page may not exist yet; the item is still decidable
                 url = None
-        views.append(ItemView(row, kind, subject, describe_item(row.kind, row.item_id, subject, kind),
-                              author_email is not None and author_email == rr.email, url))
+        views.append(
+            ItemView(
+                row,
+                kind,
+                subject,
+                describe_item(row.kind, row.item_id, subject, kind),
+                author_email is not None and author_email == rr.email,
+                url,
+            )
+        )
     return views
 
 
 # --- moderators: deciding ------------------------------------------------------------------
+
 
 def _open_for_update(request_id: int, moderator: User) -> RemovalRequest:
     require_moderator(moderator)
@@ -664,8 +768,14 @@ def _open_for_update(request_id: int, moderator: User) -> RemovalRequest:
     return rr
 
 
-def decide_item(request_id: int, item_row_id: int, moderator: User, decision: str,
-                refusal_reason: str | None = None, explanation: str | None = None) -> RemovalRequest:
+def decide_item(
+    request_id: int,
+    item_row_id: int,
+    moderator: User,
+    decision: str,
+    refusal_reason: str | None = None,
+    explanation: str | None = None,
+) -> RemovalRequest:
     """Remove the item everywhere, or refuse with a reason and an explanation for the requester."""
     rr = _open_for_update(request_id, moderator)
     row = db.session.get(RemovalItem, item_row_id)
@@ -674,25 +784,36 @@ def decide_item(request_id: int, item_row_id: int, moderator: User, decision: st
     if decision not in (DECISION_REMOVED, DECISION_REFUSED, "remove", "refuse"):
         raise ValidationFailed(field_errors={"decision": ["Choose remove or refuse."]})
     decision = DECISION_REMOVED if decision in ("remove", DECISION_REMOVED) else DECISION_REFUSED
-    values = dict(decision=decision, decided_at=utcnow(), decided_by_id=moderator.id,
-                  refusal_reason=None, refusal_explanation=None)
+    values = dict(
+        decision=decision,
+        decided_at=utcnow(),
+        decided_by_id=moderator.id,
+        refusal_reason=None,
+        refusal_explanation=None,
+    )
     if decision == DECISION_REFUSED:
         errors = {}
         if refusal_reason not in REFUSAL_REASONS:
             errors["refusal_reason"] = ["A refusal needs a reason: choose one from the list."]
         try:
-            text = _clean_text(explanation, "explanation", "explanation for the requester", EXPLANATION_MAX,
-                               required=True)
+            text = _clean_text(
+                explanation, "explanation", "explanation for the requester", EXPLANATION_MAX, required=True
+            )
         except ValidationFailed as error:
             errors.update(error.field_errors)
         if errors:
             raise ValidationFailed(field_errors=errors)
         values.update(refusal_reason=refusal_reason, refusal_explanation=text.strip())
     # Conditional update: of two moderators deciding the same item, one wins.
-    claimed = cast(CursorResult, db.session.execute(
-        update(RemovalItem).where(RemovalItem.id == row.id, RemovalItem.decision.is_(None))
-        .values(**values).execution_options(synchronize_session=False)
-    )).rowcount
+    claimed = cast(
+        CursorResult,
+        db.session.execute(
+            update(RemovalItem)
+            .where(RemovalItem.id == row.id, RemovalItem.decision.is_(None))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ),
+    ).rowcount
     if claimed != 1:
         db.session.rollback()
         raise Conflict("Another moderator has already decided this item.")
@@ -705,17 +826,35 @@ def decide_item(request_id: int, item_row_id: int, moderator: User, decision: st
             # Takes it down everywhere, erases its text (the kind's erase hook) and
             # leaves a tombstone: id, dates and fingerprint, logged with our reference.
             transition(subject, "remove", moderator, reason="removal_request", reference=rr.reference)
-        _log(rr, "item_removed", moderator, from_state=OPEN, to_state=OPEN, reason="removal_request",
-             fingerprint=getattr(subject, "fingerprint", None))
+        _log(
+            rr,
+            "item_removed",
+            moderator,
+            from_state=OPEN,
+            to_state=OPEN,
+            reason="removal_request",
+            fingerprint=getattr(subject, "fingerprint", None),
+        )
         _event(rr, "item_decided", f"{description}: removed.")
     else:
-        _log(rr, "item_refused", moderator, from_state=OPEN, to_state=OPEN, reason=refusal_reason,
-             fingerprint=getattr(subject, "fingerprint", None))
-        _event(rr, "item_decided",
-               f"{description}: not removed. Reason: {REFUSAL_REASONS[refusal_reason]}. {row.refusal_explanation}")  # type: ignore[index]
+        _log(
+            rr,
+            "item_refused",
+            moderator,
+            from_state=OPEN,
+            to_state=OPEN,
+            reason=refusal_reason,
+            fingerprint=getattr(subject, "fingerprint", None),
+        )
+        _event(
+            rr,
+            "item_decided",
+            f"{description}: not removed. Reason: {REFUSAL_REASONS[refusal_reason]}. {row.refusal_explanation}",  # type: ignore[index]
+        )
     db.session.flush()
     undecided = db.session.scalar(
-        select(func.count()).select_from(RemovalItem)
+        select(func.count())
+        .select_from(RemovalItem)
         .where(RemovalItem.request_id == rr.id, RemovalItem.decision.is_(None))
     )
     if undecided == 0:
@@ -725,8 +864,10 @@ def decide_item(request_id: int, item_row_id: int, moderator: User, decision: st
 
 
 def _complaint_context() -> dict:
-    return dict(complaint_contact=_config("REMOVAL_COMPLAINT_CONTACT"),
-                supervisory_authority=_config("REMOVAL_SUPERVISORY_AUTHORITY"))
+    return dict(
+        complaint_contact=_config("REMOVAL_COMPLAINT_CONTACT"),
+        supervisory_authority=_config("REMOVAL_SUPERVISORY_AUTHORITY"),
+    )
 
 
 def _close(rr: RemovalRequest, moderator: User, status: str | None = None) -> None:
@@ -747,19 +888,35 @@ def _close(rr: RemovalRequest, moderator: User, status: str | None = None) -> No
     _log(rr, "closed", moderator, from_state=OPEN, to_state=status, reason=rr.close_reason)
     _event(rr, "closed", f"We closed your request. {rr.status_label}.")
     outcome = [
-        dict(description=describe_item(item.kind, item.item_id,
-                                       db.session.get(KINDS[item.kind].model, item.item_id) if item.kind in KINDS else None),
-             link=item.source_url, decision=item.decision,
-             reason=item.refusal_reason_label, explanation=item.refusal_explanation)
+        dict(
+            description=describe_item(
+                item.kind,
+                item.item_id,
+                db.session.get(KINDS[item.kind].model, item.item_id) if item.kind in KINDS else None,
+            ),
+            link=item.source_url,
+            decision=item.decision,
+            reason=item.refusal_reason_label,
+            explanation=item.refusal_explanation,
+        )
         for item in rr.items
     ]
-    queue_mail(rr.email, SUBJECT_OUTCOME, "removal_outcome", rr=rr, items=outcome,
-               status_label=rr.status_label, **_complaint_context())
+    queue_mail(
+        rr.email,
+        SUBJECT_OUTCOME,
+        "removal_outcome",
+        rr=rr,
+        items=outcome,
+        status_label=rr.status_label,
+        **_complaint_context(),
+    )
     _log(rr, "notified", actor_role="system", from_state=status, to_state=status, reason="outcome")
     _event(rr, "notified", "We emailed you our decision.")
 
 
-def close_without_items(request_id: int, moderator: User, reason: str | None, explanation: str | None) -> RemovalRequest:
+def close_without_items(
+    request_id: int, moderator: User, reason: str | None, explanation: str | None
+) -> RemovalRequest:
     """Close a request that names nothing we could remove, telling the requester why."""
     rr = _open_for_update(request_id, moderator)
     if rr.items:
@@ -768,8 +925,9 @@ def close_without_items(request_id: int, moderator: User, reason: str | None, ex
     if reason not in CLOSE_REASONS:
         errors["reason"] = ["Choose why nothing can be removed."]
     try:
-        text = _clean_text(explanation, "explanation", "explanation for the requester", EXPLANATION_MAX,
-                           required=True)
+        text = _clean_text(
+            explanation, "explanation", "explanation for the requester", EXPLANATION_MAX, required=True
+        )
     except ValidationFailed as error:
         errors.update(error.field_errors)
     if errors:
@@ -806,20 +964,31 @@ def extend_deadline(request_id: int, moderator: User, days, reason: str | None) 
     rr.extension_days += days
     rr.due_at = rr.due_at + timedelta(days=days)  # type: ignore[operator, assignment]
     if rr.due_at > utcnow():  # type: ignore[operator]
-        rr.overdue_notified_at = None     # a new deadline: missing it is told again
+        rr.overdue_notified_at = None  # a new deadline: missing it is told again
     db.session.flush()
     _log(rr, "extended", moderator, from_state=OPEN, to_state=OPEN)
-    _event(rr, "extended",
-           f"We extended the deadline by {days} days, to {format_day(rr.due_at)}. Reason: {text.strip()}")
-    queue_mail(rr.email, SUBJECT_EXTENDED, "removal_extended", rr=rr, days=days, due=format_day(rr.due_at),
-               reason=text.strip())
+    _event(
+        rr,
+        "extended",
+        f"We extended the deadline by {days} days, to {format_day(rr.due_at)}. Reason: {text.strip()}",
+    )
+    queue_mail(
+        rr.email,
+        SUBJECT_EXTENDED,
+        "removal_extended",
+        rr=rr,
+        days=days,
+        due=format_day(rr.due_at),
+        reason=text.strip(),
+    )
     _log(rr, "notified", actor_role="system", from_state=OPEN, to_state=OPEN, reason="extension")
     db.session.commit()
     return rr
 
 
-def add_items(request_id: int, moderator: User, links_text: str | None = None,
-              include_account: bool = False) -> int:
+def add_items(
+    request_id: int, moderator: User, links_text: str | None = None, include_account: bool = False
+) -> int:
     """Add items a moderator found (by link, or the account's content again). Returns how many."""
     rr = _open_for_update(request_id, moderator)
     added = 0
@@ -831,20 +1000,26 @@ def add_items(request_id: int, moderator: User, links_text: str | None = None,
         present = {(item.kind, item.item_id) for item in rr.items}
         for line, kind_name, item_id in links:
             if (kind_name, item_id) not in present:
-                rr.items.append(RemovalItem(kind=kind_name, item_id=item_id, source_url=line,
-                                            added_by_id=moderator.id))
+                rr.items.append(
+                    RemovalItem(kind=kind_name, item_id=item_id, source_url=line, added_by_id=moderator.id)
+                )
                 added += 1
         db.session.flush()
     if include_account:
         added += _add_account_items(rr, moderator)
     if added:
         _log(rr, "items_added", moderator, from_state=OPEN, to_state=OPEN)
-        _event(rr, "items_added", f"A moderator added {added} more item{'s' if added != 1 else ''} to your request.")
+        _event(
+            rr,
+            "items_added",
+            f"A moderator added {added} more item{'s' if added != 1 else ''} to your request.",
+        )
     db.session.commit()
     return added
 
 
 # --- transparency --------------------------------------------------------------------------
+
 
 def _as_datetime(value, end: bool = False):
     if value is None or isinstance(value, datetime):
@@ -867,13 +1042,18 @@ def transparency_stats(start=None, end=None) -> dict:
             conditions.append(column < end)
         return conditions
 
-    received = db.session.scalar(
-        select(func.count()).select_from(RemovalRequest)
-        .where(RemovalRequest.confirmed_at.is_not(None), *within(RemovalRequest.confirmed_at))
-    ) or 0
+    received = (
+        db.session.scalar(
+            select(func.count())
+            .select_from(RemovalRequest)
+            .where(RemovalRequest.confirmed_at.is_not(None), *within(RemovalRequest.confirmed_at))
+        )
+        or 0
+    )
     closed_rows = db.session.execute(
-        select(RemovalRequest.status, RemovalRequest.confirmed_at, RemovalRequest.closed_at)
-        .where(RemovalRequest.closed_at.is_not(None), *within(RemovalRequest.closed_at))
+        select(RemovalRequest.status, RemovalRequest.confirmed_at, RemovalRequest.closed_at).where(
+            RemovalRequest.closed_at.is_not(None), *within(RemovalRequest.closed_at)
+        )
     ).all()
     by_outcome = {status: 0 for status in (COMPLETED, PARTIALLY_COMPLETED, REFUSED, CLOSED)}
     durations = []
@@ -894,14 +1074,20 @@ def transparency_stats(start=None, end=None) -> dict:
         refused=by_outcome[REFUSED],
         closed_nothing_found=by_outcome[CLOSED],
         # Every reason is listed, even at zero, so the list of reasons is public too.
-        refused_by_reason=[{"reason": code, "label": label, "count": int(refusals.get(code, 0))}
-                           for code, label in REFUSAL_REASONS.items()],
+        refused_by_reason=[
+            {"reason": code, "label": label, "count": int(refusals.get(code, 0))}
+            for code, label in REFUSAL_REASONS.items()
+        ],
         items_removed=db.session.scalar(
-            select(func.count()).select_from(RemovalItem)
+            select(func.count())
+            .select_from(RemovalItem)
             .where(RemovalItem.decision == DECISION_REMOVED, *within(RemovalItem.decided_at))
-        ) or 0,
+        )
+        or 0,
         median_days_to_close=round(statistics.median(durations), 1) if durations else None,
         open_now=db.session.scalar(
-            select(func.count()).select_from(RemovalRequest).where(RemovalRequest.status == OPEN)) or 0,
+            select(func.count()).select_from(RemovalRequest).where(RemovalRequest.status == OPEN)
+        )
+        or 0,
         overdue_now=overdue_count(),
     )

@@ -45,14 +45,18 @@ def _private_pages(response):
 
 # --- public ---------------------------------------------------------------------
 
+
 def _form_page(form):
     return render_form("removal/request_form.html", form, **_deadlines())
 
 
 def _deadlines() -> dict:
     config = current_app.config
-    return dict(confirm_hours=config["REMOVAL_CONFIRM_HOURS"], response_days=config["REMOVAL_RESPONSE_DAYS"],
-                max_extension_days=config["REMOVAL_MAX_EXTENSION_DAYS"])
+    return dict(
+        confirm_hours=config["REMOVAL_CONFIRM_HOURS"],
+        response_days=config["REMOVAL_RESPONSE_DAYS"],
+        max_extension_days=config["REMOVAL_MAX_EXTENSION_DAYS"],
+    )
 
 
 @bp.route("/removal-request", methods=["GET", "POST"])
@@ -64,8 +68,9 @@ def request_form():
         form.email.data = current_user.email
     if form.validate_on_submit():
         try:
-            services.submit_request(form.email.data, form.scope.data, form.links.data,
-                                    form.removal_kind.data, form.details.data)
+            services.submit_request(
+                form.email.data, form.scope.data, form.links.data, form.removal_kind.data, form.details.data
+            )
         except ValidationFailed as error:
             apply_errors(form, error)
         else:
@@ -74,10 +79,15 @@ def request_form():
     elif request.method == "POST" and "csrf_token" not in form.errors:
         # Show every problem at once, not the form's first and the service's after a second try.
         try:
-            services.check_request(form.email.data, form.scope.data, form.links.data,
-                                   form.removal_kind.data, form.details.data)
+            services.check_request(
+                form.email.data, form.scope.data, form.links.data, form.removal_kind.data, form.details.data
+            )
         except ValidationFailed as error:
-            more = {name: messages for name, messages in error.field_errors.items() if not getattr(form, name).errors}
+            more = {
+                name: messages
+                for name, messages in error.field_errors.items()
+                if not getattr(form, name).errors
+            }
             if more:
                 apply_errors(form, ValidationFailed(field_errors=more))
     return _form_page(form)
@@ -99,8 +109,10 @@ def confirm(token: str):
             rr, status_token = services.confirm_request(token)
         except services.LinkGone as error:
             return _link_gone(error)
-        flash(f"Thank you: your request {rr.reference} is confirmed. We have emailed you this page's address.",
-              "success")
+        flash(
+            f"Thank you: your request {rr.reference} is confirmed. We have emailed you this page's address.",
+            "success",
+        )
         return redirect(url_for("removal.status", token=status_token), code=303)
     return render_template("removal/confirm.html", form=form, rr=rr, **_deadlines())
 
@@ -109,7 +121,9 @@ def confirm(token: str):
 def status(token: str):
     rr = services.request_for_status_token(token)
     return render_template(
-        "removal/status.html", rr=rr, items=services.item_views(rr),
+        "removal/status.html",
+        rr=rr,
+        items=services.item_views(rr),
         complaint_contact=current_app.config["REMOVAL_COMPLAINT_CONTACT"],
         supervisory_authority=current_app.config["REMOVAL_SUPERVISORY_AUTHORITY"],
         format_day=services.format_day,
@@ -117,6 +131,7 @@ def status(token: str):
 
 
 # --- moderators -------------------------------------------------------------------
+
 
 def _moderator():
     services.require_moderator(current_user)
@@ -128,15 +143,20 @@ def _decision_page(request_id: int, status: int = 200, **forms):
     items = services.item_views(rr)
     decision_forms = {
         view.row.id: forms.get(f"item{view.row.id}") or ItemDecisionForm(prefix=f"item{view.row.id}")
-        for view in items if view.row.decision is None
+        for view in items
+        if view.row.decision is None
     }
     remaining = current_app.config["REMOVAL_MAX_EXTENSION_DAYS"] - rr.extension_days
     return render_template(
-        "removal/decision.html", rr=rr, items=items, decision_forms=decision_forms,
+        "removal/decision.html",
+        rr=rr,
+        items=items,
+        decision_forms=decision_forms,
         extend_form=forms.get("extend") or ExtendForm(),
         close_form=forms.get("close") or CloseForm(),
         add_form=forms.get("add") or AddItemsForm(),
-        remaining_extension_days=remaining, format_day=services.format_day,
+        remaining_extension_days=remaining,
+        format_day=services.format_day,
     ), status
 
 
@@ -147,8 +167,13 @@ def moderator_list():
     if wanted not in STATUS_LABELS:
         wanted = None
     page = page_arg()
-    return render_template("removal/list.html", pagination=services.list_requests(wanted, page=page),
-                           wanted=wanted, status_labels=STATUS_LABELS, format_day=services.format_day)
+    return render_template(
+        "removal/list.html",
+        pagination=services.list_requests(wanted, page=page),
+        wanted=wanted,
+        status_labels=STATUS_LABELS,
+        format_day=services.format_day,
+    )
 
 
 @bp.route("/moderation/removal-requests/<int:request_id>")
@@ -171,16 +196,29 @@ def decide_item(request_id: int, item_id: int):
     form = ItemDecisionForm(prefix=f"item{item_id}")
     if form.validate_on_submit():
         try:
-            rr = services.decide_item(request_id, item_id, moderator, form.decision.data,
-                                      form.refusal_reason.data or None, form.explanation.data)
+            rr = services.decide_item(
+                request_id,
+                item_id,
+                moderator,
+                form.decision.data,
+                form.refusal_reason.data or None,
+                form.explanation.data,
+            )
         except ValidationFailed as error:
             apply_errors(form, error)
         except Conflict as error:
             flash(error.message, "error")
             return _after_decision(request_id)
         else:
-            flash("Decision recorded." + (f" Request {rr.reference} is closed and the requester was emailed."
-                                          if rr.status in CLOSED_STATES else ""), "success")
+            flash(
+                "Decision recorded."
+                + (
+                    f" Request {rr.reference} is closed and the requester was emailed."
+                    if rr.status in CLOSED_STATES
+                    else ""
+                ),
+                "success",
+            )
             return _after_decision(request_id)
     return _decision_page(request_id, 422, **{f"item{item_id}": form})
 
@@ -198,8 +236,10 @@ def extend(request_id: int):
             flash(error.message, "error")
             return _after_decision(request_id)
         else:
-            flash(f"The deadline is now {services.format_day(rr.due_at)}; the requester was emailed the reason.",
-                  "success")
+            flash(
+                f"The deadline is now {services.format_day(rr.due_at)}; the requester was emailed the reason.",
+                "success",
+            )
             return _after_decision(request_id)
     return _decision_page(request_id, 422, extend=form)
 
@@ -210,7 +250,9 @@ def close(request_id: int):
     form = CloseForm()
     if form.validate_on_submit():
         try:
-            services.close_without_items(request_id, moderator, form.reason.data or None, form.explanation.data)
+            services.close_without_items(
+                request_id, moderator, form.reason.data or None, form.explanation.data
+            )
         except ValidationFailed as error:
             apply_errors(form, error)
         except Conflict as error:
@@ -228,21 +270,28 @@ def add_items(request_id: int):
     form = AddItemsForm()
     if form.validate_on_submit():
         try:
-            added = services.add_items(request_id, moderator, form.links.data,
-                                       include_account=request.form.get("include_account") == "1")
+            added = services.add_items(
+                request_id,
+                moderator,
+                form.links.data,
+                include_account=request.form.get("include_account") == "1",
+            )
         except ValidationFailed as error:
             apply_errors(form, error)
         except Conflict as error:
             flash(error.message, "error")
             return _after_decision(request_id)
         else:
-            flash(f"{added} item{'s' if added != 1 else ''} added." if added else "Nothing new was found.",
-                  "success" if added else "info")
+            flash(
+                f"{added} item{'s' if added != 1 else ''} added." if added else "Nothing new was found.",
+                "success" if added else "info",
+            )
             return _after_decision(request_id)
     return _decision_page(request_id, 422, add=form)
 
 
 # --- the one moderation queue and /transparency -------------------------------------------
+
 
 def queue_section(moderator=None):
     """Open requests for the moderation queue, most urgent first (an empty section keeps its filter)."""
@@ -252,17 +301,26 @@ def queue_section(moderator=None):
     desk_rows = []
     for rr in rows:
         waiting = sum(1 for item in rr.items if item.decision is None)
-        desk_rows.append(DeskRow(
-            key="removal_request", kind_label="Removal request", subject_kind="removal_request",
-            subject_id=rr.id, title=f"{rr.reference}: {rr.scope_label}; {rr.removal_kind_label.lower()}",
-            since=rr.confirmed_at or rr.created_at, endpoint="removal.decision", values={"request_id": rr.id},
-            reasons=["removal_request", "overdue"] if rr.is_overdue else ["removal_request"],
-            why=f"{waiting} of {len(rr.items)} item{'s' if len(rr.items) != 1 else ''} to decide",
-            author=None, due_at=rr.due_at, overdue=rr.is_overdue,
-            # In the desk's "oldest first" a request sorts by its deadline: the answer is due
-            # REMOVAL_RESPONSE_DAYS after this moment (later when extended).
-            sort_at=rr.due_at - timedelta(days=current_app.config["REMOVAL_RESPONSE_DAYS"]),
-        ))
+        desk_rows.append(
+            DeskRow(
+                key="removal_request",
+                kind_label="Removal request",
+                subject_kind="removal_request",
+                subject_id=rr.id,
+                title=f"{rr.reference}: {rr.scope_label}; {rr.removal_kind_label.lower()}",
+                since=rr.confirmed_at or rr.created_at,
+                endpoint="removal.decision",
+                values={"request_id": rr.id},
+                reasons=["removal_request", "overdue"] if rr.is_overdue else ["removal_request"],
+                why=f"{waiting} of {len(rr.items)} item{'s' if len(rr.items) != 1 else ''} to decide",
+                author=None,
+                due_at=rr.due_at,
+                overdue=rr.is_overdue,
+                # In the desk's "oldest first" a request sorts by its deadline: the answer is due
+                # REMOVAL_RESPONSE_DAYS after this moment (later when extended).
+                sort_at=rr.due_at - timedelta(days=current_app.config["REMOVAL_RESPONSE_DAYS"]),
+            )
+        )
     return QueueSection(
         key="removal_request",
         label="Removal requests",

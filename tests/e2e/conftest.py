@@ -70,7 +70,8 @@ def in_ci() -> bool:
 
 def pytest_configure(config):
     config.addinivalue_line(
-        "markers", "allow_browser_errors: the test expects console/page errors and checks browser_errors itself"
+        "markers",
+        "allow_browser_errors: the test expects console/page errors and checks browser_errors itself",
     )
 
 
@@ -100,6 +101,7 @@ def _require_browser() -> None:
 
 
 # --- the server ----------------------------------------------------------------
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -135,18 +137,35 @@ class LiveServer(str):
 
     def flask(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
         result = subprocess.run(
-            [sys.executable, "-m", "flask", *args], cwd=PROJECT_ROOT, env=self.env,
-            input=input, capture_output=True, text=True, timeout=120,
+            [sys.executable, "-m", "flask", *args],
+            cwd=PROJECT_ROOT,
+            env=self.env,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         if check and result.returncode != 0:
-            raise AssertionError(f"flask {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+            raise AssertionError(
+                f"flask {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+            )
         return result
 
-    def create_user(self, email: str, role: str = "member", password: str = E2E_PASSWORD,
-                    display_name: str | None = None) -> E2EUser:
+    def create_user(
+        self, email: str, role: str = "member", password: str = E2E_PASSWORD, display_name: str | None = None
+    ) -> E2EUser:
         display_name = display_name or email.split("@", 1)[0].replace(".", " ").title()
-        self.flask("users", "create", email, "--role", role, "--display-name", display_name,
-                   "--password-stdin", input=password + "\n")
+        self.flask(
+            "users",
+            "create",
+            email,
+            "--role",
+            role,
+            "--display-name",
+            display_name,
+            "--password-stdin",
+            input=password + "\n",
+        )
         return E2EUser(email.lower(), password, role, display_name)
 
     def mails(self, to: str | None = None) -> list[email.message.EmailMessage]:
@@ -157,7 +176,9 @@ class LiveServer(str):
                 messages.append(message)
         return messages
 
-    def wait_for_mail(self, to: str, subject: str | None = None, timeout: float = 10) -> email.message.EmailMessage:
+    def wait_for_mail(
+        self, to: str, subject: str | None = None, timeout: float = 10
+    ) -> email.message.EmailMessage:
         deadline = time.monotonic() + timeout
         while True:
             found = [m for m in self.mails(to) if subject is None or m["Subject"] == subject]
@@ -172,8 +193,11 @@ class LiveServer(str):
 
 
 def _server_env(instance: Path, url: str) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("FLASK_") and k not in {"DATABASE_URL", "TEST_DATABASE_URL"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("FLASK_") and k not in {"DATABASE_URL", "TEST_DATABASE_URL"}
+    }
     env.update(
         FLASK_INSTANCE_PATH=str(instance),
         FLASK_SECRET_KEY=secrets.token_hex(32),
@@ -181,7 +205,7 @@ def _server_env(instance: Path, url: str) -> dict:
         FLASK_MAIL_BACKEND="forum.mail.DevelopmentEmailBackend",
         FLASK_SITE_URL=url,
         FLASK_PASSWORD_HASH_METHOD="pbkdf2:sha256:1000",  # fast; production keeps scrypt
-        FLASK_WORKER_IN_PROCESS="false",                  # as in production: `flask worker` beside gunicorn
+        FLASK_WORKER_IN_PROCESS="false",  # as in production: `flask worker` beside gunicorn
         FLASK_WORKER_POLL_SECONDS="0.2",
         PYTHONUNBUFFERED="1",
     )
@@ -216,17 +240,45 @@ def serve(root: Path):
         process = subprocess.Popen(
             # Not the production gunicorn.conf.py: its deploy check (tested in test_deploy.py)
             # rightly refuses this development-style test instance.
-            [sys.executable, "-m", "gunicorn", "--config", os.devnull,
-             "--bind", f"127.0.0.1:{port}", "--workers", "2",
-             "--threads", "4", "--timeout", "60", "--graceful-timeout", "5",
-             "--access-logfile", "-", "--error-logfile", "-", "wsgi:app"],
-            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, preexec_fn=_stop_with_parent,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--config",
+                os.devnull,
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--timeout",
+                "60",
+                "--graceful-timeout",
+                "5",
+                "--access-logfile",
+                "-",
+                "--error-logfile",
+                "-",
+                "wsgi:app",
+            ],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_stop_with_parent,
         )
         worker = subprocess.Popen(
             [sys.executable, "-m", "flask", "worker"],
-            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, preexec_fn=_stop_with_parent,
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_stop_with_parent,
         )
     try:
         deadline = time.monotonic() + 60
@@ -264,6 +316,7 @@ def create_user(live_server):
 
 
 # --- the browser ---------------------------------------------------------------
+
 
 @pytest.fixture(scope="session")
 def playwright_instance():
@@ -322,7 +375,9 @@ def _watch(context, errors: BrowserErrors) -> None:
         if response.request.resource_type == "document":
             documents.add(response.url)
         elif response.status >= 400:
-            errors.failed_resources.append(f"{response.status} {response.request.resource_type} {response.url}")
+            errors.failed_resources.append(
+                f"{response.status} {response.request.resource_type} {response.url}"
+            )
 
     def on_request_failed(request):
         # ERR_ABORTED: the browser cancelled it because the test navigated on (e.g. the favicon).

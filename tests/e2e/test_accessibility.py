@@ -74,15 +74,25 @@ def demo_site(browser, tmp_path_factory):
     """A server of its own, filled by `flask demo --no-serve`: (server, staff passwords, member)."""
     with serve(tmp_path_factory.mktemp("demo-site")) as server:
         output = server.flask("demo", "--no-serve").stdout
-        passwords = dict(re.findall(r"^\s+(admin|moderator|editor)\s+\S+@demo\.shop\.example\s+password: (\S+)",
-                                    output, re.M))
+        passwords = dict(
+            re.findall(
+                r"^\s+(admin|moderator|editor)\s+\S+@demo\.shop\.example\s+password: (\S+)", output, re.M
+            )
+        )
         member = server.create_user(MEMBER_EMAIL, display_name="Ally Member")
         yield server, passwords, member
 
 
 def _seed_pending(server, start: int, count: int) -> None:
-    subprocess.run([sys.executable, "-c", SEED_PENDING, str(start), str(count)], cwd=PROJECT_ROOT, env=server.env,
-                   check=True, capture_output=True, text=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-c", SEED_PENDING, str(start), str(count)],
+        cwd=PROJECT_ROOT,
+        env=server.env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _log_in(page, email: str, password: str) -> None:
@@ -177,8 +187,10 @@ def test_main_pages_pass_axe_at_both_widths(new_page, demo_site, axe_source, rol
             report[f"{role} {name} {width}px"] = {"url": url, "violations": violations}
             for v in violations:
                 if v["impact"] in BLOCKING:
-                    problems.append(f"{role} {name} ({url}) at {width}px: {v['impact']} {v['id']}: "
-                                    f"{v['help']} {v['nodes']}")
+                    problems.append(
+                        f"{role} {name} ({url}) at {width}px: {v['impact']} {v['id']}: "
+                        f"{v['help']} {v['nodes']}"
+                    )
             overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
             if overflow > 0:
                 problems.append(f"{role} {name} ({url}) at {width}px scrolls sideways by {overflow}px")
@@ -193,7 +205,9 @@ def test_header_fits_one_row_when_signed_in_and_focus_and_targets(new_page, demo
     tops = page.evaluate("""() => [...document.querySelectorAll('.header-row > *')]
         .map(e => Math.round(e.getBoundingClientRect().top + e.getBoundingClientRect().height / 2))""")
     assert max(tops) - min(tops) <= 8, f"header wraps at 1280 px: item centres at {tops}"
-    header_height = page.evaluate("() => document.querySelector('.site-header').getBoundingClientRect().height")
+    header_height = page.evaluate(
+        "() => document.querySelector('.site-header').getBoundingClientRect().height"
+    )
     assert header_height < 70
     # Tap targets of the header and the pagers are at least 24 px tall.
     heights = page.evaluate("""() => [...document.querySelectorAll('.nav a, .nav button, .search-box button')]
@@ -202,7 +216,9 @@ def test_header_fits_one_row_when_signed_in_and_focus_and_targets(new_page, demo
     # The focus outline: dark on the page, white on the blue header (both over 3:1).
     page.keyboard.press("Tab")  # the skip link
     page.keyboard.press("Tab")  # the brand, in the header
-    assert page.evaluate("() => getComputedStyle(document.activeElement).outlineColor") == "rgb(255, 255, 255)"
+    assert (
+        page.evaluate("() => getComputedStyle(document.activeElement).outlineColor") == "rgb(255, 255, 255)"
+    )
     page.locator("main a").first.focus()
     page.keyboard.press("Shift+Tab")
     page.keyboard.press("Tab")
@@ -213,7 +229,9 @@ def test_header_fits_one_row_when_signed_in_and_focus_and_targets(new_page, demo
 def test_error_summary_is_reached_without_javascript(new_page, demo_site):
     server, _, _ = demo_site
     for javascript in (False, True):
-        page = new_page(base_url=str(server), viewport={"width": 390, "height": 700}, java_script_enabled=javascript)
+        page = new_page(
+            base_url=str(server), viewport={"width": 390, "height": 700}, java_script_enabled=javascript
+        )
         page.goto("/register")
         page.get_by_role("button", name="Create account").click()
         summary = page.locator(".error-summary")
@@ -222,7 +240,12 @@ def test_error_summary_is_reached_without_javascript(new_page, demo_site):
         assert 0 <= box["y"] < 700, f"summary out of view (JavaScript {javascript}): {box}"
         assert page.evaluate("() => document.activeElement.classList.contains('error-summary')")
         summary.get_by_role("link").first.click()
-        assert page.evaluate("() => document.activeElement.id") in {"email", "display_name", "password", "confirm"}
+        assert page.evaluate("() => document.activeElement.id") in {
+            "email",
+            "display_name",
+            "password",
+            "confirm",
+        }
 
 
 def test_queue_height_and_keyboard_moderation_of_20_items(new_page, demo_site):
@@ -236,8 +259,12 @@ def test_queue_height_and_keyboard_moderation_of_20_items(new_page, demo_site):
         desk.set_viewport_size({"width": width, "height": height})
         desk.goto("/moderation")
         assert desk.locator("tr.desk-row").count() == 50
-        figures[f"queue height, 50 items, {width}px"] = desk.evaluate("() => document.documentElement.scrollHeight")
-        desk.screenshot(path=str(ARTIFACTS / "screenshots" / f"moderator-queue-50-{width}.png"), full_page=True)
+        figures[f"queue height, 50 items, {width}px"] = desk.evaluate(
+            "() => document.documentElement.scrollHeight"
+        )
+        desk.screenshot(
+            path=str(ARTIFACTS / "screenshots" / f"moderator-queue-50-{width}.png"), full_page=True
+        )
     _save("desk.json", figures)
     assert figures["queue height, 50 items, 1280px"] < 3300
     assert figures["queue height, 50 items, 390px"] < 5000
@@ -248,7 +275,9 @@ def test_queue_height_and_keyboard_moderation_of_20_items(new_page, demo_site):
     badge = int(re.search(r"\d+", desk.locator(".nav .badge").first.inner_text()).group(0))
     everything = int(desk.locator(".queue-filters a", has_text="Everything").locator(".badge").inner_text())
     assert badge == everything
-    reviews_before = int(desk.locator(".queue-filters a", has_text="Product reviews").locator(".badge").inner_text())
+    reviews_before = int(
+        desk.locator(".queue-filters a", has_text="Product reviews").locator(".badge").inner_text()
+    )
 
     # `?` shows the keys; `j` chooses the first row, `o` opens it.
     desk.keyboard.press("?")
@@ -277,7 +306,9 @@ def test_queue_height_and_keyboard_moderation_of_20_items(new_page, demo_site):
     assert first_title
 
     desk.goto("/moderation")
-    reviews_after = int(desk.locator(".queue-filters a", has_text="Product reviews").locator(".badge").inner_text())
+    reviews_after = int(
+        desk.locator(".queue-filters a", has_text="Product reviews").locator(".badge").inner_text()
+    )
     assert reviews_before - reviews_after == 20
     assert elapsed < 60, f"20 keyboard decisions took {elapsed:.1f}s"
     _save("desk.json", figures)

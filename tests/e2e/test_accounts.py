@@ -11,7 +11,12 @@ from tests.e2e.conftest import E2E_PASSWORD
 
 pytestmark = pytest.mark.e2e
 
-PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+PHONE = {
+    "viewport": {"width": 360, "height": 740},
+    "is_mobile": True,
+    "has_touch": True,
+    "device_scale_factor": 2,
+}
 
 
 def _flash(page):
@@ -80,7 +85,9 @@ def test_wrong_password_shows_one_message_for_unknown_and_known_emails(page, liv
     assert "Signed in as" in _flash(page).inner_text()
 
 
-def test_pages_have_no_console_errors_and_the_stylesheet_applies(page, live_server, create_user, browser_errors):
+def test_pages_have_no_console_errors_and_the_stylesheet_applies(
+    page, live_server, create_user, browser_errors
+):
     user = create_user("clean.pages@example.com")
     for path in ("/", "/login", "/register", "/password-reset", "/no-such-page"):
         page.goto(path)
@@ -194,14 +201,19 @@ def test_every_field_has_a_visible_label_and_ids_are_unique(page, live_server, c
     assert page.evaluate(_LABEL_PROBLEMS) == []
     password = page.get_by_label("Your password")
     assert password.get_attribute("aria-invalid") == "true"
-    assert page.locator(f"#{password.get_attribute('aria-describedby')}").inner_text() == "Enter your password to confirm."
+    assert (
+        page.locator(f"#{password.get_attribute('aria-describedby')}").inner_text()
+        == "Enter your password to confirm."
+    )
 
 
 def test_keyboard_only_skip_link_then_log_in(page, live_server, create_user):
     user = create_user("keyboard@example.com")
     page.goto("/login")
     page.keyboard.press("Tab")
-    focused = page.evaluate("() => [document.activeElement.textContent.trim(), document.activeElement.getBoundingClientRect().left]")
+    focused = page.evaluate(
+        "() => [document.activeElement.textContent.trim(), document.activeElement.getBoundingClientRect().left]"
+    )
     assert focused[0] == "Skip to content"
     assert focused[1] >= 0  # shown on screen when focused
     page.keyboard.press("Enter")

@@ -36,8 +36,10 @@ def _notifications_link(page):
 
 
 def test_mention_notification_reply_quote_like(live_server, new_page, create_user):
-    slug = re.search(r"/forums/([a-z0-9-]+)", live_server.flask(
-        "forums", "add-category", "Desk setups", "--description", "Show your desk.").stdout).group(1)
+    slug = re.search(
+        r"/forums/([a-z0-9-]+)",
+        live_server.flask("forums", "add-category", "Desk setups", "--description", "Show your desk.").stdout,
+    ).group(1)
     ann = create_user("ann.mention@example.com", display_name="Ann Mention")
     ben = create_user("ben.quote@example.com", display_name="Ben Quote")
     moderator = create_user("community.moderator@example.com", role="moderator", display_name="Community Mod")
@@ -72,7 +74,10 @@ def test_mention_notification_reply_quote_like(live_server, new_page, create_use
     mention = ben_page.locator("article.forum-post").first.get_by_role("link", name=f"@{handle}")
     assert mention.get_attribute("href") == f"/members/{handle}"
     mail = live_server.wait_for_mail(ben.email, subject="You were mentioned in the community forums")
-    assert "List-Unsubscribe=One-Click" == mail["List-Unsubscribe-Post"] and "/notifications/unsubscribe/" in mail["List-Unsubscribe"]
+    assert (
+        "List-Unsubscribe=One-Click" == mail["List-Unsubscribe-Post"]
+        and "/notifications/unsubscribe/" in mail["List-Unsubscribe"]
+    )
 
     # He replies with a quote of Ann's post (the Quote link fills the form; no JavaScript needed).
     ben_page.locator("article.forum-post").first.get_by_role("link", name="Quote", exact=True).click()

@@ -13,9 +13,11 @@ from tests.e2e.conftest import E2E_PASSWORD
 pytestmark = pytest.mark.e2e
 
 TITLE = 'Which <b>dock</b> for two "4K" screens?'
-BODY = ("I need **two** 4K screens at 60 Hz.\n\n"
-        "- laptop with USB4\n- [spec sheet](https://example.com/dock)\n\n"
-        "<script>alert('x')</script> [click me](javascript:alert(1))")
+BODY = (
+    "I need **two** 4K screens at 60 Hz.\n\n"
+    "- laptop with USB4\n- [spec sheet](https://example.com/dock)\n\n"
+    "<script>alert('x')</script> [click me](javascript:alert(1))"
+)
 
 
 def _log_in(page, email: str):
@@ -28,12 +30,16 @@ def _log_in(page, email: str):
 
 @pytest.fixture
 def category(live_server):
-    result = live_server.flask("forums", "add-category", "Docks & hubs", "--description", "USB-C docks, hubs, KVMs.")
+    result = live_server.flask(
+        "forums", "add-category", "Docks & hubs", "--description", "USB-C docks, hubs, KVMs."
+    )
     slug = re.search(r"/forums/([a-z0-9-]+)", result.stdout).group(1)
     return slug
 
 
-def test_new_members_topic_goes_through_the_queue_to_the_topic_page(live_server, new_page, category, create_user):
+def test_new_members_topic_goes_through_the_queue_to_the_topic_page(
+    live_server, new_page, category, create_user
+):
     member = create_user("forum.newbie@example.com", display_name="Forum Newbie")
     moderator = create_user("forum.moderator@example.com", role="moderator", display_name="Forum Moderator")
 

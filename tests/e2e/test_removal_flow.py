@@ -30,7 +30,9 @@ def published_review(live_server, new_page, create_user, tmp_path):
     csv_file.write_text(f"sku,name,description\n{SKU},Removal test kettle,Steel.\n", encoding="utf-8")
     live_server.flask("products", "import", str(csv_file))
     author = create_user("removal.jane@example.com", display_name="Removal Jane")
-    moderator = create_user("removal.moderator@example.com", role="moderator", display_name="Removal Moderator")
+    moderator = create_user(
+        "removal.moderator@example.com", role="moderator", display_name="Removal Moderator"
+    )
 
     writer = new_page()
     _log_in(writer, author.email)
@@ -47,7 +49,11 @@ def published_review(live_server, new_page, create_user, tmp_path):
     desk.get_by_role("button", name="Approve", exact=True).click()
     visitor = new_page()
     visitor.goto(f"/products/{SKU}")
-    href = visitor.locator("article.review", has_text="Elm Street").locator('a[href^="/reviews/"]').first.get_attribute("href")
+    href = (
+        visitor.locator("article.review", has_text="Elm Street")
+        .locator('a[href^="/reviews/"]')
+        .first.get_attribute("href")
+    )
     return href, moderator, author
 
 
@@ -112,7 +118,10 @@ def test_form_refuses_a_foreign_link_with_a_message(new_page):
     page.get_by_label("Your email address").fill("someone@example.com")
     page.get_by_label("Links to the pages (one per line)").fill("https://elsewhere.example/reviews/1")
     response_holder = {}
-    page.on("response", lambda r: response_holder.setdefault("status", r.status) if r.request.method == "POST" else None)
+    page.on(
+        "response",
+        lambda r: response_holder.setdefault("status", r.status) if r.request.method == "POST" else None,
+    )
     page.get_by_role("button", name="Send the request").click()
     assert response_holder["status"] == 422
     assert "points to another website" in page.locator("#links-error").inner_text()

@@ -31,13 +31,16 @@ def _log_in(page, email: str):
 @pytest.fixture
 def product(live_server, tmp_path):
     csv_file = tmp_path / "products.csv"
-    csv_file.write_text(f"sku,name,description\n{SKU},Quiet kettle 1.7 l,Stainless steel.\n", encoding="utf-8")
+    csv_file.write_text(
+        f"sku,name,description\n{SKU},Quiet kettle 1.7 l,Stainless steel.\n", encoding="utf-8"
+    )
     live_server.flask("products", "import", str(csv_file))
     return SKU
 
 
 def test_review_goes_from_submission_through_the_queue_to_the_product_page(
-        live_server, new_page, product, create_user):
+    live_server, new_page, product, create_user
+):
     customer = create_user("flow.customer@example.com", display_name="Flow Customer")
     moderator = create_user("flow.moderator@example.com", role="moderator", display_name="Flow Moderator")
 

@@ -33,13 +33,18 @@ def _photo_with_gps(path):
     image = Image.new("RGB", (900, 600), (40, 90, 160))
     exif = Image.Exif()
     exif[ExifTags.Base.Model] = "Buyer's phone"
-    exif[ExifTags.IFD.GPSInfo] = {ExifTags.GPS.GPSLatitudeRef: "N", ExifTags.GPS.GPSLatitude: (48.0, 8.0, 30.0),
-                                  ExifTags.GPS.GPSLongitudeRef: "E", ExifTags.GPS.GPSLongitude: (11.0, 34.0, 12.0)}
+    exif[ExifTags.IFD.GPSInfo] = {
+        ExifTags.GPS.GPSLatitudeRef: "N",
+        ExifTags.GPS.GPSLatitude: (48.0, 8.0, 30.0),
+        ExifTags.GPS.GPSLongitudeRef: "E",
+        ExifTags.GPS.GPSLongitude: (11.0, 34.0, 12.0),
+    }
     image.save(path, format="JPEG", exif=exif)
 
 
 def test_buyer_goes_from_invitation_mail_to_a_verified_review_with_photo_and_reply(
-        live_server, new_page, create_user, tmp_path):
+    live_server, new_page, create_user, tmp_path
+):
     products = tmp_path / "products.csv"
     products.write_text(f"sku,name,description\n{SKU},Studio headphones,Closed-back.\n", encoding="utf-8")
     live_server.flask("products", "import", str(products))
@@ -85,7 +90,7 @@ def test_buyer_goes_from_invitation_mail_to_a_verified_review_with_photo_and_rep
     assert row.count() == 1
     row.locator("a.desk-open").click()
     item = desk.locator("main")
-    assert item.locator("img").count() == 1     # the moderator sees the photo before deciding
+    assert item.locator("img").count() == 1  # the moderator sees the photo before deciding
     item.get_by_role("button", name="Approve", exact=True).click()
     assert "published" in desk.locator(".flashes").inner_text()
 

@@ -42,7 +42,9 @@ def _root_from_proof(index: int, size: int, leaf: bytes, proof: list[bytes]) -> 
     return r
 
 
-def test_verify_page_shows_the_reviews_log_entry_and_its_inclusion_proof(live_server, new_page, create_user, tmp_path):
+def test_verify_page_shows_the_reviews_log_entry_and_its_inclusion_proof(
+    live_server, new_page, create_user, tmp_path
+):
     csv_file = tmp_path / "products.csv"
     csv_file.write_text(f"sku,name,description\n{SKU},Desk lamp,Warm light.\n", encoding="utf-8")
     live_server.flask("products", "import", str(csv_file))
@@ -66,7 +68,9 @@ def test_verify_page_shows_the_reviews_log_entry_and_its_inclusion_proof(live_se
 
     visitor = new_page()
     visitor.goto(f"/products/{SKU}")
-    visitor.locator("article.review").get_by_role("link", name=re.compile("Permanent link and fingerprint")).click()
+    visitor.locator("article.review").get_by_role(
+        "link", name=re.compile("Permanent link and fingerprint")
+    ).click()
     review_id = int(re.search(r"/reviews/(\d+)", visitor.url).group(1))
     visitor.goto(f"/reviews/{review_id}/verify")
     assert "newer than our latest signed checkpoint" in visitor.locator("#transparency-log").inner_text()
@@ -83,10 +87,15 @@ def test_verify_page_shows_the_reviews_log_entry_and_its_inclusion_proof(live_se
     entry = json.loads(visitor.locator("#log-entry").inner_text())
     fingerprint = visitor.locator("#fingerprint").text_content()
     assert (entry["kind"], entry["id"], entry["to_state"], entry["fingerprint"]) == (
-        "review", review_id, "published", fingerprint)
+        "review",
+        review_id,
+        "published",
+        fingerprint,
+    )
     assert "Tlog" not in json.dumps(entry)
-    leaf = hashlib.sha256(b"\x00" + json.dumps(entry, sort_keys=True, ensure_ascii=False,
-                                                separators=(",", ":")).encode("utf-8")).digest()
+    leaf = hashlib.sha256(
+        b"\x00" + json.dumps(entry, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    ).digest()
     assert base64.b64encode(leaf).decode() == visitor.locator("#log-leaf-hash").inner_text()
     assert _root_from_proof(index, size, leaf, proof) == root
     # The root is the one in the signed checkpoint the site serves.
@@ -95,8 +104,19 @@ def test_verify_page_shows_the_reviews_log_entry_and_its_inclusion_proof(live_se
     assert visitor.locator("#log-checkpoint").inner_text().strip() == checkpoint.strip()
 
     # And the stand-alone verifier accepts the live site.
-    result = subprocess.run([sys.executable, "-m", "moderation.logverify", str(live_server),
-                             "--state", str(tmp_path / "state.json")],
-                            capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "moderation.logverify",
+            str(live_server),
+            "--state",
+            str(tmp_path / "state.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=PROJECT_ROOT,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("OK ")

@@ -11,8 +11,12 @@ from tests.conftest import STRONG_PASSWORD, login
 def test_register_then_logged_in(client, app):
     response = client.post(
         "/register",
-        data={"email": "New.Person@Example.com", "display_name": "New Person",
-              "password": STRONG_PASSWORD, "confirm": STRONG_PASSWORD},
+        data={
+            "email": "New.Person@Example.com",
+            "display_name": "New Person",
+            "password": STRONG_PASSWORD,
+            "confirm": STRONG_PASSWORD,
+        },
     )
     assert response.status_code == 302
     page = client.get("/account").get_data(as_text=True)
@@ -37,7 +41,12 @@ def test_register_accepts_long_passphrase(client):
     passphrase = "a long passphrase with many words " * 10
     response = client.post(
         "/register",
-        data={"email": "long@example.com", "display_name": "Long", "password": passphrase, "confirm": passphrase},
+        data={
+            "email": "long@example.com",
+            "display_name": "Long",
+            "password": passphrase,
+            "confirm": passphrase,
+        },
     )
     assert response.status_code == 302
     client.post("/logout")
@@ -47,7 +56,12 @@ def test_register_accepts_long_passphrase(client):
 def test_register_duplicate_email_is_a_clear_422(client, member):
     response = client.post(
         "/register",
-        data={"email": "MEMBER@example.com", "display_name": "Again", "password": STRONG_PASSWORD, "confirm": STRONG_PASSWORD},
+        data={
+            "email": "MEMBER@example.com",
+            "display_name": "Again",
+            "password": STRONG_PASSWORD,
+            "confirm": STRONG_PASSWORD,
+        },
     )
     assert response.status_code == 422
     assert "already exists" in response.get_data(as_text=True)
@@ -82,7 +96,9 @@ def test_logout_requires_post(client, member, login_as):
 
 def test_next_redirect_only_to_our_site(client, member):
     for evil in ["https://evil.example/", "//evil.example/", "/\\evil.example", "javascript:alert(1)"]:
-        response = client.post(f"/login?next={evil}", data={"email": member.email, "password": STRONG_PASSWORD})
+        response = client.post(
+            f"/login?next={evil}", data={"email": member.email, "password": STRONG_PASSWORD}
+        )
         assert response.status_code == 302
         assert response.headers["Location"] == "/", evil
         client.post("/logout")
@@ -129,7 +145,11 @@ def test_change_password_wrong_current_is_422(client, member, login_as):
     login_as(member)
     response = client.post(
         "/account/password",
-        data={"current_password": "wrong one!", "new_password": "another strong one", "confirm": "another strong one"},
+        data={
+            "current_password": "wrong one!",
+            "new_password": "another strong one",
+            "confirm": "another strong one",
+        },
     )
     assert response.status_code == 422
     assert "current password is not correct" in response.get_data(as_text=True)
@@ -138,7 +158,9 @@ def test_change_password_wrong_current_is_422(client, member, login_as):
 def test_change_display_name_and_email(client, member, login_as, sent_mail):
     login_as(member)
     assert client.post("/account/display-name", data={"display_name": "Mia M."}).status_code == 302
-    response = client.post("/account/email", data={"email": "mia@example.org", "current_password": STRONG_PASSWORD})
+    response = client.post(
+        "/account/email", data={"email": "mia@example.org", "current_password": STRONG_PASSWORD}
+    )
     assert response.status_code == 302
     page = client.get("/account").get_data(as_text=True)
     assert "Mia M." in page and "mia@example.org" in page
@@ -161,7 +183,9 @@ def test_delete_account_explains_then_deletes(client, member, login_as):
     assert page.status_code == 200
     assert "cannot be undone" in page.get_data(as_text=True)
     assert client.post("/account/delete", data={"password": STRONG_PASSWORD}).status_code == 422
-    assert client.post("/account/delete", data={"password": STRONG_PASSWORD, "confirm": "y"}).status_code == 302
+    assert (
+        client.post("/account/delete", data={"password": STRONG_PASSWORD, "confirm": "y"}).status_code == 302
+    )
     assert User.query.count() == 0
     assert client.get("/account").status_code == 302
 
@@ -172,7 +196,12 @@ def test_naughty_strings_in_registration_never_500(client, app):
     for n, value in enumerate(naughty_strings()):
         response = client.post(
             "/register",
-            data={"email": f"n{n}@example.com", "display_name": value, "password": STRONG_PASSWORD, "confirm": STRONG_PASSWORD},
+            data={
+                "email": f"n{n}@example.com",
+                "display_name": value,
+                "password": STRONG_PASSWORD,
+                "confirm": STRONG_PASSWORD,
+            },
         )
         assert response.status_code in (302, 422), (value, response.status_code)
         if response.status_code == 302:
@@ -205,7 +234,9 @@ def test_production_default_hash_is_scrypt():
 
 
 def test_logout_also_ends_a_remembered_session(client, member):
-    response = client.post("/login", data={"email": member.email, "password": STRONG_PASSWORD, "remember": "y"})
+    response = client.post(
+        "/login", data={"email": member.email, "password": STRONG_PASSWORD, "remember": "y"}
+    )
     assert response.status_code == 302
     assert any(c.startswith("remember_token=") for c in response.headers.getlist("Set-Cookie"))
     assert client.get("/account").status_code == 200
@@ -245,7 +276,9 @@ def test_login_after_expired_session_on_a_form_post_returns_to_the_form_page(cli
     assert "display-name" not in location  # a POST-only address would answer 405 after login
     assert "next=/account" in location
     foreign = client.post(
-        "/account/display-name", data={"display_name": "X"}, headers={"Referer": "https://evil.example/account"}
+        "/account/display-name",
+        data={"display_name": "X"},
+        headers={"Referer": "https://evil.example/account"},
     )
     assert foreign.headers["Location"] == "/login"
     page = client.get("/login?next=/account").get_data(as_text=True)
@@ -256,7 +289,12 @@ def test_login_after_expired_session_on_a_form_post_returns_to_the_form_page(cli
 
 
 def test_register_honours_a_safe_next_only(client):
-    data = {"email": "n1@example.com", "display_name": "N", "password": STRONG_PASSWORD, "confirm": STRONG_PASSWORD}
+    data = {
+        "email": "n1@example.com",
+        "display_name": "N",
+        "password": STRONG_PASSWORD,
+        "confirm": STRONG_PASSWORD,
+    }
     page = client.get("/register?next=/account").get_data(as_text=True)
     assert 'action="/register?next=/account"' in page
     assert client.post("/register?next=/account", data=data).headers["Location"] == "/account"
@@ -279,8 +317,11 @@ def test_account_page_labels_each_point_to_one_input(client, member, login_as):
 
 
 def _reset_links(sent_mail):
-    return [re.search(r"http://localhost(/password-reset/\S+)", m.body).group(1) for m in sent_mail
-            if m.subject == "Reset your password"]
+    return [
+        re.search(r"http://localhost(/password-reset/\S+)", m.body).group(1)
+        for m in sent_mail
+        if m.subject == "Reset your password"
+    ]
 
 
 def test_a_new_password_voids_every_other_reset_link(client, member, sent_mail):
@@ -291,7 +332,12 @@ def test_a_new_password_voids_every_other_reset_link(client, member, sent_mail):
     assert client.post(first, data={"password": new_password, "confirm": new_password}).status_code == 302
     # The other link, still unexpired, no longer works.
     assert client.get(second).status_code == 410
-    assert client.post(second, data={"password": "an attacker's choice!", "confirm": "an attacker's choice!"}).status_code == 410
+    assert (
+        client.post(
+            second, data={"password": "an attacker's choice!", "confirm": "an attacker's choice!"}
+        ).status_code
+        == 410
+    )
     assert login(client, member.email, new_password).status_code == 302
 
 

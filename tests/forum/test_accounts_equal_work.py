@@ -50,23 +50,42 @@ def test_the_dummy_hash_uses_the_configured_method_and_is_made_once(app, hash_ca
 
 @pytest.mark.parametrize("address", ["jürgen@example.com", "用户@例子.广告", "θσερ@example.com"])
 def test_addresses_our_mail_server_cannot_deliver_to_are_refused_at_registration(client, address):
-    response = client.post("/register", data={"email": address, "display_name": "J", "password": STRONG_PASSWORD,
-                                              "confirm": STRONG_PASSWORD})
+    response = client.post(
+        "/register",
+        data={"email": address, "display_name": "J", "password": STRONG_PASSWORD, "confirm": STRONG_PASSWORD},
+    )
     assert response.status_code == 422
-    assert "cannot send mail to an address with accented or non-Latin letters before the @" in response.get_data(
-        as_text=True)
+    assert (
+        "cannot send mail to an address with accented or non-Latin letters before the @"
+        in response.get_data(as_text=True)
+    )
 
 
 def test_removal_request_form_refuses_them_too(client):
-    response = client.post("/removal-request", data={"email": "jürgen@example.com", "links": "", "scope": "everything",
-                                                     "removal_kind": "whole", "details": ""})
+    response = client.post(
+        "/removal-request",
+        data={
+            "email": "jürgen@example.com",
+            "links": "",
+            "scope": "everything",
+            "removal_kind": "whole",
+            "details": "",
+        },
+    )
     assert response.status_code == 422
     assert "cannot send mail to an address" in response.get_data(as_text=True)
 
 
 def test_internationalised_domains_are_fine_and_smtputf8_allows_the_rest(app, client):
-    response = client.post("/register", data={"email": "anna@bücher.example", "display_name": "Anna",
-                                              "password": STRONG_PASSWORD, "confirm": STRONG_PASSWORD})
+    response = client.post(
+        "/register",
+        data={
+            "email": "anna@bücher.example",
+            "display_name": "Anna",
+            "password": STRONG_PASSWORD,
+            "confirm": STRONG_PASSWORD,
+        },
+    )
     assert response.status_code == 302
     app.config["MAIL_SMTPUTF8"] = True
     assert services.normalise_email("jürgen@example.com") == "jürgen@example.com"

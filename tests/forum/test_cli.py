@@ -72,13 +72,17 @@ def test_users_create_refuses_a_weak_password(runner, app, password, message):
 
 
 def test_users_create_refuses_bad_email_duplicate_and_unknown_role(runner, app, member):
-    bad = runner.invoke(args=["users", "create", "not an email", "--password-stdin"], input=STRONG_PASSWORD + "\n")
+    bad = runner.invoke(
+        args=["users", "create", "not an email", "--password-stdin"], input=STRONG_PASSWORD + "\n"
+    )
     assert bad.exit_code == 1 and "valid email address" in bad.output
     duplicate = runner.invoke(
         args=["users", "create", member.email.upper(), "--password-stdin"], input=STRONG_PASSWORD + "\n"
     )
     assert duplicate.exit_code == 1 and "already exists" in duplicate.output
-    role = runner.invoke(args=["users", "create", "r@example.com", "--role", "king", "--password-stdin"], input="x\n")
+    role = runner.invoke(
+        args=["users", "create", "r@example.com", "--role", "king", "--password-stdin"], input="x\n"
+    )
     assert role.exit_code == 2 and "'king' is not one of" in role.output
     assert _users() == {member.email: "member"}
 
@@ -121,7 +125,9 @@ def test_demo_no_serve_twice_no_failure_no_duplicates_passwords_once(runner, app
     db.session.expire_all()
     after_first = _row_counts()
     assert after_first["user_account"] >= 26
-    passwords = dict(re.findall(r"^\s+(admin|moderator)\s+\S+@demo\.shop\.example\s+password: (\S+)$", first.output, re.M))
+    passwords = dict(
+        re.findall(r"^\s+(admin|moderator)\s+\S+@demo\.shop\.example\s+password: (\S+)$", first.output, re.M)
+    )
     assert set(passwords) == {"admin", "moderator"}
     assert "shown only this once" in first.output
     assert first.output.rstrip().endswith("Start the site with `flask demo` (or `flask run`).")
@@ -141,7 +147,9 @@ def test_demo_no_serve_twice_no_failure_no_duplicates_passwords_once(runner, app
 def test_demo_hides_a_database_password(runner, app, monkeypatch):
     from forum import cli
 
-    monkeypatch.setitem(app.config, "SQLALCHEMY_DATABASE_URI", "postgresql+psycopg://shop:s3cret@db.internal/shop")
+    monkeypatch.setitem(
+        app.config, "SQLALCHEMY_DATABASE_URI", "postgresql+psycopg://shop:s3cret@db.internal/shop"
+    )
     monkeypatch.setattr("flask_migrate.upgrade", lambda **kw: None)
     monkeypatch.setattr("forum.demo.load_demo_data", lambda **kw: iter(["Demo data is ready."]))
     result = runner.invoke(cli.demo, ["--no-serve"])
@@ -168,13 +176,20 @@ def test_flask_demo_serves_the_site_on_the_chosen_port(tmp_path):
     """`flask demo --port N` as a newcomer runs it: a real process, a fresh instance folder."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "DATABASE_URL"))}
-    env.update(FLASK_INSTANCE_PATH=str(tmp_path / "instance"), FLASK_PASSWORD_HASH_METHOD="pbkdf2:sha256:1000",
-               PYTHONUNBUFFERED="1")
+    env.update(
+        FLASK_INSTANCE_PATH=str(tmp_path / "instance"),
+        FLASK_PASSWORD_HASH_METHOD="pbkdf2:sha256:1000",
+        PYTHONUNBUFFERED="1",
+    )
     log = tmp_path / "demo.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "flask", "demo", "--port", str(port)],
-            cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
     try:
         deadline = time.monotonic() + 60

@@ -98,8 +98,15 @@ def verdicts(app) -> dict[str, bool]:
 def test_development_defaults_fail_every_production_check(runner, app):
     result = runner.invoke(args=["check-deploy"])
     assert result.exit_code == 1, result.exc_info
-    for name in ("SECRET_KEY", "MAIL_BACKEND", "SITE_URL", "RATELIMIT_STORAGE_URI",
-                 "SESSION_COOKIE_SECURE", "TRUSTED_HOSTS", "mail server"):
+    for name in (
+        "SECRET_KEY",
+        "MAIL_BACKEND",
+        "SITE_URL",
+        "RATELIMIT_STORAGE_URI",
+        "SESSION_COOKIE_SECURE",
+        "TRUSTED_HOSTS",
+        "mail server",
+    ):
         assert re.search(rf"^FAIL  {re.escape(name)}:", result.output, re.M), (name, result.output)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         assert re.search(r"^FAIL  DATABASE_URL: SQLite", result.output, re.M)
@@ -163,7 +170,10 @@ def test_gunicorn_access_log_redacts_tokens_and_query():
     conf = _gunicorn_conf()
     assert redact_path("/password-reset/Ab3_xYz-0123456789abcdefGHIJ012345678") == "/password-reset/[token]"
     assert redact_path("/forums/topics/12") == "/forums/topics/12"
-    assert redact_path("/blog/a-long-but-harmless-post-title-slug") == "/blog/a-long-but-harmless-post-title-slug"
+    assert (
+        redact_path("/blog/a-long-but-harmless-post-title-slug")
+        == "/blog/a-long-but-harmless-post-title-slug"
+    )
 
     class Cfg:
         access_log_format = conf.access_log_format
@@ -194,17 +204,27 @@ def test_gunicorn_access_log_redacts_tokens_and_query():
     logger = conf.RedactingLogger.__new__(conf.RedactingLogger)
     logger.cfg = Cfg()
     import datetime
-    atoms = logger.atoms(Resp(), Req(), {
-        "REQUEST_METHOD": "GET", "PATH_INFO": "/removal-request/status/Zz9_abcdefghijklmnopqrstuvwxyz0123",
-        "QUERY_STRING": "token=secret", "RAW_URI": "/x?token=secret", "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1",
-    }, datetime.timedelta(seconds=0.01))
+
+    atoms = logger.atoms(
+        Resp(),
+        Req(),
+        {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": "/removal-request/status/Zz9_abcdefghijklmnopqrstuvwxyz0123",
+            "QUERY_STRING": "token=secret",
+            "RAW_URI": "/x?token=secret",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
+        },
+        datetime.timedelta(seconds=0.01),
+    )
     line = conf.access_log_format % atoms
     assert "secret" not in line and "[token]" in line and "abc123" in line
     json.loads(line)
 
 
 # --- Links in mail never carry a client's Host header ---------------------------------------
+
 
 def _reset_link(app) -> str:
     message = db.session.scalars(
@@ -220,8 +240,9 @@ def test_host_header_never_reaches_a_password_reset_link_with_site_url(app_confi
     with app.app_context():
         services_user = make_user_in(app, "jane@example.com")
         client = app.test_client()
-        response = client.post("/password-reset", data={"email": services_user},
-                               headers={"Host": "evil.example"})
+        response = client.post(
+            "/password-reset", data={"email": services_user}, headers={"Host": "evil.example"}
+        )
         assert response.status_code == 200
         link = _reset_link(app)
         assert link.startswith("https://community.shop.example/password-reset/")
@@ -254,12 +275,14 @@ def test_trusted_hosts_refuse_other_hosts_before_anything_is_queued(app_config):
     with app.app_context():
         make_user_in(app, "jane@example.com")
         client = app.test_client()
-        response = client.post("/password-reset", data={"email": "jane@example.com"},
-                               headers={"Host": "evil.example"})
+        response = client.post(
+            "/password-reset", data={"email": "jane@example.com"}, headers={"Host": "evil.example"}
+        )
         assert response.status_code == 400
         assert db.session.scalar(select(OutboxMessage.id)) is None
-        ok = client.post("/password-reset", data={"email": "jane@example.com"},
-                         headers={"Host": "community.shop.example"})
+        ok = client.post(
+            "/password-reset", data={"email": "jane@example.com"}, headers={"Host": "community.shop.example"}
+        )
         assert ok.status_code == 200
         assert _reset_link(app).startswith("http://community.shop.example/password-reset/")
 
@@ -269,10 +292,17 @@ def test_host_header_never_reaches_a_removal_confirmation_link(app_config):
     app_config["SITE_URL"] = "https://community.shop.example"
     app = create_app(app_config)
     with app.app_context():
-        response = app.test_client().post("/removal-request", headers={"Host": "evil.example"}, data={
-            "email": "jane@example.com", "links": "", "scope": "everything", "removal_kind": "whole",
-            "details": "",
-        })
+        response = app.test_client().post(
+            "/removal-request",
+            headers={"Host": "evil.example"},
+            data={
+                "email": "jane@example.com",
+                "links": "",
+                "scope": "everything",
+                "removal_kind": "whole",
+                "details": "",
+            },
+        )
         assert response.status_code == 200, response.get_data(as_text=True)
         body = db.session.scalars(select(OutboxMessage.body_text)).first()
         assert "https://community.shop.example/removal-request/confirm/" in body
@@ -280,6 +310,7 @@ def test_host_header_never_reaches_a_removal_confirmation_link(app_config):
 
 
 # --- One structured line per request --------------------------------------------------------
+
 
 def test_one_log_line_per_request_without_secrets(client, member, caplog):
     caplog.set_level(logging.INFO, logger="forum.request")
@@ -289,9 +320,14 @@ def test_one_log_line_per_request_without_secrets(client, member, caplog):
     lines = [r.getMessage() for r in caplog.records if r.name == "forum.request"]
     assert len(lines) == 1
     entry = json.loads(lines[0])
-    assert entry == {"method": "POST", "path": "/login", "status": 302,
-                     "duration_ms": entry["duration_ms"], "request_id": request_id,
-                     "user_id": member.id}
+    assert entry == {
+        "method": "POST",
+        "path": "/login",
+        "status": 302,
+        "duration_ms": entry["duration_ms"],
+        "request_id": request_id,
+        "user_id": member.id,
+    }
     assert "correct horse" not in caplog.text and member.email not in caplog.text
     client.get("/password-reset/Zz9_abcdefghijklmnopqrstuvwxyz0123?x=1")
     last = json.loads([r.getMessage() for r in caplog.records if r.name == "forum.request"][-1])

@@ -68,8 +68,12 @@ def test_registering_the_same_email_twice_at_once(app, monkeypatch):
     from forum.models import User
 
     hold_after(monkeypatch, services, "find_user_by_email")
-    data = {"email": "twin@example.com", "display_name": "Twin", "password": STRONG_PASSWORD,
-            "confirm": STRONG_PASSWORD}
+    data = {
+        "email": "twin@example.com",
+        "display_name": "Twin",
+        "password": STRONG_PASSWORD,
+        "confirm": STRONG_PASSWORD,
+    }
     responses = race([app.test_client(), app.test_client()], "/register", data)
     html = one_success_one_message(responses)
     assert "An account with this email address already exists" in html
@@ -85,7 +89,9 @@ def test_the_same_review_twice_at_once(app, monkeypatch, make_user):
     author = make_user("member")
     clients = logged_in_clients(app, author)
     hold_after(monkeypatch, services, "live_reviews_of")
-    responses = race(clients, "/products/KETTLE-1/reviews", {"rating": "4", "title": "Fine", "body": "Boils."})
+    responses = race(
+        clients, "/products/KETTLE-1/reviews", {"rating": "4", "title": "Fine", "body": "Boils."}
+    )
     html = one_success_one_message(responses)
     assert "already have a review of this product awaiting moderation" in html
     assert db.session.scalar(select(func.count()).select_from(Review)) == 1

@@ -13,8 +13,9 @@ TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 
 def _summary(page: str) -> str:
-    match = re.search(r'<div class="error-summary" id="([^"]+)" tabindex="-1" autofocus role="alert".*?</div>',
-                      page, re.S)
+    match = re.search(
+        r'<div class="error-summary" id="([^"]+)" tabindex="-1" autofocus role="alert".*?</div>', page, re.S
+    )
     assert match, "no error summary"
     return match.group(0)
 
@@ -51,8 +52,10 @@ def test_review_form_summary_links_to_the_rating_group(client, member, login_as)
 
 def test_service_errors_land_in_the_summary_too(client):
     # The form is valid, the service refuses (a password too short): same summary.
-    response = client.post("/register", data={"email": "a@example.com", "display_name": "A",
-                                              "password": "short", "confirm": "short"})
+    response = client.post(
+        "/register",
+        data={"email": "a@example.com", "display_name": "A", "password": "short", "confirm": "short"},
+    )
     assert response.status_code == 422
     assert '<a href="#password">' in _summary(response.get_data(as_text=True))
 

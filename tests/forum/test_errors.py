@@ -63,12 +63,15 @@ def test_400_page(error_app):
     # Most often a 400 is a stale form: the page says what to do.
     _assert_error_page(
         client.post("/login", data={"email": "a@example.com", "password": "x"}),
-        400, "The form expired or was sent from another site",
+        400,
+        "The form expired or was sent from another site",
     )
 
 
 def test_403_page(error_app):
-    _assert_error_page(error_app.test_client().get("/test-forbidden"), 403, "Only moderators can see this page.")
+    _assert_error_page(
+        error_app.test_client().get("/test-forbidden"), 403, "Only moderators can see this page."
+    )
 
 
 def test_404_page(error_app):
@@ -89,7 +92,9 @@ def test_413_page_for_a_body_over_the_limit(error_app, content_type):
     if content_type == "multipart/form-data":
         response = client.post("/register", data={"email": "big@example.com", "display_name": big})
     else:
-        response = client.post("/register", data=f"email=big%40example.com&display_name={big}", content_type=content_type)
+        response = client.post(
+            "/register", data=f"email=big%40example.com&display_name={big}", content_type=content_type
+        )
     _assert_error_page(response, 413, "larger than we accept")
     assert db.session.scalar(select(func.count()).select_from(User)) == 0
 
@@ -98,7 +103,8 @@ def test_413_before_reading_a_body_announced_too_large(error_app):
     limit = error_app.config["MAX_CONTENT_LENGTH"]
     # A client announcing a huge body is answered before anything is read.
     response = error_app.test_client().post(
-        "/login", input_stream=io.BytesIO(b"email=a"),
+        "/login",
+        input_stream=io.BytesIO(b"email=a"),
         content_type="application/x-www-form-urlencoded",
         environ_overrides={"CONTENT_LENGTH": str(limit + 1)},
     )
@@ -111,7 +117,9 @@ def test_429_page(app_config, member):
     with app.app_context():
         client = app.test_client()
         assert client.post("/password-reset", data={"email": member.email}).status_code == 200
-        _assert_error_page(client.post("/password-reset", data={"email": member.email}), 429, "Please wait a little")
+        _assert_error_page(
+            client.post("/password-reset", data={"email": member.email}), 429, "Please wait a little"
+        )
         db.session.remove()
         db.engine.dispose()
 
@@ -136,7 +144,9 @@ def test_errors_under_api_are_json(error_app):
     assert response.status_code == 404
     assert response.mimetype == "application/json"
     assert json.loads(response.get_data(as_text=True)) == {
-        "error": "Page not found", "message": "There is nothing at this address. It may have been removed.", "status": 404,
+        "error": "Page not found",
+        "message": "There is nothing at this address. It may have been removed.",
+        "status": 404,
     }
 
 
@@ -148,7 +158,8 @@ def test_error_page_for_a_signed_in_user_still_has_their_navigation(app, client,
 
 def test_422_form_errors_beside_the_fields(client):
     response = client.post(
-        "/register", data={"email": "", "display_name": "Someone", "password": STRONG_PASSWORD, "confirm": "different"}
+        "/register",
+        data={"email": "", "display_name": "Someone", "password": STRONG_PASSWORD, "confirm": "different"},
     )
     assert response.status_code == 422
     html = response.get_data(as_text=True)

@@ -64,7 +64,7 @@ def test_home_shows_only_published_content_with_stars_and_products(client, make_
     assert "5 out of 5 stars" in page and "Glass kettle" in page
     assert pending.title not in page and "Spam review" not in page
     # Top rated: the kettle (5.0 from 1) before the lamp (3.0 from 2).
-    top = page[page.index('id="top-products"'):page.index('id="active-topics"')]
+    top = page[page.index('id="top-products"') : page.index('id="active-topics"')]
     assert top.index("Glass kettle") < top.index("Desk lamp")
     assert "3.0 out of 5 from 2 reviews" in top
     assert "Descaling tips?" in page and "In Kitchen" in page and held.opening.title not in page
@@ -74,7 +74,7 @@ def test_home_shows_only_published_content_with_stars_and_products(client, make_
     moderation.remove_submission("review", boils.id, moderator, reason="fake")
     page = client.get("/").get_data(as_text=True)
     assert "Boils fast" not in page
-    top = page[page.index('id="top-products"'):page.index('id="active-topics"')]
+    top = page[page.index('id="top-products"') : page.index('id="active-topics"')]
     assert "Glass kettle" not in top
 
 

@@ -96,12 +96,13 @@ def test_password_reset_mail_delivered_over_real_smtp(smtp_config, smtp_port, ap
 
 @pytest.fixture
 def requests_only_enqueue(smtp_config):
-    smtp_config["WORKER_INLINE"] = False      # as in production: `flask worker` or send-pending sends
+    smtp_config["WORKER_INLINE"] = False  # as in production: `flask worker` or send-pending sends
     return smtp_config
 
 
-def test_mail_server_down_keeps_message_queued_until_send_pending(requests_only_enqueue, smtp_port, app, client,
-                                                                  runner, member):
+def test_mail_server_down_keeps_message_queued_until_send_pending(
+    requests_only_enqueue, smtp_port, app, client, runner, member
+):
     # Nothing listens on the port yet: the reset page answers normally (it only enqueues).
     response = client.post("/password-reset", data={"email": member.email})
     assert response.status_code == 200
@@ -290,7 +291,9 @@ def test_building_a_mail_link_mid_transaction_commits_nothing(app, sent_mail, me
     assert [m.subject for m in sent_mail] == ["Your password was changed"]
 
 
-def test_after_the_last_automatic_retry_an_operator_can_still_send(smtp_config, smtp_port, app, runner, member):
+def test_after_the_last_automatic_retry_an_operator_can_still_send(
+    smtp_config, smtp_port, app, runner, member
+):
     app.config["MAIL_MAX_ATTEMPTS"] = 2
     queue_mail(member.email, "Your password was changed", "password_changed", user=member)
     db.session.commit()
@@ -312,9 +315,15 @@ def test_after_the_last_automatic_retry_an_operator_can_still_send(smtp_config, 
 
 def test_extra_headers_of_our_making_reach_the_sent_message(app, sent_mail, member):
     queue_mail(
-        member.email, "Hello", "password_reset", user=member, reset_url="https://example.test/r",
-        headers={"List-Unsubscribe": "<https://example.test/u/abc>",
-                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+        member.email,
+        "Hello",
+        "password_reset",
+        user=member,
+        reset_url="https://example.test/r",
+        headers={
+            "List-Unsubscribe": "<https://example.test/u/abc>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
     )
     db.session.commit()
     deliver_committed()

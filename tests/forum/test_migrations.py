@@ -34,8 +34,13 @@ def flask(args: list[str], database_url: str, instance: Path) -> subprocess.Comp
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLASK_") and k != "DATABASE_URL"}
     env.update(FLASK_INSTANCE_PATH=str(instance), DATABASE_URL=database_url)
     return subprocess.run(
-        [sys.executable, "-m", "flask", *args], cwd=PROJECT_ROOT, env=env,
-        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "flask", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -84,7 +89,9 @@ def test_flask_db_upgrade_on_an_empty_sqlite_file(app, tmp_path):
 def _assert_models_match(url: str, instance: Path) -> None:
     check = flask(["db", "check"], url, instance)
     detected = [line for line in check.stderr.splitlines() if "Detected" in line and "sequence" not in line]
-    assert check.returncode == 0, "models and migrations differ:\n" + "\n".join(detected or [check.stderr[-2000:]])
+    assert check.returncode == 0, "models and migrations differ:\n" + "\n".join(
+        detected or [check.stderr[-2000:]]
+    )
 
 
 def test_models_match_the_migrations_on_sqlite(tmp_path):
@@ -94,7 +101,9 @@ def test_models_match_the_migrations_on_sqlite(tmp_path):
     _assert_models_match(url, tmp_path / "instance")
 
 
-@pytest.mark.skipif(not TEST_DATABASE_URL, reason="set TEST_DATABASE_URL to a PostgreSQL database to run this")
+@pytest.mark.skipif(
+    not TEST_DATABASE_URL, reason="set TEST_DATABASE_URL to a PostgreSQL database to run this"
+)
 def test_flask_db_upgrade_on_an_empty_postgresql_schema(app, tmp_path):
     base_url = normalise_database_url(TEST_DATABASE_URL)
     # A schema of our own in the test database, so the other tests' tables stay untouched.

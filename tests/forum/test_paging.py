@@ -8,8 +8,22 @@ import pytest
 
 from forum.paging import DB_INT_MAX, MAX_PAGE, parse_positive_int
 
-ODD_NUMBERS = ["0", "-1", "²", "٣", "１", "", " 2", "1.5", "1e3", str(DB_INT_MAX + 1),
-               "99999999999999999999999999", "0x10", "+3", "%00"]
+ODD_NUMBERS = [
+    "0",
+    "-1",
+    "²",
+    "٣",
+    "１",
+    "",
+    " 2",
+    "1.5",
+    "1e3",
+    str(DB_INT_MAX + 1),
+    "99999999999999999999999999",
+    "0x10",
+    "+3",
+    "%00",
+]
 
 
 def test_parse_positive_int_accepts_only_plain_ascii_digits_in_range():
@@ -19,8 +33,17 @@ def test_parse_positive_int_accepts_only_plain_ascii_digits_in_range():
 
 
 @pytest.mark.parametrize("value", ODD_NUMBERS + [str(DB_INT_MAX)])
-@pytest.mark.parametrize("pattern", ["/reviews/{}", "/api/reviews/{}", "/forums/topics/{}", "/forums/posts/{}",
-                                     "/blog/comments/{}", "/reviews/{}/verify/payload.json"])
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "/reviews/{}",
+        "/api/reviews/{}",
+        "/forums/topics/{}",
+        "/forums/posts/{}",
+        "/blog/comments/{}",
+        "/reviews/{}/verify/payload.json",
+    ],
+)
 def test_odd_ids_in_paths_are_404(client, pattern, value):
     response = client.get(pattern.format(quote(value, safe="")))
     assert response.status_code == 404, (pattern, value, response.status_code)
@@ -33,8 +56,16 @@ def test_odd_ids_on_moderator_pages_are_404(client, moderator, login_as, value):
         assert client.get(pattern.format(quote(value, safe=""))).status_code == 404
 
 
-LISTS = ["/products", "/forums", "/blog", "/search?q=kettle", "/moderation", "/moderation/removal-requests",
-         "/moderation/flags", "/transparency"]
+LISTS = [
+    "/products",
+    "/forums",
+    "/blog",
+    "/search?q=kettle",
+    "/moderation",
+    "/moderation/removal-requests",
+    "/moderation/flags",
+    "/transparency",
+]
 
 
 @pytest.mark.parametrize("value", ODD_NUMBERS + [str(MAX_PAGE), str(MAX_PAGE + 1)])

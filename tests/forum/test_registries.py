@@ -13,8 +13,18 @@ from forum.templating import NAV_AREAS, moderator_badges, register_nav_area
 from moderation.kinds import KINDS, QUEUE_SECTIONS, ContentKind, register_kind
 from moderation.transparency import TRANSPARENCY_SECTIONS
 
-PROXIES = [KINDS, QUEUE_SECTIONS, SEARCHABLES, accounts.export_sections, accounts.deletion_handlers,
-           accounts.deletion_explanations, TRANSPARENCY_SECTIONS, moderator_badges, loaders, NAV_AREAS]
+PROXIES = [
+    KINDS,
+    QUEUE_SECTIONS,
+    SEARCHABLES,
+    accounts.export_sections,
+    accounts.deletion_handlers,
+    accounts.deletion_explanations,
+    TRANSPARENCY_SECTIONS,
+    moderator_badges,
+    loaders,
+    NAV_AREAS,
+]
 
 
 def test_two_apps_have_equal_but_separate_registries(app, app_config):
@@ -25,7 +35,14 @@ def test_two_apps_have_equal_but_separate_registries(app, app_config):
         assert len(mine) == len(theirs), proxy
     # Nothing is duplicated by building a second app (the old module globals grew each time).
     assert [name for name, _ in loaders] == [
-        "accounts", "orders", "catalog", "review extras", "forums", "members", "blog", "removal requests"
+        "accounts",
+        "orders",
+        "catalog",
+        "review extras",
+        "forums",
+        "members",
+        "blog",
+        "removal requests",
     ]
     assert sorted(KINDS) == ["blog_comment", "forum_post", "review"]
     assert len(set(map(id, moderator_badges))) == len(moderator_badges)

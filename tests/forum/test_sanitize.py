@@ -8,9 +8,17 @@ from forum.sanitize import ALLOWED_PROTOCOLS, LINK_REL, count_links, linkify_pla
 
 
 @pytest.mark.parametrize("render", [render_markdown, linkify_plain_text])
-@pytest.mark.parametrize("text", ["ftp://files.example.com/a.zip", "FTP://X.COM/", "irc://chat.example.com/room",
-                                  "file:///etc/passwd", "javascript:alert(1)//x.com",
-                                  "gopher://old.example.com"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ftp://files.example.com/a.zip",
+        "FTP://X.COM/",
+        "irc://chat.example.com/room",
+        "file:///etc/passwd",
+        "javascript:alert(1)//x.com",
+        "gopher://old.example.com",
+    ],
+)
 def test_no_link_is_made_for_a_scheme_outside_the_allowlist(render, text):
     html = str(render(f"see {text} now"))
     assert "<a " not in html, html
@@ -26,7 +34,9 @@ def test_allowed_schemes_and_bare_domains_become_nofollow_links(render):
 
 def test_markdown_links_use_the_same_allowlist():
     assert ALLOWED_PROTOCOLS == ["http", "https", "mailto"]
-    html = str(render_markdown("[a](ftp://x.com) [b](javascript:alert(1)) [c](https://c.com) [d](mailto:d@e.com)"))
+    html = str(
+        render_markdown("[a](ftp://x.com) [b](javascript:alert(1)) [c](https://c.com) [d](mailto:d@e.com)")
+    )
     assert 'href="ftp:' not in html and 'href="javascript:' not in html
     assert 'href="https://c.com"' in html and 'href="mailto:d@e.com"' in html
     assert count_links("[a](ftp://x.com) ftp://y.com https://z.com") == 2  # the ftp text link has no href

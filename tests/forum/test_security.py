@@ -18,10 +18,8 @@ CSRF_EXEMPT_ALLOWED: dict[str, str] = {
     "forum.catalog.extras_views.receive_order": "POST /api/orders, signed with ORDERS_WEBHOOK_SECRET",
     # RFC 8058 one-click unsubscribe: mail clients POST without cookies; the secret token in the URL is the proof.
     "forum.catalog.extras_views.invitation_opt_out": "List-Unsubscribe-Post one-click opt-out",
-
     "moderation.tlog_views.cosignature": "witnesses' machine endpoint: no cookies, authenticated by the "
-                                         "Ed25519 cosignature from a key in LOG_WITNESS_KEYS",
-
+    "Ed25519 cosignature from a key in LOG_WITNESS_KEYS",
     # RFC 8058 one-click unsubscribe: mail programs POST without a session or form token; the
     # signed token in the address is what authorises it, and it can only turn mail off.
     "forum.members.views.unsubscribe": "List-Unsubscribe-Post one-click unsubscribe",
@@ -66,7 +64,9 @@ def _cookie(response, name: str) -> str:
 
 
 def test_session_cookie_httponly_samesite_lax_not_secure_by_default(client, member):
-    response = client.post("/login", data={"email": member.email, "password": STRONG_PASSWORD, "remember": "y"})
+    response = client.post(
+        "/login", data={"email": member.email, "password": STRONG_PASSWORD, "remember": "y"}
+    )
     for name in ("session", "remember_token"):
         cookie = _cookie(response, name)
         assert "HttpOnly" in cookie
@@ -100,6 +100,7 @@ def test_cookies_secure_and_hsts_when_configured_for_https(app_config, make_user
 
 # --- CSRF ------------------------------------------------------------------
 
+
 @pytest.fixture
 def csrf_app(app_config):
     app_config["WTF_CSRF_ENABLED"] = True
@@ -128,10 +129,14 @@ def test_every_post_route_refuses_a_post_without_csrf_token(csrf_app, app, clien
     post_rules = [rule for rule in app.url_map.iter_rules() if "POST" in rule.methods]
     assert len(post_rules) >= 10  # the accounts routes alone; areas add theirs
     exempt = {view for view in csrf._exempt_views} | {bp.name for bp in csrf._exempt_blueprints}
-    assert exempt <= set(CSRF_EXEMPT_ALLOWED), f"unexpected CSRF exemptions: {exempt - set(CSRF_EXEMPT_ALLOWED)}"
+    assert exempt <= set(CSRF_EXEMPT_ALLOWED), (
+        f"unexpected CSRF exemptions: {exempt - set(CSRF_EXEMPT_ALLOWED)}"
+    )
 
     token = csrf_token_from(client.get("/login").get_data(as_text=True))
-    response = client.post("/login", data={"email": member.email, "password": STRONG_PASSWORD, "csrf_token": token})
+    response = client.post(
+        "/login", data={"email": member.email, "password": STRONG_PASSWORD, "csrf_token": token}
+    )
     assert response.status_code == 302  # signed in, so login_required routes reach the CSRF check too
 
     refused = []
@@ -146,7 +151,10 @@ def test_every_post_route_refuses_a_post_without_csrf_token(csrf_app, app, clien
         refused.append(rule.rule)
     assert "/login" in refused and "/logout" in refused and "/account/delete" in refused
     # A wrong token is refused too, and the session is still intact.
-    assert client.post("/account/display-name", data={"display_name": "X", "csrf_token": "forged"}).status_code == 400
+    assert (
+        client.post("/account/display-name", data={"display_name": "X", "csrf_token": "forged"}).status_code
+        == 400
+    )
     assert client.get("/account").status_code == 200
 
 
@@ -154,8 +162,13 @@ def test_real_form_posts_with_token_work(csrf_app, app, client):
     page = client.get("/register").get_data(as_text=True)
     response = client.post(
         "/register",
-        data={"email": "csrf@example.com", "display_name": "Cee", "password": STRONG_PASSWORD,
-              "confirm": STRONG_PASSWORD, "csrf_token": csrf_token_from(page)},
+        data={
+            "email": "csrf@example.com",
+            "display_name": "Cee",
+            "password": STRONG_PASSWORD,
+            "confirm": STRONG_PASSWORD,
+            "csrf_token": csrf_token_from(page),
+        },
     )
     assert response.status_code == 302
     account = client.get("/account").get_data(as_text=True)
@@ -173,8 +186,13 @@ def test_a_validation_error_keeps_the_form_usable(csrf_app, app, client):
     page = client.get("/register").get_data(as_text=True)
     response = client.post(
         "/register",
-        data={"email": "not-an-email", "display_name": "", "password": "x", "confirm": "y",
-              "csrf_token": csrf_token_from(page)},
+        data={
+            "email": "not-an-email",
+            "display_name": "",
+            "password": "x",
+            "confirm": "y",
+            "csrf_token": csrf_token_from(page),
+        },
     )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
@@ -183,6 +201,7 @@ def test_a_validation_error_keeps_the_form_usable(csrf_app, app, client):
 
 
 # --- rate limits -------------------------------------------------------------
+
 
 @pytest.fixture
 def limited(app_config):
@@ -209,18 +228,21 @@ def test_login_rate_limit_also_counts_per_email_across_addresses(limited, app, m
     for n in range(5):
         client = app.test_client()
         response = client.post(
-            "/login", data={"email": member.email, "password": "wrong password"},
+            "/login",
+            data={"email": member.email, "password": "wrong password"},
             environ_base={"REMOTE_ADDR": f"203.0.113.{n + 1}"},
         )
         assert response.status_code == 422
     response = app.test_client().post(
-        "/login", data={"email": member.email.upper(), "password": "wrong password"},
+        "/login",
+        data={"email": member.email.upper(), "password": "wrong password"},
         environ_base={"REMOTE_ADDR": "203.0.113.99"},
     )
     assert response.status_code == 429
     # Someone else's account from a fresh address is not affected.
     other = app.test_client().post(
-        "/login", data={"email": "other@example.com", "password": "wrong password"},
+        "/login",
+        data={"email": "other@example.com", "password": "wrong password"},
         environ_base={"REMOTE_ADDR": "203.0.113.100"},
     )
     assert other.status_code == 422
@@ -247,10 +269,16 @@ def test_forwarded_for_is_ignored_unless_a_proxy_is_trusted(limited, app, member
     # Without a trusted proxy, a made-up X-Forwarded-For does not dodge the limit.
     client = app.test_client()
     for n in range(5):
-        client.post("/login", data={"email": f"x{n}@example.com", "password": "wrong password"},
-                    headers={"X-Forwarded-For": f"198.51.100.{n}"})
-    response = client.post("/login", data={"email": "y@example.com", "password": "wrong password"},
-                           headers={"X-Forwarded-For": "198.51.100.200"})
+        client.post(
+            "/login",
+            data={"email": f"x{n}@example.com", "password": "wrong password"},
+            headers={"X-Forwarded-For": f"198.51.100.{n}"},
+        )
+    response = client.post(
+        "/login",
+        data={"email": "y@example.com", "password": "wrong password"},
+        headers={"X-Forwarded-For": "198.51.100.200"},
+    )
     assert response.status_code == 429
 
 
@@ -260,20 +288,35 @@ def test_behind_a_trusted_proxy_each_client_has_its_own_limit(limited, monkeypat
     with app.app_context():
         client = app.test_client()  # every request arrives from the proxy's own address
         for n in range(5):
-            response = client.post("/login", data={"email": f"x{n}@example.com", "password": "wrong password"},
-                                   headers={"X-Forwarded-For": "198.51.100.1"})
+            response = client.post(
+                "/login",
+                data={"email": f"x{n}@example.com", "password": "wrong password"},
+                headers={"X-Forwarded-For": "198.51.100.1"},
+            )
             assert response.status_code == 422
-        blocked = client.post("/login", data={"email": "z@example.com", "password": "wrong password"},
-                              headers={"X-Forwarded-For": "198.51.100.1"})
+        blocked = client.post(
+            "/login",
+            data={"email": "z@example.com", "password": "wrong password"},
+            headers={"X-Forwarded-For": "198.51.100.1"},
+        )
         assert blocked.status_code == 429
-        other = client.post("/login", data={"email": "z@example.com", "password": "wrong password"},
-                            headers={"X-Forwarded-For": "198.51.100.2"})
+        other = client.post(
+            "/login",
+            data={"email": "z@example.com", "password": "wrong password"},
+            headers={"X-Forwarded-For": "198.51.100.2"},
+        )
         assert other.status_code == 422
         # Links in mail use the public scheme and host the proxy reports.
         outbox = app.extensions["mailman"].outbox = []
-        response = client.post("/password-reset", data={"email": member.email}, headers={
-            "X-Forwarded-For": "198.51.100.3", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "community.shop.example",
-        })
+        response = client.post(
+            "/password-reset",
+            data={"email": member.email},
+            headers={
+                "X-Forwarded-For": "198.51.100.3",
+                "X-Forwarded-Proto": "https",
+                "X-Forwarded-Host": "community.shop.example",
+            },
+        )
         assert response.status_code == 200
         assert "https://community.shop.example/password-reset/" in outbox[0].body
         db.session.remove()

@@ -103,15 +103,24 @@ def test_flask_sqlalchemy_database_uri_wins_over_database_url(clean_env, tmp_pat
 def test_mail_settings_from_the_environment(clean_env, tmp_path):
     clean_env.setenv("FLASK_INSTANCE_PATH", str(tmp_path))
     for name, value in {
-        "FLASK_MAIL_BACKEND": "smtp", "FLASK_MAIL_SERVER": "smtp.example.com", "FLASK_MAIL_PORT": "587",
-        "FLASK_MAIL_USE_TLS": "true", "FLASK_MAIL_USERNAME": "community", "FLASK_MAIL_PASSWORD": "pw",
+        "FLASK_MAIL_BACKEND": "smtp",
+        "FLASK_MAIL_SERVER": "smtp.example.com",
+        "FLASK_MAIL_PORT": "587",
+        "FLASK_MAIL_USE_TLS": "true",
+        "FLASK_MAIL_USERNAME": "community",
+        "FLASK_MAIL_PASSWORD": "pw",
         "FLASK_MAIL_DEFAULT_SENDER": "Shop <community@shop.example>",
     }.items():
         clean_env.setenv(name, value)
     app = create_app()
     state = app.extensions["mailman"]
     assert (state.backend, state.server, state.port, state.use_tls, state.username, state.password) == (
-        "smtp", "smtp.example.com", 587, True, "community", "pw"
+        "smtp",
+        "smtp.example.com",
+        587,
+        True,
+        "community",
+        "pw",
     )
     assert state.default_sender == "Shop <community@shop.example>"
 

@@ -32,8 +32,22 @@ SOURCE_DIRS = [PROJECT_ROOT / "forum", PROJECT_ROOT / "moderation"]
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "2"))
 SLOW_SECONDS = 10  # a request slower than this is reported as a warning (it would time out behind gunicorn)
 SKIPPED_ENDPOINTS = {"static"}
-ODD_NUMBERS = ["0", "-1", "²", "٣", "１", "", " 2", "1.5", "1e3", "2147483648", "99999999999999999999999",
-               "0x1", "+1", "1,2"]
+ODD_NUMBERS = [
+    "0",
+    "-1",
+    "²",
+    "٣",
+    "１",
+    "",
+    " 2",
+    "1.5",
+    "1e3",
+    "2147483648",
+    "99999999999999999999999",
+    "0x1",
+    "+1",
+    "1,2",
+]
 ROLES = ["anonymous", "member", "moderator"]
 NAUGHTY = naughty_strings()
 
@@ -41,8 +55,11 @@ NAUGHTY = naughty_strings()
 def query_parameter_names() -> list[str]:
     """Every query parameter the code reads, found in the source."""
     names = {"page", "next"}
-    patterns = [r"args\.get(?:list)?\(\s*[\"']([\w\-]+)[\"']", r"values\.get\(\s*[\"']([\w\-]+)[\"']",
-                r"int_arg\(\s*[\"']([\w\-]+)[\"']"]
+    patterns = [
+        r"args\.get(?:list)?\(\s*[\"']([\w\-]+)[\"']",
+        r"values\.get\(\s*[\"']([\w\-]+)[\"']",
+        r"int_arg\(\s*[\"']([\w\-]+)[\"']",
+    ]
     for folder in SOURCE_DIRS:
         for path in folder.rglob("*.py"):
             text = path.read_text(encoding="utf-8")
@@ -101,15 +118,20 @@ def world(app, make_user):
     moderation.approve_submission("blog_comment", comment.id, moderator)
     removal.submit_request("jane@example.com", "everything", "", "whole", "")
     db.session.commit()
-    return {"member": member, "moderator": moderator, "slugs": [post.slug, category.slug, "KETTLE-1", "general"],
-            "kinds": ["review", "forum_post", "blog_comment"]}
+    return {
+        "member": member,
+        "moderator": moderator,
+        "slugs": [post.slug, category.slug, "KETTLE-1", "general"],
+        "kinds": ["review", "forum_post", "blog_comment"],
+    }
 
 
 def _routes(app):
     routes = []
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: (r.rule, r.endpoint)):
         if rule.endpoint in SKIPPED_ENDPOINTS or any(
-                isinstance(c, PathConverter) for c in rule._converters.values()):
+            isinstance(c, PathConverter) for c in rule._converters.values()
+        ):
             continue
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             routes.append((rule, method))
@@ -118,21 +140,35 @@ def _routes(app):
 
 def _path_value(draw, converter, world):
     if isinstance(converter, IntegerConverter):
-        return draw(st.one_of(st.integers(1, 5).map(str), st.sampled_from(ODD_NUMBERS),
-                              st.integers(0, 2**64).map(str)))
-    return draw(st.one_of(st.sampled_from(world["slugs"] + world["kinds"]), st.sampled_from(NAUGHTY),
-                          st.text(min_size=1, max_size=20)))
+        return draw(
+            st.one_of(
+                st.integers(1, 5).map(str), st.sampled_from(ODD_NUMBERS), st.integers(0, 2**64).map(str)
+            )
+        )
+    return draw(
+        st.one_of(
+            st.sampled_from(world["slugs"] + world["kinds"]),
+            st.sampled_from(NAUGHTY),
+            st.text(min_size=1, max_size=20),
+        )
+    )
 
 
 def _build_path(rule, values: dict[str, str]) -> str:
     def replace(match):
         return quote(values[match.group(2)], safe="")
+
     return re.sub(r"<(?:([a-zA-Z_]+)(?:\([^)]*\))?:)?([a-zA-Z_][a-zA-Z0-9_]*)>", replace, rule.rule)
 
 
 def _value(draw):
-    return draw(st.one_of(st.sampled_from(NAUGHTY), st.sampled_from(ODD_NUMBERS + ["1", "2", "on", "yes"]),
-                          st.text(max_size=30)))
+    return draw(
+        st.one_of(
+            st.sampled_from(NAUGHTY),
+            st.sampled_from(ODD_NUMBERS + ["1", "2", "on", "yes"]),
+            st.text(max_size=30),
+        )
+    )
 
 
 def _client(app, world, role):
@@ -169,8 +205,13 @@ def test_no_route_answers_5xx_to_any_input(app, world, role):
     # One small property per route: a single example with thousands of draws makes
     # Hypothesis's own bookkeeping quadratic (minutes per example).
     def walk_route(rule, method):
-        @settings(max_examples=EXAMPLES, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            database=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
         @given(data=st.data())
         def walk(data):
             client = _client(app, world, role)
@@ -178,28 +219,41 @@ def test_no_route_answers_5xx_to_any_input(app, world, role):
             path = _build_path(rule, values)
             # Every parameter the code reads, each present two times in three (views ignore
             # the ones they do not read, so sending many costs nothing).
-            chosen = [name for name in query_names
-                      if data.draw(st.integers(0, 2), label=f"send {name}") > 0]
+            chosen = [name for name in query_names if data.draw(st.integers(0, 2), label=f"send {name}") > 0]
             query = [(name, _value(data.draw)) for name in chosen]
             if data.draw(st.booleans(), label="repeat a parameter") and query:
                 query.append((query[0][0], _value(data.draw)))
             form = None
             if method in ("POST", "PUT", "PATCH", "DELETE"):
                 names = fields_for(client, path) if "GET" in rule.methods else class_fields
-                picked = data.draw(st.lists(st.sampled_from(names), max_size=len(names), unique=True),
-                                   label=f"fields of {rule.endpoint}") if names else []
+                picked = (
+                    data.draw(
+                        st.lists(st.sampled_from(names), max_size=len(names), unique=True),
+                        label=f"fields of {rule.endpoint}",
+                    )
+                    if names
+                    else []
+                )
                 options = page_options.get(path) or []
                 form = {}
                 for name in picked:
-                    form[name] = data.draw(st.one_of(st.sampled_from(options), st.just("")), label=name) \
-                        if options and data.draw(st.booleans()) else _value(data.draw)
+                    form[name] = (
+                        data.draw(st.one_of(st.sampled_from(options), st.just("")), label=name)
+                        if options and data.draw(st.booleans())
+                        else _value(data.draw)
+                    )
             started = time.monotonic()
             response = client.open(path, method=method, query_string=query, data=form)
             elapsed = time.monotonic() - started
             if elapsed > SLOW_SECONDS:
-                warnings.warn(f"slow: {elapsed:.0f} s for {role} {method} {path} {query!r} {form!r}"[:2000], stacklevel=1)
+                warnings.warn(
+                    f"slow: {elapsed:.0f} s for {role} {method} {path} {query!r} {form!r}"[:2000],
+                    stacklevel=1,
+                )
             # /healthz answers 503 by design when rows wait and no worker runs (tests apply them inline).
-            if response.status_code >= 500 and not (rule.endpoint == "main.healthz" and response.status_code == 503):
+            if response.status_code >= 500 and not (
+                rule.endpoint == "main.healthz" and response.status_code == 503
+            ):
                 failures.append((role, method, path, query, form, response.status_code))
 
         walk()

@@ -62,8 +62,13 @@ class SmtpServer:
 @pytest.fixture
 def production_like(app_config):
     """Requests only enqueue, as in production: no inline drains."""
-    app_config.update(WORKER_INLINE=False, MAIL_BACKEND="smtp", MAIL_SERVER="127.0.0.1", MAIL_USE_TLS=False,
-                      SITE_URL="https://community.shop.example")
+    app_config.update(
+        WORKER_INLINE=False,
+        MAIL_BACKEND="smtp",
+        MAIL_SERVER="127.0.0.1",
+        MAIL_USE_TLS=False,
+        SITE_URL="https://community.shop.example",
+    )
     return app_config
 
 
@@ -75,8 +80,9 @@ def _use_port(app, port: int, timeout: float = 5) -> None:
 
 def _unsent() -> list[OutboxMessage]:
     db.session.expire_all()
-    return db.session.scalars(select(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
-                              .order_by(OutboxMessage.id)).all()
+    return db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.sent_at.is_(None)).order_by(OutboxMessage.id)
+    ).all()
 
 
 def _queue(n: int, prefix: str = "reader") -> list[str]:
@@ -89,26 +95,37 @@ def _queue(n: int, prefix: str = "reader") -> list[str]:
 
 # --- requests only enqueue ---------------------------------------------------------------
 
-def test_twenty_approvals_while_smtp_never_answers_return_at_once(production_like, app, client, make_user,
-                                                                   moderator):
+
+def test_twenty_approvals_while_smtp_never_answers_return_at_once(
+    production_like, app, client, make_user, moderator
+):
     product = Product(sku="KETTLE-1", name="Quiet kettle", description="1.7 l.")
     db.session.add(product)
     db.session.commit()
-    reviews = [catalog.submit_review(make_user(), product, 4, f"Review {i}", "Boils fast.") for i in range(20)]
+    reviews = [
+        catalog.submit_review(make_user(), product, 4, f"Review {i}", "Boils fast.") for i in range(20)
+    ]
     assert login(client, moderator.email).status_code == 302
 
     with SilentSmtp("silent") as smtp:
         _use_port(app, smtp.port, timeout=5)
         started = time.monotonic()
-        response = client.post("/moderation/bulk", data={
-            "bulk-selected": [f"review:{r.id}:{r.version}" for r in reviews],
-            "bulk-approve": "x", "bulk-reason": "", "bulk-note": "", "bulk-next": "/moderation"})
+        response = client.post(
+            "/moderation/bulk",
+            data={
+                "bulk-selected": [f"review:{r.id}:{r.version}" for r in reviews],
+                "bulk-approve": "x",
+                "bulk-reason": "",
+                "bulk-note": "",
+                "bulk-next": "/moderation",
+            },
+        )
         elapsed = time.monotonic() - started
         print(f"20 approvals with a silent SMTP server: {elapsed:.2f} s")
         assert response.status_code == 303, response.get_data(as_text=True)
         # With mail sent inside the request, one stalled connection alone would take MAIL_TIMEOUT (5 s).
         assert elapsed < 4, elapsed
-        assert smtp.connections == 0            # the request never talked to the mail server
+        assert smtp.connections == 0  # the request never talked to the mail server
         queued = _unsent()
         assert len(queued) == 20 and all(m.attempts == 0 for m in queued)
 
@@ -141,8 +158,10 @@ def test_search_is_not_indexed_by_requests(production_like, app, client, make_us
     db.session.commit()
     review = catalog.submit_review(make_user(), product, 4, "Walrus kettle", "Boils fast.")
     assert login(client, moderator.email).status_code == 302
-    response = client.post(f"/moderation/items/review/{review.id}/approve",
-                           data={f"review-{review.id}-version": str(review.version)})
+    response = client.post(
+        f"/moderation/items/review/{review.id}/approve",
+        data={f"review-{review.id}-version": str(review.version)},
+    )
     assert response.status_code == 303
     assert db.session.scalar(select(func.count()).select_from(SearchOutbox)) == 1
     # Searching does not apply it either (results are re-checked against the database anyway).
@@ -153,7 +172,9 @@ def test_search_is_not_indexed_by_requests(production_like, app, client, make_us
     assert f'href="/reviews/{review.id}"' in client.get("/search?q=walrus").get_data(as_text=True)
 
 
-def test_a_reindex_holding_the_whoosh_lock_slows_no_request(production_like, app, client, make_user, moderator):
+def test_a_reindex_holding_the_whoosh_lock_slows_no_request(
+    production_like, app, client, make_user, moderator
+):
     from forum.search import indexing
     from forum.search.models import SearchOutbox
 
@@ -163,22 +184,25 @@ def test_a_reindex_holding_the_whoosh_lock_slows_no_request(production_like, app
     reviews = [catalog.submit_review(make_user(), product, 4, f"Walrus {i}", "Boils fast.") for i in range(5)]
     assert login(client, moderator.email).status_code == 302
     backend = indexing.get_backend()
-    with backend.lock.hold(1):                     # what `flask search reindex` holds while it builds
+    with backend.lock.hold(1):  # what `flask search reindex` holds while it builds
         started = time.monotonic()
         for review in reviews:
-            response = client.post(f"/moderation/items/review/{review.id}/approve",
-                                   data={f"review-{review.id}-version": str(review.version)})
+            response = client.post(
+                f"/moderation/items/review/{review.id}/approve",
+                data={f"review-{review.id}-version": str(review.version)},
+            )
             assert response.status_code == 303
         assert client.get("/search?q=walrus").status_code == 200
-        assert time.monotonic() - started < 3      # SEARCH_LOCK_TIMEOUT alone is 5 s
-        report = indexing.drain(timeout=0.1)       # the worker meanwhile: busy, keeps the rows
+        assert time.monotonic() - started < 3  # SEARCH_LOCK_TIMEOUT alone is 5 s
+        report = indexing.drain(timeout=0.1)  # the worker meanwhile: busy, keeps the rows
         assert report.busy and db.session.scalar(select(func.count()).select_from(SearchOutbox)) == 5
-    Worker(app).search_step()                      # the lock is free again
+    Worker(app).search_step()  # the lock is free again
     assert backend.doc_ids() == {f"review:{r.id}" for r in reviews}
     assert db.session.scalar(select(func.count()).select_from(SearchOutbox)) == 0
 
 
 # --- permanent errors, status -----------------------------------------------------------------
+
 
 def test_permanent_smtp_error_fails_at_once_and_is_resendable(production_like, app, runner):
     _queue(1, prefix="nobody")
@@ -197,25 +221,28 @@ def test_permanent_smtp_error_fails_at_once_and_is_resendable(production_like, a
         status = runner.invoke(args=["mail", "status"]).output
         assert "Given up after 10 attempts or a permanent error: 1" in status
         assert f"#{message.id} given up, 1 attempt(s)" in status and "550" in status
-        assert "nobody0@example.com" not in status          # no addresses in the operator's terminal
+        assert "nobody0@example.com" not in status  # no addresses in the operator's terminal
 
-        inbox.rcpt_reply = None                             # the mailbox now exists
+        inbox.rcpt_reply = None  # the mailbox now exists
         result = runner.invoke(args=["mail", "send-pending", "--all"])
         assert result.exit_code == 0 and "Sent 1, failed 0." in result.output
     assert len(inbox.messages) == 1 and _unsent() == []
     assert "Given up" not in runner.invoke(args=["mail", "status"]).output
 
 
-@pytest.mark.parametrize("error, permanent", [
-    (smtplib.SMTPRecipientsRefused({"a@example.com": (550, b"No such user")}), True),
-    (smtplib.SMTPRecipientsRefused({"a@example.com": (450, b"Mailbox busy")}), False),
-    (smtplib.SMTPDataError(554, b"Rejected as spam"), True),
-    (smtplib.SMTPSenderRefused(553, b"Sender refused", "community@shop.example"), True),
-    (smtplib.SMTPDataError(451, b"Local error"), False),
-    (smtplib.SMTPAuthenticationError(535, b"Bad credentials"), False),   # our setting: retry after fixing
-    (smtplib.SMTPServerDisconnected("Connection unexpectedly closed: timed out"), False),
-    (ConnectionRefusedError(111, "Connection refused"), False),
-])
+@pytest.mark.parametrize(
+    "error, permanent",
+    [
+        (smtplib.SMTPRecipientsRefused({"a@example.com": (550, b"No such user")}), True),
+        (smtplib.SMTPRecipientsRefused({"a@example.com": (450, b"Mailbox busy")}), False),
+        (smtplib.SMTPDataError(554, b"Rejected as spam"), True),
+        (smtplib.SMTPSenderRefused(553, b"Sender refused", "community@shop.example"), True),
+        (smtplib.SMTPDataError(451, b"Local error"), False),
+        (smtplib.SMTPAuthenticationError(535, b"Bad credentials"), False),  # our setting: retry after fixing
+        (smtplib.SMTPServerDisconnected("Connection unexpectedly closed: timed out"), False),
+        (ConnectionRefusedError(111, "Connection refused"), False),
+    ],
+)
 def test_only_a_5xx_answer_about_the_message_is_permanent(error, permanent):
     from forum.mail import describe_error, is_permanent_failure
 
@@ -231,7 +258,7 @@ def test_temporary_smtp_error_is_retried_with_backoff(production_like, app):
         assert send_pending() == (0, 1)
         [message] = _unsent()
         assert message.given_up_at is None and message.next_attempt_at > utcnow() + timedelta(seconds=90)
-        assert send_pending() == (0, 0)                    # backing off
+        assert send_pending() == (0, 0)  # backing off
         inbox.reply = "250 OK"
         db.session.execute(update(OutboxMessage).values(next_attempt_at=utcnow()))
         db.session.commit()
@@ -250,11 +277,14 @@ def test_mail_status_shows_a_message_held_by_a_live_sender(production_like, app,
             assert "Pending: 2 (of which failing: 0)" in status and "Held (being sent right now): 1" in status
             with SmtpServer() as server:
                 _use_port(app, server.port)
-                assert send_pending() == (1, 0)          # the other one; the held one is skipped
+                assert send_pending() == (1, 0)  # the other one; the held one is skipped
             sender.rollback()
         return
-    db.session.execute(update(OutboxMessage).where(OutboxMessage.id == 1)
-                       .values(claimed_by="elsewhere:1:abc", claimed_until=utcnow() + timedelta(minutes=2)))
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == 1)
+        .values(claimed_by="elsewhere:1:abc", claimed_until=utcnow() + timedelta(minutes=2))
+    )
     db.session.commit()
     status = runner.invoke(args=["mail", "status"]).output
     assert "Held (being sent right now): 1" in status and "#1 held (being sent)" in status
@@ -266,13 +296,17 @@ def test_mail_status_shows_a_message_held_by_a_live_sender(production_like, app,
 
 # --- killed workers lose nothing, several workers send once -----------------------------------
 
+
 def test_worker_killed_mid_send_loses_nothing(production_like, app, database_uri, instance_path):
     [recipient] = _queue(1)
     with SilentSmtp("hang_after_data") as hanging:
         child = worker_process(database_uri, instance_path, hanging.port, timeout=60)
         try:
-            wait_for(lambda: hanging.data_received.is_set() or child.poll() is not None, timeout=60,
-                     what="the worker to be in the middle of sending")
+            wait_for(
+                lambda: hanging.data_received.is_set() or child.poll() is not None,
+                timeout=60,
+                what="the worker to be in the middle of sending",
+            )
             assert child.poll() is None, child.stdout.read().decode()
             [message] = _unsent()
             assert message.attempts == 0
@@ -295,11 +329,14 @@ def test_two_workers_send_each_message_exactly_once(production_like, app, databa
         recipients = _queue(40)
         children = [worker_process(database_uri, instance_path, server.port) for _ in range(2)]
         try:
-            wait_for(lambda: not _unsent() or any(c.poll() is not None for c in children), timeout=90,
-                     what="the workers to send everything")
+            wait_for(
+                lambda: not _unsent() or any(c.poll() is not None for c in children),
+                timeout=90,
+                what="the workers to send everything",
+            )
             for child in children:
                 assert child.poll() is None, child.stdout.read().decode()
-            more = _queue(20, prefix="later")          # rows appearing while they run
+            more = _queue(20, prefix="later")  # rows appearing while they run
             wait_for(lambda: not _unsent(), timeout=60, what="the later rows")
         finally:
             for child in children:
@@ -315,6 +352,7 @@ def test_two_workers_send_each_message_exactly_once(production_like, app, databa
 
 
 # --- the background worker of development servers ----------------------------------------------
+
 
 def test_background_worker_sends_within_a_second(app_config, sent_mail):
     from forum import create_app
@@ -334,13 +372,23 @@ def test_background_worker_sends_within_a_second(app_config, sent_mail):
         db.engine.dispose()
 
 
-@pytest.mark.parametrize("config, wanted", [
-    ({"WORKER_IN_PROCESS": None, "TESTING": False, "DEBUG": True}, True),
-    ({"WORKER_IN_PROCESS": None, "TESTING": False, "MAIL_BACKEND": "forum.mail.DevelopmentEmailBackend"}, True),
-    ({"WORKER_IN_PROCESS": None, "TESTING": False, "MAIL_BACKEND": "smtp"}, False),
-    ({"WORKER_IN_PROCESS": True, "TESTING": False, "MAIL_BACKEND": "smtp"}, True),
-    ({"WORKER_IN_PROCESS": False, "TESTING": False, "DEBUG": True}, False),
-])
+@pytest.mark.parametrize(
+    "config, wanted",
+    [
+        ({"WORKER_IN_PROCESS": None, "TESTING": False, "DEBUG": True}, True),
+        (
+            {
+                "WORKER_IN_PROCESS": None,
+                "TESTING": False,
+                "MAIL_BACKEND": "forum.mail.DevelopmentEmailBackend",
+            },
+            True,
+        ),
+        ({"WORKER_IN_PROCESS": None, "TESTING": False, "MAIL_BACKEND": "smtp"}, False),
+        ({"WORKER_IN_PROCESS": True, "TESTING": False, "MAIL_BACKEND": "smtp"}, True),
+        ({"WORKER_IN_PROCESS": False, "TESTING": False, "DEBUG": True}, False),
+    ],
+)
 def test_development_servers_run_the_worker_in_process(app, config, wanted):
     from forum.worker import in_process_wanted
 
@@ -352,17 +400,22 @@ def test_development_servers_run_the_worker_in_process(app, config, wanted):
 
 # --- /healthz ------------------------------------------------------------------------------
 
+
 def test_healthz_reports_the_worker_and_the_queues(production_like, app, client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json == {"status": "ok", "database": "ok", "worker_seen_seconds_ago": None,
-                             "mail_outbox": {"pending": 0, "oldest_seconds": 0},
-                             "search_outbox": {"pending": 0, "oldest_seconds": 0}}
+    assert response.json == {
+        "status": "ok",
+        "database": "ok",
+        "worker_seen_seconds_ago": None,
+        "mail_outbox": {"pending": 0, "oldest_seconds": 0},
+        "search_outbox": {"pending": 0, "oldest_seconds": 0},
+    }
 
     _queue(2)
     db.session.execute(update(OutboxMessage).values(created_at=utcnow() - timedelta(seconds=30)))
     db.session.commit()
-    response = client.get("/healthz")           # rows wait and no worker was ever seen
+    response = client.get("/healthz")  # rows wait and no worker was ever seen
     assert response.status_code == 503
     assert response.json["mail_outbox"]["pending"] == 2
     assert response.json["mail_outbox"]["oldest_seconds"] >= 30
@@ -397,6 +450,7 @@ def test_healthz_is_503_when_the_database_is_unreachable(app_config, tmp_path):
 
 # --- the job registry ------------------------------------------------------------------------------
 
+
 def test_jobs_live_on_the_app_and_run_once_per_interval(app, app_config):
     from forum import create_app
 
@@ -404,12 +458,12 @@ def test_jobs_live_on_the_app_and_run_once_per_interval(app, app_config):
     register_job(app, "test-count", lambda: calls.append(1) or len(calls), timedelta(hours=1))
     assert "test-count" in jobs(app)
     other = create_app(app_config)
-    assert "test-count" not in jobs(other)          # two apps never share their registries
+    assert "test-count" not in jobs(other)  # two apps never share their registries
     assert "removal-purge-expired" in jobs(other) and "search-check" in jobs(other)
 
     run_due_jobs()
     run_due_jobs()
-    assert calls == [1]                              # not due again for an hour
+    assert calls == [1]  # not due again for an hour
     row = db.session.get(WorkerJob, "test-count")
     assert row.last_result == 1 and row.lease_owner is None
     assert row.next_run_at > utcnow() + timedelta(minutes=59)
@@ -420,26 +474,37 @@ def test_jobs_live_on_the_app_and_run_once_per_interval(app, app_config):
     assert calls == [1, 1]
 
 
-@pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="SQLite leases; PostgreSQL holds an advisory lock instead")
+@pytest.mark.skipif(
+    bool(TEST_DATABASE_URL), reason="SQLite leases; PostgreSQL holds an advisory lock instead"
+)
 def test_a_job_held_by_a_live_worker_is_skipped_and_a_dead_ones_is_taken_over(app):
     calls = []
     register_job(app, "test-lease", lambda: calls.append(1), timedelta(minutes=5))
-    db.session.add(WorkerJob(name="test-lease", next_run_at=utcnow() - timedelta(minutes=1),
-                             lease_owner="another-host:4242:abcd", lease_until=utcnow() + timedelta(minutes=30)))
+    db.session.add(
+        WorkerJob(
+            name="test-lease",
+            next_run_at=utcnow() - timedelta(minutes=1),
+            lease_owner="another-host:4242:abcd",
+            lease_until=utcnow() + timedelta(minutes=30),
+        )
+    )
     db.session.commit()
     run_due_jobs()
-    assert calls == []                              # someone else is running it
+    assert calls == []  # someone else is running it
     import socket
     import subprocess
     import sys
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    db.session.execute(update(WorkerJob).where(WorkerJob.name == "test-lease")
-                       .values(lease_owner=f"{socket.gethostname()[:80]}:{dead.pid}:dead"))
+    db.session.execute(
+        update(WorkerJob)
+        .where(WorkerJob.name == "test-lease")
+        .values(lease_owner=f"{socket.gethostname()[:80]}:{dead.pid}:dead")
+    )
     db.session.commit()
     run_due_jobs()
-    assert calls == [1]                             # its owner died: taken over at once
+    assert calls == [1]  # its owner died: taken over at once
 
 
 @pytest.mark.skipif(not TEST_DATABASE_URL, reason="PostgreSQL advisory locks")
@@ -471,7 +536,7 @@ def test_a_failing_job_is_recorded_and_the_others_still_run(app, caplog):
     assert calls == [1]
     row = db.session.get(WorkerJob, "test-broken")
     assert row.last_error == "RuntimeError: boom" and row.lease_owner is None
-    assert row.next_run_at <= utcnow() + timedelta(minutes=10)    # retried sooner than its interval
+    assert row.next_run_at <= utcnow() + timedelta(minutes=10)  # retried sooner than its interval
     assert "job test-broken failed" in caplog.text
 
 
@@ -490,8 +555,15 @@ def test_worker_cli_status_and_run_job(app, runner):
 def test_old_heartbeats_are_forgotten(app):
     from forum.worker import forget_old_heartbeats
 
-    db.session.add(WorkerHeartbeat(worker_id="gone:1:x", hostname="gone", pid=1,
-                                   started_at=utcnow() - timedelta(days=30), seen_at=utcnow() - timedelta(days=8)))
+    db.session.add(
+        WorkerHeartbeat(
+            worker_id="gone:1:x",
+            hostname="gone",
+            pid=1,
+            started_at=utcnow() - timedelta(days=30),
+            seen_at=utcnow() - timedelta(days=8),
+        )
+    )
     db.session.commit()
     beat()
     assert forget_old_heartbeats() == 1

@@ -68,7 +68,7 @@ class SilentSmtp:
                     line, buffer = buffer.split(b"\r\n", 1)
                     if in_data:
                         if line == b".":
-                            self.data_received.set()   # ... and never answer
+                            self.data_received.set()  # ... and never answer
                             in_data = None
                         continue
                     if in_data is None:
@@ -85,27 +85,39 @@ class SilentSmtp:
             return
 
 
-def worker_process(database_uri: str, instance: Path, smtp_port: int, *, timeout: float = 60,
-                   poll: float = 0.1, extra_env: dict | None = None) -> subprocess.Popen:
+def worker_process(
+    database_uri: str,
+    instance: Path,
+    smtp_port: int,
+    *,
+    timeout: float = 60,
+    poll: float = 0.1,
+    extra_env: dict | None = None,
+) -> subprocess.Popen:
     """`flask worker` in a child process, on the test's database, sending through 127.0.0.1:smtp_port."""
     env = dict(os.environ)
-    env.update({
-        "FLASK_INSTANCE_PATH": str(instance),
-        "FLASK_SQLALCHEMY_DATABASE_URI": database_uri,
-        "FLASK_SECRET_KEY": "test-secret-key-not-for-production",
-        "FLASK_MAIL_BACKEND": "smtp",
-        "FLASK_MAIL_SERVER": "127.0.0.1",
-        "FLASK_MAIL_PORT": str(smtp_port),
-        "FLASK_MAIL_TIMEOUT": str(timeout),
-        "FLASK_SEARCH_INDEX_DIR": str(instance / "search-index"),
-        "FLASK_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "FLASK_INSTANCE_PATH": str(instance),
+            "FLASK_SQLALCHEMY_DATABASE_URI": database_uri,
+            "FLASK_SECRET_KEY": "test-secret-key-not-for-production",
+            "FLASK_MAIL_BACKEND": "smtp",
+            "FLASK_MAIL_SERVER": "127.0.0.1",
+            "FLASK_MAIL_PORT": str(smtp_port),
+            "FLASK_MAIL_TIMEOUT": str(timeout),
+            "FLASK_SEARCH_INDEX_DIR": str(instance / "search-index"),
+            "FLASK_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     env.pop("DATABASE_URL", None)
     env.update(extra_env or {})
     return subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--poll", str(poll)],
-        cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=PROJECT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
 
 

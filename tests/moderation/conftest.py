@@ -22,8 +22,13 @@ def product(app):
 def submit(product, make_user):
     """submit(rating, title, body, author=None, product=None) -> a pending review."""
 
-    def do(rating: int = 4, title: str = "Does the job", body: str = "Charges my phone.", author=None,
-           on_product=None):
+    def do(
+        rating: int = 4,
+        title: str = "Does the job",
+        body: str = "Charges my phone.",
+        author=None,
+        on_product=None,
+    ):
         author = author or make_user("member")
         return catalog.submit_review(author, on_product or product, rating, title, body)
 

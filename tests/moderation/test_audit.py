@@ -113,9 +113,11 @@ def test_deleted_last_row_is_detected(runner, log_rows, tamper):
 
 def test_reordered_rows_are_detected(runner, log_rows, tamper):
     # Swap the positions (ids) of rows 2 and 3.
-    tamper("UPDATE moderation_log SET id = -id WHERE seq IN (2, 3)",
-           f"UPDATE moderation_log SET id = {log_rows[2].id} WHERE id = -{log_rows[1].id}",
-           f"UPDATE moderation_log SET id = {log_rows[1].id} WHERE id = -{log_rows[2].id}")
+    tamper(
+        "UPDATE moderation_log SET id = -id WHERE seq IN (2, 3)",
+        f"UPDATE moderation_log SET id = {log_rows[2].id} WHERE id = -{log_rows[1].id}",
+        f"UPDATE moderation_log SET id = {log_rows[1].id} WHERE id = -{log_rows[2].id}",
+    )
     code, output = verify(runner)
     assert code == 1
     assert "BROKEN at row 3" in output and "out of order" in output
@@ -135,9 +137,11 @@ def test_swapped_contents_with_links_kept_in_place_are_detected(runner, log_rows
 
 
 def test_database_refuses_update_and_delete_of_log_rows(log_rows):
-    for statement in ("UPDATE moderation_log SET reason = 'spam' WHERE seq = 1",
-                      "DELETE FROM moderation_log WHERE seq = 6",
-                      "DELETE FROM moderation_log"):
+    for statement in (
+        "UPDATE moderation_log SET reason = 'spam' WHERE seq = 1",
+        "DELETE FROM moderation_log WHERE seq = 6",
+        "DELETE FROM moderation_log",
+    ):
         with pytest.raises(Exception, match="append-only"):
             db.session.execute(text(statement))
             db.session.flush()
@@ -149,8 +153,14 @@ def test_database_refuses_update_and_delete_of_log_rows(log_rows):
 def test_erasing_a_removed_review_keeps_the_chain_valid(runner, submit, moderator):
     review = submit(title="My name is Jane Doe", body="Call me on 555-0100")
     moderation.approve_submission("review", review.id, moderator)
-    moderation.transition(db.session.get(Review, review.id), "remove", None, system=True,
-                          reason="removal_request", reference="removal:1")
+    moderation.transition(
+        db.session.get(Review, review.id),
+        "remove",
+        None,
+        system=True,
+        reason="removal_request",
+        reference="removal:1",
+    )
     db.session.commit()
     db.session.expire_all()
     stored = db.session.get(Review, review.id)
@@ -175,4 +185,6 @@ def test_audit_log_prints_entries(runner, log_rows):
     assert [line.split()[4] for line in one.output.strip().splitlines()] == ["submitted", "reject"]
     assert runner.invoke(args=["audit", "log", "--limit", "2"]).output.count("\n") == 2
     assert runner.invoke(args=["audit", "log", "--id", "3"]).exit_code != 0
-    assert "No log entries." in runner.invoke(args=["audit", "log", "--kind", "forum_post", "--id", "99"]).output
+    assert (
+        "No log entries." in runner.invoke(args=["audit", "log", "--kind", "forum_post", "--id", "99"]).output
+    )

@@ -33,10 +33,12 @@ def _wait_for_lock_waiter(url: str) -> None:
         deadline = time.monotonic() + TIMEOUT
         with engine.connect() as conn:
             while time.monotonic() < deadline:
-                waiting = conn.execute(text(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )).scalar()
+                waiting = conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    )
+                ).scalar()
                 if waiting:
                     return
                 conn.rollback()
@@ -63,8 +65,9 @@ def pause_first_decision(app):
 
 
 @pytest.mark.parametrize("second_action", ["approve", "reject"])
-def test_two_connections_one_decision(app, submit, moderator, make_user, pause_first_decision, sent_mail,
-                                      second_action):
+def test_two_connections_one_decision(
+    app, submit, moderator, make_user, pause_first_decision, sent_mail, second_action
+):
     claimed, release = pause_first_decision
     other = make_user("moderator", display_name="Second Mod")
     review = submit(rating=2, title="Raced")
@@ -80,8 +83,9 @@ def test_two_connections_one_decision(app, submit, moderator, make_user, pause_f
                 if action == "approve":
                     moderation.approve_submission("review", review_id, user, expected_version=version)
                 else:
-                    moderation.reject_submission("review", review_id, user, reason="spam",
-                                                 expected_version=version)
+                    moderation.reject_submission(
+                        "review", review_id, user, reason="spam", expected_version=version
+                    )
                 results[name] = "decided"
             except AlreadyDecided as error:
                 results[name] = error.message
@@ -114,8 +118,9 @@ def test_two_connections_one_decision(app, submit, moderator, make_user, pause_f
     assert verify_chain().ok
 
 
-def test_racing_approvals_of_a_replacement_name_the_moderator(app, submit, moderator, make_user,
-                                                               pause_first_decision):
+def test_racing_approvals_of_a_replacement_name_the_moderator(
+    app, submit, moderator, make_user, pause_first_decision
+):
     """Approving a replacement first supersedes the author's older review. The second
     moderator must still be told who decided the item they looked at (the row is claimed
     before any side effect), not that "the system" changed some other review."""
@@ -133,8 +138,9 @@ def test_racing_approvals_of_a_replacement_name_the_moderator(app, submit, moder
         name = threading.current_thread().name
         with app.app_context():
             try:
-                moderation.approve_submission("review", review_id, db.session.get(User, users[name]),
-                                              expected_version=version)
+                moderation.approve_submission(
+                    "review", review_id, db.session.get(User, users[name]), expected_version=version
+                )
                 results[name] = "decided"
             except AlreadyDecided as error:
                 results[name] = error.message

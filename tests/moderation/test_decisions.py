@@ -22,10 +22,13 @@ def _status(review_id: int) -> str:
 
 def _log(review_id: int) -> list[ModerationLog]:
     db.session.expire_all()
-    return list(db.session.scalars(
-        select(ModerationLog).where(ModerationLog.subject_kind == "review", ModerationLog.subject_id == review_id)
-        .order_by(ModerationLog.seq)
-    ))
+    return list(
+        db.session.scalars(
+            select(ModerationLog)
+            .where(ModerationLog.subject_kind == "review", ModerationLog.subject_id == review_id)
+            .order_by(ModerationLog.seq)
+        )
+    )
 
 
 def approve(client, review, version=None, **extra):
@@ -36,8 +39,11 @@ def approve(client, review, version=None, **extra):
 
 def reject(client, review, reason="spam", note="", version=None):
     prefix = f"review-{review.id}"
-    data = {f"{prefix}-version": str(review.version if version is None else version),
-            f"{prefix}-reason": reason, f"{prefix}-note": note}
+    data = {
+        f"{prefix}-version": str(review.version if version is None else version),
+        f"{prefix}-reason": reason,
+        f"{prefix}-note": note,
+    }
     return client.post(f"/moderation/items/review/{review.id}/reject", data=data)
 
 
@@ -75,7 +81,9 @@ def test_reject_with_reason_and_note_mails_author(mod_client, submit, sent_mail,
     assert stored.decided_by_id == moderator.id
     log = _log(review.id)
     assert [(row.action, row.reason, row.fingerprint) for row in log] == [
-        ("submitted", None, review.fingerprint), ("reject", "spam", review.fingerprint)]
+        ("submitted", None, review.fingerprint),
+        ("reject", "spam", review.fingerprint),
+    ]
     (mail,) = sent_mail
     assert mail.subject == "Your review was not published"
     assert "Reason: Spam or advertising" in mail.body
@@ -147,7 +155,12 @@ def test_stale_version_is_refused_with_409(mod_client, submit):
 
 
 def test_unknown_item_is_404(mod_client):
-    assert mod_client.post("/moderation/items/review/424242/approve", data={"review-424242-version": "1"}).status_code == 404
+    assert (
+        mod_client.post(
+            "/moderation/items/review/424242/approve", data={"review-424242-version": "1"}
+        ).status_code
+        == 404
+    )
     assert mod_client.post("/moderation/items/nokind/1/reject", data={}).status_code == 404
 
 
@@ -156,10 +169,16 @@ def test_two_moderators_deciding_at_once(client_for, submit, make_user, moderato
     other = make_user("moderator", display_name="Second Mod")
     review = submit(title="Contested")
     first_client, second_client = client_for(moderator), client_for(other)
-    pages = [c.get(f"/moderation/items/review/{review.id}").get_data(as_text=True) for c in (first_client, second_client)]
+    pages = [
+        c.get(f"/moderation/items/review/{review.id}").get_data(as_text=True)
+        for c in (first_client, second_client)
+    ]
     # The second sees that the first has it open: informative only, it blocks nothing.
     assert "Mo Derator opened this item" in pages[1]
-    versions = [re.search(rf'name="review-{review.id}-version" type="hidden" value="(\d+)"', p).group(1) for p in pages]
+    versions = [
+        re.search(rf'name="review-{review.id}-version" type="hidden" value="(\d+)"', p).group(1)
+        for p in pages
+    ]
     assert versions[0] == versions[1]
 
     first = approve(first_client, review, version=versions[0])
@@ -213,7 +232,11 @@ def test_bulk_reject_one_reason_for_all(mod_client, submit, sent_mail):
     db.session.expire_all()
     for review in reviews:
         stored = db.session.get(Review, review.id)
-        assert (stored.status, stored.decision_reason, stored.decision_note) == ("rejected", "spam", "Same spam")
+        assert (stored.status, stored.decision_reason, stored.decision_note) == (
+            "rejected",
+            "spam",
+            "Same spam",
+        )
     assert len(sent_mail) == 3 and all("Spam or advertising" in m.body for m in sent_mail)
     assert "Rejected 3 items" in mod_client.get("/moderation").get_data(as_text=True)
 
@@ -225,13 +248,16 @@ def test_bulk_stale_version_is_a_conflict_not_a_decision(mod_client, submit):
     assert "was not changed" in mod_client.get("/moderation").get_data(as_text=True)
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"bulk-reject": "x", "bulk-reason": ""}, "Choose a reason from the list."),
-    ({"bulk-reject": "x", "bulk-reason": "negative"}, "Choose a reason from the list."),
-    ({"bulk-approve": "x", "bulk-selected": []}, "Select at least one item."),
-    ({"bulk-approve": "x", "bulk-selected": ["garbage"]}, "out of date"),
-    ({}, "Approve selected"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"bulk-reject": "x", "bulk-reason": ""}, "Choose a reason from the list."),
+        ({"bulk-reject": "x", "bulk-reason": "negative"}, "Choose a reason from the list."),
+        ({"bulk-approve": "x", "bulk-selected": []}, "Select at least one item."),
+        ({"bulk-approve": "x", "bulk-selected": ["garbage"]}, "out of date"),
+        ({}, "Approve selected"),
+    ],
+)
 def test_bulk_bad_input_is_422_and_changes_nothing(mod_client, submit, data, message):
     review = submit()
     payload = {"bulk-selected": [_value(review)], "bulk-next": "/moderation", **data}
@@ -262,12 +288,19 @@ def test_csrf_is_required_on_every_decision(csrf_on, app, make_user, submit):
     review = submit()
     client = app.test_client()
     token = csrf_token_from(client.get("/login").get_data(as_text=True))
-    assert client.post("/login", data={"email": moderator.email, "password": "correct horse battery staple",
-                                       "csrf_token": token}).status_code == 302
+    assert (
+        client.post(
+            "/login",
+            data={"email": moderator.email, "password": "correct horse battery staple", "csrf_token": token},
+        ).status_code
+        == 302
+    )
     for path, data in (
         (f"/moderation/items/review/{review.id}/approve", {f"review-{review.id}-version": "1"}),
-        (f"/moderation/items/review/{review.id}/reject", {f"review-{review.id}-version": "1",
-                                                          f"review-{review.id}-reason": "spam"}),
+        (
+            f"/moderation/items/review/{review.id}/reject",
+            {f"review-{review.id}-version": "1", f"review-{review.id}-reason": "spam"},
+        ),
         ("/moderation/bulk", {"bulk-selected": [_value(review)], "bulk-approve": "x"}),
     ):
         assert client.post(path, data=data).status_code == 400
@@ -276,8 +309,10 @@ def test_csrf_is_required_on_every_decision(csrf_on, app, make_user, submit):
     # Each form on the page carries the token (per-item forms under their prefix).
     match = re.search(rf'name="review-{review.id}-csrf_token" type="hidden" value="([^"]+)"', page)
     assert match, "no token in the item's form"
-    response = client.post(f"/moderation/items/review/{review.id}/approve",
-                           data={f"review-{review.id}-version": "1", f"review-{review.id}-csrf_token": match.group(1)})
+    response = client.post(
+        f"/moderation/items/review/{review.id}/approve",
+        data={f"review-{review.id}-version": "1", f"review-{review.id}-csrf_token": match.group(1)},
+    )
     assert response.status_code == 303, response.get_data(as_text=True)
     assert _status(review.id) == "published"
 

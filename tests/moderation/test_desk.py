@@ -23,8 +23,11 @@ def _removal_request(email="jane@example.com", overdue=False) -> RemovalRequest:
     token = confirm_token_in(outbox(email)[-1].body_text)
     rr, _ = removal.confirm_request(token)
     if overdue:
-        db.session.execute(update(RemovalRequest).where(RemovalRequest.id == rr.id)
-                           .values(due_at=utcnow() - timedelta(days=1)))
+        db.session.execute(
+            update(RemovalRequest)
+            .where(RemovalRequest.id == rr.id)
+            .values(due_at=utcnow() - timedelta(days=1))
+        )
         db.session.commit()
     return db.session.get(RemovalRequest, rr.id)
 
@@ -47,7 +50,8 @@ def _tab_count(page: str, label: str) -> int:
 
 
 def test_badge_and_every_tab_show_the_same_counts_removal_requests_included(
-        mod_client, submit, flagged_post, sent_mail):
+    mod_client, submit, flagged_post, sent_mail
+):
     submit(title="One")
     submit(title="Two")
     _removal_request("late@example.com", overdue=True)
@@ -93,23 +97,34 @@ def test_after_a_decision_the_moderator_lands_on_the_next_item(mod_client, submi
     reviews = [submit(title=f"Item {i}") for i in range(3)]
     page = mod_client.get(f"/moderation/items/review/{reviews[0].id}").get_data(as_text=True)
     prefix = f"review-{reviews[0].id}"
-    approve = mod_client.post(f"/moderation/items/review/{reviews[0].id}/approve",
-                              data={f"{prefix}-version": "1", f"{prefix}-next": _next_field(page, prefix)})
+    approve = mod_client.post(
+        f"/moderation/items/review/{reviews[0].id}/approve",
+        data={f"{prefix}-version": "1", f"{prefix}-next": _next_field(page, prefix)},
+    )
     landed = _follow(mod_client, approve)
-    assert landed.status_code == 303 and landed.headers["Location"].endswith(f"/moderation/items/review/{reviews[1].id}")
+    assert landed.status_code == 303 and landed.headers["Location"].endswith(
+        f"/moderation/items/review/{reviews[1].id}"
+    )
     page = _follow(mod_client, landed).get_data(as_text=True)
     assert "Item 1" in page and "is published exactly as submitted" in page
 
     prefix = f"review-{reviews[1].id}"
-    reject = mod_client.post(f"/moderation/items/review/{reviews[1].id}/reject",
-                             data={f"{prefix}-version": "1", f"{prefix}-reason": "spam",
-                                   f"{prefix}-next": _next_field(page, prefix)})
+    reject = mod_client.post(
+        f"/moderation/items/review/{reviews[1].id}/reject",
+        data={
+            f"{prefix}-version": "1",
+            f"{prefix}-reason": "spam",
+            f"{prefix}-next": _next_field(page, prefix),
+        },
+    )
     landed = _follow(mod_client, reject)
     assert landed.headers["Location"].endswith(f"/moderation/items/review/{reviews[2].id}")
     page = _follow(mod_client, landed).get_data(as_text=True)
     prefix = f"review-{reviews[2].id}"
-    last = mod_client.post(f"/moderation/items/review/{reviews[2].id}/approve",
-                           data={f"{prefix}-version": "1", f"{prefix}-next": _next_field(page, prefix)})
+    last = mod_client.post(
+        f"/moderation/items/review/{reviews[2].id}/approve",
+        data={f"{prefix}-version": "1", f"{prefix}-next": _next_field(page, prefix)},
+    )
     done = _follow(mod_client, last)
     assert done.headers["Location"].endswith("/moderation")
     assert "Nothing else is waiting in this list." in _follow(mod_client, done).get_data(as_text=True)
@@ -120,8 +135,10 @@ def test_the_next_item_keeps_the_list_filter_and_order(mod_client, submit):
     page = mod_client.get(f"/moderation/items/review/{reviews[2].id}?order=newest").get_data(as_text=True)
     assert 'href="/moderation?order=newest" data-desk="back"' in page
     prefix = f"review-{reviews[2].id}"
-    response = mod_client.post(f"/moderation/items/review/{reviews[2].id}/approve",
-                               data={f"{prefix}-version": "1", f"{prefix}-next": _next_field(page, prefix)})
+    response = mod_client.post(
+        f"/moderation/items/review/{reviews[2].id}/approve",
+        data={f"{prefix}-version": "1", f"{prefix}-next": _next_field(page, prefix)},
+    )
     landed = _follow(mod_client, response)
     assert landed.headers["Location"].endswith(f"/moderation/items/review/{reviews[1].id}?order=newest")
 
@@ -131,8 +148,10 @@ def test_flagged_item_page_offers_keep_and_remove_and_moves_on(mod_client, flagg
     page = mod_client.get(f"/moderation/items/forum_post/{flagged_post.id}").get_data(as_text=True)
     assert "Keep it published" in page and "Looks like an advert" in page and "Spam or advertising: 1" in page
     token_next = re.search(r'name="next" value="([^"]*)"', page).group(1).replace("&amp;", "&")
-    response = mod_client.post(f"/moderation/flags/forum_post/{flagged_post.id}/keep",
-                               data={"version": flagged_post.version, "next": token_next})
+    response = mod_client.post(
+        f"/moderation/flags/forum_post/{flagged_post.id}/keep",
+        data={"version": flagged_post.version, "next": token_next},
+    )
     landed = _follow(mod_client, response)
     assert landed.headers["Location"].endswith(f"/moderation/items/review/{later.id}")
 
@@ -143,7 +162,9 @@ def test_claims_show_who_is_reviewing_and_never_block(client_for, moderator, mak
     mine, theirs = client_for(moderator), client_for(other)
     assert mine.get(f"/moderation/items/review/{first.id}").status_code == 200
     listing = theirs.get("/moderation").get_data(as_text=True)
-    row = listing[listing.index(f'id="row-review-{first.id}"'):listing.index(f'id="row-review-{second.id}"')]
+    row = listing[
+        listing.index(f'id="row-review-{first.id}"') : listing.index(f'id="row-review-{second.id}"')
+    ]
     assert "being reviewed by Mo Derator" in row
     assert "being reviewed by" not in mine.get("/moderation").get_data(as_text=True)  # not about yourself
     # The next item skips what someone else has open (when something else is free).
@@ -220,8 +241,8 @@ def test_stats_page(client_for, mod_client, moderator, make_user, submit, member
     assert "under a minute" in page  # median time to decision
     assert "RR-" in page and "Overdue removal requests</dt><dd>1" in page
     today = utcnow().date().isoformat()
-    row = page[page.index(f'datetime="{today}"'):]
-    row = row[:row.index("</tr>")]
+    row = page[page.index(f'datetime="{today}"') :]
+    row = row[: row.index("</tr>")]
     assert re.findall(r"<td>(\d+)</td>", row) == ["1", "2", "0", "0", "3"]
     assert mod_client.get("/moderation/stats?days=abc").status_code == 200
     assert mod_client.get("/moderation/stats?days=7").status_code == 200
@@ -241,5 +262,5 @@ def test_bulk_errors_are_in_the_shared_summary(mod_client, submit):
     response = mod_client.post("/moderation/bulk", data={"bulk-next": "/moderation", "bulk-approve": "x"})
     assert response.status_code == 422
     page = response.get_data(as_text=True)
-    summary = page[page.index('<div class="error-summary" id="bulk-bulkform-errors"'):]
-    assert "Select at least one item." in summary[:summary.index("</div>")]
+    summary = page[page.index('<div class="error-summary" id="bulk-bulkform-errors"') :]
+    assert "Select at least one item." in summary[: summary.index("</div>")]

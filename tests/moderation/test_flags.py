@@ -37,9 +37,14 @@ def _client(app, user):
 
 
 def _actions(post_id):
-    return [r.action for r in db.session.scalars(
-        select(ModerationLog).where(ModerationLog.subject_kind == "forum_post", ModerationLog.subject_id == post_id)
-        .order_by(ModerationLog.seq))]
+    return [
+        r.action
+        for r in db.session.scalars(
+            select(ModerationLog)
+            .where(ModerationLog.subject_kind == "forum_post", ModerationLog.subject_id == post_id)
+            .order_by(ModerationLog.seq)
+        )
+    ]
 
 
 def test_three_flags_from_different_members_hide_the_post(client, post, members):
@@ -173,7 +178,10 @@ def test_flag_pages(app, post, members, moderator):
     assert app.test_client().get(f"/flag/forum_post/{post.id}").status_code == 302
     assert client.get("/moderation/flags").status_code == 403
     assert client.post(f"/moderation/flags/forum_post/{post.id}/keep").status_code == 403
-    assert client.post(f"/moderation/flags/forum_post/{post.id}/remove", data={"reason": "spam"}).status_code == 403
+    assert (
+        client.post(f"/moderation/flags/forum_post/{post.id}/remove", data={"reason": "spam"}).status_code
+        == 403
+    )
     assert db.session.get(ForumPost, post.id).status == "published"
 
 
@@ -185,14 +193,22 @@ def test_moderators_see_and_decide_flags_in_the_queue(app, post, members, modera
     assert "Flagged content" in queue.text and ">Hello</a>" in queue.text
     assert "Spam or advertising ×2" in queue.text and "Hidden after flags" in queue.text
     item = mod.get(f"/moderation/items/forum_post/{post.id}")
-    assert "A post that will be flagged" in item.text and "Spam or advertising: 2" in item.text and "Restore (publish again)" in item.text
+    assert (
+        "A post that will be flagged" in item.text
+        and "Spam or advertising: 2" in item.text
+        and "Restore (publish again)" in item.text
+    )
     own = mod.get("/moderation/flags")
     assert own.status_code == 200 and "Abusive, harassing or obscene: 1" in own.text
     version = db.session.get(ForumPost, post.id).version
-    missing = mod.post(f"/moderation/flags/forum_post/{post.id}/remove", data={"reason": "", "version": version})
+    missing = mod.post(
+        f"/moderation/flags/forum_post/{post.id}/remove", data={"reason": "", "version": version}
+    )
     assert missing.status_code == 422 and "Choose a reason" in missing.text
-    done = mod.post(f"/moderation/flags/forum_post/{post.id}/remove",
-                    data={"reason": "spam", "version": version, "next": "/moderation?kind=flags"})
+    done = mod.post(
+        f"/moderation/flags/forum_post/{post.id}/remove",
+        data={"reason": "spam", "version": version, "next": "/moderation?kind=flags"},
+    )
     assert done.status_code == 302 and done.headers["Location"].endswith("/moderation?kind=flags")
     db.session.expire_all()
     assert db.session.get(ForumPost, post.id).status == "removed"
@@ -203,8 +219,10 @@ def test_keep_through_the_page(app, post, members, moderator):
     _hide(post, members[:3])
     mod = _client(app, moderator)
     version = db.session.get(ForumPost, post.id).version
-    response = mod.post(f"/moderation/flags/forum_post/{post.id}/keep",
-                        data={"version": version, "next": "https://evil.example/"})
+    response = mod.post(
+        f"/moderation/flags/forum_post/{post.id}/keep",
+        data={"version": version, "next": "https://evil.example/"},
+    )
     assert response.status_code == 302 and "evil" not in response.headers["Location"]
     db.session.expire_all()
     assert db.session.get(ForumPost, post.id).status == "published"

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (fixtures imported from test_transparency_log are parameters here)
 """`python -m moderation.logverify URL --state FILE` against a live server (werkzeug in a thread),
 with an injected fetch function for answers a real site should never give."""
 
@@ -49,7 +50,9 @@ def publish_checkpoint():
     db.session.expire_all()
 
 
-def test_verifier_runs_twice_with_the_log_grown_in_between(live_url, state_file, published, submit, moderator):  # noqa: F811  (fixture imported for re-use)
+def test_verifier_runs_twice_with_the_log_grown_in_between(
+    live_url, state_file, published, submit, moderator
+):  # noqa: F811  (fixture imported for re-use)
     publish_checkpoint()
     code, output = run(live_url, state_file)
     assert code == 0, output
@@ -68,7 +71,8 @@ def test_verifier_runs_twice_with_the_log_grown_in_between(live_url, state_file,
 
 
 def test_review_published_after_the_checkpoint_matches_an_uncheckpointed_entry(
-        live_url, state_file, published, submit, moderator):  # noqa: F811  (fixture imported for re-use)
+    live_url, state_file, published, submit, moderator
+):  # noqa: F811  (fixture imported for re-use)
     publish_checkpoint()
     moderation.approve_submission("review", submit(title="Fresh").id, moderator)
     code, output = run(live_url, state_file)
@@ -77,7 +81,8 @@ def test_review_published_after_the_checkpoint_matches_an_uncheckpointed_entry(
 
 
 def test_rewritten_history_fails_the_verifier_with_state_from_before(
-        live_url, state_file, published, tamper, submit, runner):  # noqa: F811
+    live_url, state_file, published, tamper, submit, runner
+):  # noqa: F811
     publish_checkpoint()
     assert run(live_url, state_file)[0] == 0
     rewrite_history(2)
@@ -102,8 +107,11 @@ def _rewriting(path_part, change):
 
 def test_bad_signature_fails(live_url, state_file, published):  # noqa: F811  (fixture imported for re-use)
     publish_checkpoint()
-    code, output = run(live_url, state_file, _rewriting(
-        "/transparency/log/checkpoint", lambda data: data.replace(b"\n8\n", b"\n7\n")))
+    code, output = run(
+        live_url,
+        state_file,
+        _rewriting("/transparency/log/checkpoint", lambda data: data.replace(b"\n8\n", b"\n7\n")),
+    )
     assert code == 1 and "FAIL: bad signature on the latest checkpoint" in output
     assert not state_file.exists()
 
@@ -136,22 +144,35 @@ def test_a_key_rotation_is_followed_through_its_handover(live_url, state_file, p
 
 def test_a_root_that_does_not_match_fails(live_url, state_file, published):  # noqa: F811  (fixture imported for re-use)
     publish_checkpoint()
-    code, output = run(live_url, state_file, _rewriting(
-        "/transparency/log/entries", lambda data: data.replace(b'"spam"', b'"off_topic"')))
+    code, output = run(
+        live_url,
+        state_file,
+        _rewriting("/transparency/log/entries", lambda data: data.replace(b'"spam"', b'"off_topic"')),
+    )
     assert code == 1 and "does not match the checkpoint's root" in output
 
 
 def test_a_published_review_with_another_text_or_no_entry_fails(live_url, state_file, published):  # noqa: F811  (fixture imported for re-use)
     publish_checkpoint()
-    code, output = run(live_url, state_file, _rewriting(
-        "/api/reviews", lambda data: data.replace(b'"Body 3"', b'"Body 3, improved"')))
+    code, output = run(
+        live_url,
+        state_file,
+        _rewriting("/api/reviews", lambda data: data.replace(b'"Body 3"', b'"Body 3, improved"')),
+    )
     assert code == 1
     assert f"published review {published[1].id}" in output and "different fingerprint" in output
 
     # A review put online behind the log's back (no moderation, no entry).
-    sneaky = Review(product_id=published[0].product_id, author_id=None, rating=5, title="Best ever",
-                    body="Five stars", fingerprint=lv.content_fingerprint("Best ever", "Five stars"),
-                    status="published", published_at=published[0].published_at)
+    sneaky = Review(
+        product_id=published[0].product_id,
+        author_id=None,
+        rating=5,
+        title="Best ever",
+        body="Five stars",
+        fingerprint=lv.content_fingerprint("Best ever", "Five stars"),
+        status="published",
+        published_at=published[0].published_at,
+    )
     db.session.add(sneaky)
     db.session.commit()
     code, output = run(live_url, state_file)
@@ -172,13 +193,23 @@ def test_a_copy_of_the_verifier_imports_nothing_from_the_app(live_url, tmp_path,
         "print('imported:', leaked)\n"
         "sys.exit(code if not leaked else 3)\n"
     )
-    result = subprocess.run([sys.executable, "-I", "-c", script, live_url, "--state", str(state)],
-                            capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", script, live_url, "--state", str(state)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "imported: []" in result.stdout and "tree size 8 verified" in result.stdout
 
-    result = subprocess.run([sys.executable, "-m", "moderation.logverify", live_url, "--state", str(state)],
-                            capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", "moderation.logverify", live_url, "--state", str(state)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=PROJECT_ROOT,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "(0 new entries)" in result.stdout
 
@@ -190,8 +221,11 @@ def test_the_verify_pages_hand_check_snippet_prints_the_root(live_url, published
 
     publish_checkpoint()
     page = urllib.request.urlopen(f"{live_url}/reviews/{published[2].id}/verify").read().decode()
-    snippet = html.unescape(re.search(r"<pre class=\"code\"><code>(python3 - &lt;&lt;'EOF'.*?EOF)</code></pre>",
-                                      page, re.S).group(1))
+    snippet = html.unescape(
+        re.search(
+            r"<pre class=\"code\"><code>(python3 - &lt;&lt;'EOF'.*?EOF)</code></pre>", page, re.S
+        ).group(1)
+    )
     snippet = snippet.replace("python3 -", f"{sys.executable} -", 1)
     result = subprocess.run(["bash", "-c", snippet], capture_output=True, text=True, timeout=60)
     root = tlog.latest_checkpoint().root_b64

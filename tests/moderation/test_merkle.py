@@ -45,8 +45,9 @@ def test_consistency_proofs_match_published_vectors(vector):
     old, new = vector["old"], vector["new"]
     proof = lv.consistency_proof(old, new, lv.mth_from_leaves(LEAVES))
     assert [p.hex() for p in proof] == vector["proof"]
-    assert lv.verify_consistency(old, new, bytes.fromhex(VECTORS["roots"][old - 1]),
-                                 bytes.fromhex(VECTORS["roots"][new - 1]), proof)
+    assert lv.verify_consistency(
+        old, new, bytes.fromhex(VECTORS["roots"][old - 1]), bytes.fromhex(VECTORS["roots"][new - 1]), proof
+    )
 
 
 def _flip(proof, i):
@@ -149,7 +150,8 @@ def test_cosignature_v1_verifies_and_binds_the_checkpoint_and_time():
     assert raw[:4] == witness.verifier.key_id and struct.unpack(">Q", raw[4:12])[0] == 1_700_000_000
     # The message is "cosignature/v1\ntime <t>\n" + the checkpoint (C2SP tlog-cosignature).
     assert lv.Verifier(witness.name, 4, witness.verifier.public_key).verify(
-        raw[12:], b"cosignature/v1\ntime 1700000000\n" + text.encode())
+        raw[12:], b"cosignature/v1\ntime 1700000000\n" + text.encode()
+    )
     with pytest.raises(lv.NoteError):
         lv.verify_cosignature(lv.Checkpoint("shop.example/log", 4, ROOTS[4]).text, line, witness.verifier)
     with pytest.raises(lv.NoteError):
@@ -157,9 +159,19 @@ def test_cosignature_v1_verifies_and_binds_the_checkpoint_and_time():
 
 
 def test_entry_bytes_are_canonical_and_refuse_unknown_fields():
-    entry = {"index": 0, "time": "2026-11-30T22:00:00.000000Z", "kind": "review", "id": 1, "action": "approve",
-             "from_state": "pending", "to_state": "published", "reason": None, "fingerprint": "ab" * 32,
-             "actor_role": "moderator", "moderator": "mod-1a2b3c4d"}
+    entry = {
+        "index": 0,
+        "time": "2026-11-30T22:00:00.000000Z",
+        "kind": "review",
+        "id": 1,
+        "action": "approve",
+        "from_state": "pending",
+        "to_state": "published",
+        "reason": None,
+        "fingerprint": "ab" * 32,
+        "actor_role": "moderator",
+        "moderator": "mod-1a2b3c4d",
+    }
     data = lv.entry_bytes(entry)
     assert data == lv.entry_bytes(dict(reversed(list(entry.items()))))
     assert data.startswith(b'{"action":"approve","actor_role":"moderator","fingerprint":')

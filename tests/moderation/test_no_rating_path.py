@@ -33,9 +33,16 @@ def test_reject_forms_offer_exactly_the_content_reasons(app):
 
 
 def test_decision_code_never_reads_the_rating():
-    for function in (services.transition, services.approve_submission, services.reject_submission,
-                     services.remove_submission, services.decide_many, services.queue_items,
-                     services.refusal_action, services._performer):
+    for function in (
+        services.transition,
+        services.approve_submission,
+        services.reject_submission,
+        services.remove_submission,
+        services.decide_many,
+        services.queue_items,
+        services.refusal_action,
+        services._performer,
+    ):
         source = inspect.getsource(function)
         assert "rating" not in source, function.__name__
 
@@ -46,7 +53,9 @@ def _pending(make_user, rating, n):
     db.session.commit()
     from forum.catalog import services as catalog
 
-    return catalog.submit_review(make_user(), product, rating, f"{rating} stars", "Same words for every rating.")
+    return catalog.submit_review(
+        make_user(), product, rating, f"{rating} stars", "Same words for every rating."
+    )
 
 
 def test_every_decision_works_the_same_for_every_rating(mod_client, make_user, moderator):
@@ -66,10 +75,16 @@ def test_every_decision_works_the_same_for_every_rating(mod_client, make_user, m
             db.session.expire_all()
             stored = db.session.get(Review, review.id)
             outcomes.setdefault((action, reason), set()).add(
-                (response.status_code, stored.status, stored.decision_reason, stored.title == f"{rating} stars"))
+                (
+                    response.status_code,
+                    stored.status,
+                    stored.decision_reason,
+                    stored.title == f"{rating} stars",
+                )
+            )
     for (action, reason), seen in outcomes.items():
         assert len(seen) == 1, (action, reason, seen)  # identical for all five ratings
-        (status_code, status, stored_reason, text_kept), = seen
+        ((status_code, status, stored_reason, text_kept),) = seen
         assert status_code == 303 and text_kept
         assert status == ("published" if action == "approve" else "rejected")
         assert stored_reason == reason
@@ -78,15 +93,19 @@ def test_every_decision_works_the_same_for_every_rating(mod_client, make_user, m
 def test_queue_order_ignores_rating(mod_client, make_user):
     ratings = [5, 1, 3, 1, 5, 2, 4]
     reviews = [_pending(make_user, rating, i) for i, rating in enumerate(ratings)]
-    order = [int(m) for m in re.findall(r'id="row-review-(\d+)"', mod_client.get("/moderation").get_data(as_text=True))]
+    order = [
+        int(m)
+        for m in re.findall(r'id="row-review-(\d+)"', mod_client.get("/moderation").get_data(as_text=True))
+    ]
     assert order == [r.id for r in reviews]  # oldest first, whatever the stars
 
 
 def test_one_star_reviews_are_published_like_five_star_ones(mod_client, make_user, moderator):
     low = _pending(make_user, 1, "low")
     high = _pending(make_user, 5, "high")
-    result = services.decide_many([("review", low.id, low.version), ("review", high.id, high.version)],
-                                  "approve", moderator)
+    result = services.decide_many(
+        [("review", low.id, low.version), ("review", high.id, high.version)], "approve", moderator
+    )
     assert len(result["done"]) == 2 and not result["conflicts"]
     db.session.expire_all()
     assert db.session.get(Review, low.id).status == db.session.get(Review, high.id).status == "published"

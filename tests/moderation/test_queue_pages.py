@@ -26,7 +26,9 @@ def test_member_gets_403(client_for, member, submit):
     client = client_for(member)
     assert client.get("/moderation").status_code == 403
     assert client.get(f"/moderation/items/review/{review.id}").status_code == 403
-    response = client.post(f"/moderation/items/review/{review.id}/approve", data={f"review-{review.id}-version": "1"})
+    response = client.post(
+        f"/moderation/items/review/{review.id}/approve", data={f"review-{review.id}-version": "1"}
+    )
     assert response.status_code == 403
     db.session.expire_all()
     assert review.status == "pending"
@@ -82,11 +84,13 @@ def test_filter_by_reason(mod_client, submit, moderator):
 
 
 def _texts_of(page: str, css_class: str) -> list[str]:
-    return [html.unescape(m) for m in re.findall(rf'<dd class="user-text {css_class}">(.*?)</dd>', page, re.S)]
+    return [
+        html.unescape(m) for m in re.findall(rf'<dd class="user-text {css_class}">(.*?)</dd>', page, re.S)
+    ]
 
 
 def test_item_page_shows_exact_text_escaped(mod_client, submit):
-    title, body = "<script>alert('x')</script>  ", "  <b>bold?</b>\n\n\tindented & \"quoted\"\r\nend "
+    title, body = "<script>alert('x')</script>  ", '  <b>bold?</b>\n\n\tindented & "quoted"\r\nend '
     review = submit(title=title, body=body)
     listing = mod_client.get("/moderation").get_data(as_text=True)
     assert "<script>alert" not in listing and "&lt;script&gt;alert" in listing
@@ -113,8 +117,14 @@ def test_queue_shows_every_naughty_string_escaped(mod_client, submit, make_user)
     for page_number in range(1, len(strings) // 50 + 2):
         response = mod_client.get(f"/moderation?page={page_number}")
         assert response.status_code == 200
-        seen += [html.unescape(m) for m in
-                 re.findall(r'<a href="[^"]*" class="desk-open user-text">(.*?)</a>', response.get_data(as_text=True), re.S)]
+        seen += [
+            html.unescape(m)
+            for m in re.findall(
+                r'<a href="[^"]*" class="desk-open user-text">(.*?)</a>',
+                response.get_data(as_text=True),
+                re.S,
+            )
+        ]
     assert seen == [excerpt(text) for text in strings]
     for review, text in list(zip(reviews, strings))[::7]:
         page = mod_client.get(f"/moderation/items/review/{review.id}").get_data(as_text=True)
@@ -151,8 +161,13 @@ def test_pagination_50_per_page(mod_client, submit, make_user):
 @pytest.fixture
 def flag_section(app):
     def provider(moderator):
-        return QueueSection(key="flag", label="Flagged posts", template="moderation/items/test_section.html",
-                            items=["flag one <i>"], count=1)
+        return QueueSection(
+            key="flag",
+            label="Flagged posts",
+            template="moderation/items/test_section.html",
+            items=["flag one <i>"],
+            count=1,
+        )
 
     register_queue_section(provider)
     yield provider
@@ -164,12 +179,17 @@ def section_template(app):
     from jinja2 import ChoiceLoader, DictLoader
 
     original = app.jinja_loader
-    app.jinja_loader = ChoiceLoader([
-        DictLoader({"moderation/items/test_section.html":
-                    '<section class="test-section"><h2>{{ section.label }}</h2>'
-                    '{% for i in items %}<p>{{ i }}</p>{% endfor %}</section>'}),
-        original,
-    ])
+    app.jinja_loader = ChoiceLoader(
+        [
+            DictLoader(
+                {
+                    "moderation/items/test_section.html": '<section class="test-section"><h2>{{ section.label }}</h2>'
+                    "{% for i in items %}<p>{{ i }}</p>{% endfor %}</section>"
+                }
+            ),
+            original,
+        ]
+    )
     app.jinja_env.cache = {}
     yield
     app.jinja_loader = original
@@ -188,7 +208,10 @@ def test_registered_queue_sections_show_above_content(mod_client, submit, flag_s
 def test_badge_counts_waiting_items_for_moderators_only(client_for, mod_client, member, submit):
     submit()
     submit()
-    assert re.search(r'<span class="badge">2<span class="visually-hidden"> waiting', mod_client.get("/").get_data(as_text=True))
+    assert re.search(
+        r'<span class="badge">2<span class="visually-hidden"> waiting',
+        mod_client.get("/").get_data(as_text=True),
+    )
     assert "waiting<" not in client_for(member).get("/").get_data(as_text=True)
 
 
@@ -209,7 +232,9 @@ def test_badge_is_one_query(app, submit, moderator):
 
 def test_item_history_page(mod_client, submit, moderator):
     review = submit(title="History <please>")
-    moderation.reject_submission("review", review.id, moderator, reason="off_topic", note="About another product")
+    moderation.reject_submission(
+        "review", review.id, moderator, reason="off_topic", note="About another product"
+    )
     page = mod_client.get(f"/moderation/items/review/{review.id}").get_data(as_text=True)
     assert "History &lt;please&gt;" in page
     assert "submitted" in page and "reject" in page
@@ -225,20 +250,38 @@ def test_naughty_query_strings_and_form_values_never_500(mod_client, submit):
 
     review = submit()
     # A spread sample of the list (every form field is checked the same way) plus number edge cases.
-    strings = naughty_strings()[::10] + ["²", "9" * 40, "-1", "1e9", "review:²:1", "review:1:99999999999999999999"]
+    strings = naughty_strings()[::10] + [
+        "²",
+        "9" * 40,
+        "-1",
+        "1e9",
+        "review:²:1",
+        "review:1:99999999999999999999",
+    ]
     for value in strings:
-        for url in (f"/moderation?kind={quote(value)}", f"/moderation?page={quote(value)}",
-                    f"/transparency?from={quote(value)}", f"/transparency.json?to={quote(value)}"):
+        for url in (
+            f"/moderation?kind={quote(value)}",
+            f"/moderation?page={quote(value)}",
+            f"/transparency?from={quote(value)}",
+            f"/transparency.json?to={quote(value)}",
+        ):
             assert mod_client.get(url).status_code in (200, 404, 422), url
-        response = mod_client.post("/moderation/bulk", data={"bulk-selected": [value], "bulk-approve": "x",
-                                                             "bulk-next": value})
+        response = mod_client.post(
+            "/moderation/bulk", data={"bulk-selected": [value], "bulk-approve": "x", "bulk-next": value}
+        )
         assert response.status_code == 422, value
-        response = mod_client.post(f"/moderation/items/review/{review.id}/reject",
-                                   data={f"review-{review.id}-version": value, f"review-{review.id}-reason": value,
-                                         f"review-{review.id}-next": value})
+        response = mod_client.post(
+            f"/moderation/items/review/{review.id}/reject",
+            data={
+                f"review-{review.id}-version": value,
+                f"review-{review.id}-reason": value,
+                f"review-{review.id}-next": value,
+            },
+        )
         assert response.status_code == 422, value
-    huge = mod_client.post(f"/moderation/items/review/{review.id}/approve",
-                           data={f"review-{review.id}-version": "9" * 40})
+    huge = mod_client.post(
+        f"/moderation/items/review/{review.id}/approve", data={f"review-{review.id}-version": "9" * 40}
+    )
     assert huge.status_code == 409
     db.session.expire_all()
     assert review.status == "pending"

@@ -32,9 +32,9 @@ DATASET = [
     (5, at("2026-03-11", 10), "approve", None, at("2026-03-11", 12)),
     (5, at("2026-03-12", 10), "reject", "spam", at("2026-03-12", 14)),
     (5, at("2026-03-13", 10), "reject", "fake", at("2026-03-13", 18)),
-    (5, at("2026-02-27", 10), "approve", None, at("2026-03-02", 10)),   # submitted before the period
-    (2, at("2026-03-20", 10), None, None, None),                        # still pending
-    (3, at("2026-03-30", 10), "approve", None, at("2026-04-02", 10)),   # decided after the period
+    (5, at("2026-02-27", 10), "approve", None, at("2026-03-02", 10)),  # submitted before the period
+    (2, at("2026-03-20", 10), None, None, None),  # still pending
+    (3, at("2026-03-30", 10), "approve", None, at("2026-04-02", 10)),  # decided after the period
 ]
 MARCH = "from=2026-03-01&to=2026-03-31"
 
@@ -53,8 +53,10 @@ def dataset(app, clock, submit, make_user, moderator):
         author = make_user()
         clock["value"] = submitted_at
         review = submit(rating=rating, author=author)
-        db.session.execute(text("UPDATE review SET created_at = :t WHERE id = :id"),
-                           {"t": submitted_at.replace(tzinfo=None), "id": review.id})
+        db.session.execute(
+            text("UPDATE review SET created_at = :t WHERE id = :id"),
+            {"t": submitted_at.replace(tzinfo=None), "id": review.id},
+        )
         db.session.commit()
         if decision is None:
             continue
@@ -76,16 +78,35 @@ def test_numbers_match_the_known_dataset(client, dataset):
     assert {r: rows[r]["published"] for r in rows} == {1: 3, 2: 2, 3: 0, 4: 1, 5: 2}
     assert {r: rows[r]["rejected"] for r in rows} == {1: 1, 2: 0, 3: 0, 4: 1, 5: 2}
     assert {r: rows[r]["withdrawn_before_decision"] for r in rows} == {1: 0, 2: 0, 3: 1, 4: 0, 5: 0}
-    assert {r: rows[r]["share_rejected_percent"] for r in rows} == {1: 25.0, 2: 0.0, 3: None, 4: 50.0, 5: 50.0}
+    assert {r: rows[r]["share_rejected_percent"] for r in rows} == {
+        1: 25.0,
+        2: 0.0,
+        3: None,
+        4: 50.0,
+        5: 50.0,
+    }
     assert {r: rows[r]["median_hours_to_decision"] for r in rows} == {1: 3.0, 2: 4.0, 3: None, 4: 5.5, 5: 6.0}
-    assert reviews["totals"] == {"submitted": 14, "published": 8, "rejected": 4, "withdrawn_before_decision": 1,
-                                 "share_rejected_percent": 33.3, "median_hours_to_decision": 4.0}
+    assert reviews["totals"] == {
+        "submitted": 14,
+        "published": 8,
+        "rejected": 4,
+        "withdrawn_before_decision": 1,
+        "share_rejected_percent": 33.3,
+        "median_hours_to_decision": 4.0,
+    }
     reasons = {row["reason"]: row for row in reviews["reasons"]}
     assert reasons["abusive"]["by_rating"] == {"1": 1, "2": 0, "3": 0, "4": 0, "5": 0}
     assert reasons["spam"]["by_rating"] == {"1": 0, "2": 0, "3": 0, "4": 1, "5": 1}
     assert reasons["fake"]["total"] == 1 and reasons["off_topic"]["total"] == 0
-    assert list(reasons)[:7] == ["spam", "off_topic", "personal_information", "abusive", "discriminatory",
-                                 "fake", "illegal"]
+    assert list(reasons)[:7] == [
+        "spam",
+        "off_topic",
+        "personal_information",
+        "abusive",
+        "discriminatory",
+        "fake",
+        "illegal",
+    ]
     kinds = {row["kind"]: row for row in data["sections"]["all_content"]}
     assert kinds["review"]["submitted"] == 14 and kinds["review"]["approve"] == 8
 
@@ -93,7 +114,7 @@ def test_numbers_match_the_known_dataset(client, dataset):
 def test_the_page_shows_the_same_numbers(client, dataset):
     page = client.get(f"/transparency?{MARCH}").get_data(as_text=True)
     assert "From 2026-03-01 to 2026-03-31 inclusive (31 days, UTC)" in page
-    one_star = page[page.index("1 star</th>"):page.index("2 stars</th>")]
+    one_star = page[page.index("1 star</th>") : page.index("2 stars</th>")]
     assert "<td>4</td><td>3</td><td>1</td>" in one_star  # low ratings are published
     assert "25.0 %" in one_star and "3.0 hours" in one_star
     assert "Abusive, harassing or obscene" in page
@@ -120,10 +141,20 @@ def test_default_period_is_the_last_90_days(client, app):
     assert only_from["from"] == "2026-01-01" and only_from["to"] == today.isoformat()
 
 
-@pytest.mark.parametrize("query", [
-    "from=yesterday", "from=2026-02-30", "to=2026-13-01", "from=20260101", "from=2026-1-1",
-    "from=2026-03-10&to=2026-03-01", "from=%00", "to=<script>", "from=2026-03-01T00:00",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "from=yesterday",
+        "from=2026-02-30",
+        "to=2026-13-01",
+        "from=20260101",
+        "from=2026-1-1",
+        "from=2026-03-10&to=2026-03-01",
+        "from=%00",
+        "to=<script>",
+        "from=2026-03-01T00:00",
+    ],
+)
 def test_bad_dates_are_422_not_500(client, app, query):
     page = client.get(f"/transparency?{query}")
     assert page.status_code == 422
@@ -163,10 +194,16 @@ def section_template(app):
     from jinja2 import ChoiceLoader, DictLoader
 
     original = app.jinja_loader
-    app.jinja_loader = ChoiceLoader([
-        DictLoader({"test/transparency_extra.html": "<p>Removal requests received: {{ removal_requests.received }}</p>"}),
-        original,
-    ])
+    app.jinja_loader = ChoiceLoader(
+        [
+            DictLoader(
+                {
+                    "test/transparency_extra.html": "<p>Removal requests received: {{ removal_requests.received }}</p>"
+                }
+            ),
+            original,
+        ]
+    )
     app.jinja_env.cache = {}
     yield
     app.jinja_loader = original

@@ -32,7 +32,9 @@ def published(submit, moderator):
     for review in reviews:
         moderation.approve_submission("review", review.id, moderator)
     rejected = submit(rating=2, title="Buy cheap pills", body="spam spam")
-    moderation.reject_submission("review", rejected.id, moderator, reason="spam", note="Private note: obvious spam")
+    moderation.reject_submission(
+        "review", rejected.id, moderator, reason="spam", note="Private note: obvious spam"
+    )
     return reviews
 
 
@@ -54,6 +56,7 @@ def served_key(client) -> lv.Verifier:
 
 
 # --- entries ------------------------------------------------------------------------------------
+
 
 def test_entries_are_public_ordered_and_hold_only_codes(client, published, moderator):
     data = get_json(client, "/transparency/log/entries?start=0&end=100")
@@ -85,15 +88,20 @@ def test_entries_pages_are_capped_and_bad_queries_are_400_json(client, published
         response = client.get(f"/transparency/log/entries?{query}")
         assert response.status_code == 400, query
         assert response.get_json()["status"] == 400
-    for url in ("/transparency/log/proof/inclusion?index=0", "/transparency/log/proof/inclusion?index=9&size=8",
-                "/transparency/log/proof/inclusion?index=0&size=99", "/transparency/log/proof/consistency?old=5&new=3",
-                "/transparency/log/proof/consistency?old=1&new=99"):
+    for url in (
+        "/transparency/log/proof/inclusion?index=0",
+        "/transparency/log/proof/inclusion?index=9&size=8",
+        "/transparency/log/proof/inclusion?index=0&size=99",
+        "/transparency/log/proof/consistency?old=5&new=3",
+        "/transparency/log/proof/consistency?old=1&new=99",
+    ):
         response = client.get(url)
         assert response.status_code in (400, 422), url
         assert response.is_json
 
 
 # --- checkpoints, proofs -------------------------------------------------------------------------
+
 
 def test_checkpoint_is_signed_with_the_served_key_and_fails_with_another(client, runner, published):
     assert client.get("/transparency/log/checkpoint").status_code == 404
@@ -102,7 +110,8 @@ def test_checkpoint_is_signed_with_the_served_key_and_fails_with_another(client,
     note = client.get("/transparency/log/checkpoint").get_data(as_text=True)
     checkpoint = lv.parse_checkpoint(lv.open_note(note, served_key(client)))
     assert checkpoint.size == 8 and checkpoint.root == lv.root_hash(
-        [lv.entry_leaf_hash(e) for e in get_json(client, "/transparency/log/entries")["entries"]])
+        [lv.entry_leaf_hash(e) for e in get_json(client, "/transparency/log/entries")["entries"]]
+    )
     assert checkpoint.origin == "community.localhost/moderation-log"
     with pytest.raises(lv.NoteError):
         lv.open_note(note, lv.Signer.generate(checkpoint.origin).verifier)
@@ -115,7 +124,7 @@ def test_checkpoints_only_when_grown_and_at_most_every_interval(client, runner, 
     checkpoint_now(runner)
     assert tlog.publish_checkpoint(respect_interval=False) == 0  # nothing new
     submit()
-    assert tlog.publish_checkpoint(respect_interval=True) == 0   # grown, but not due yet
+    assert tlog.publish_checkpoint(respect_interval=True) == 0  # grown, but not due yet
     app.config["LOG_CHECKPOINT_MINUTES"] = 0
     assert tlog.publish_checkpoint(respect_interval=True) == 1
     result = runner.invoke(args=["log", "checkpoint", "--if-due"])
@@ -125,11 +134,15 @@ def test_checkpoints_only_when_grown_and_at_most_every_interval(client, runner, 
     feed = ET.fromstring(client.get("/transparency/log/checkpoints.atom").data)
     ns = {"a": "http://www.w3.org/2005/Atom"}
     assert [e.find("a:title", ns).text for e in feed.findall("a:entry", ns)] == [
-        "community.localhost/moderation-log size 9", "community.localhost/moderation-log size 8"]
+        "community.localhost/moderation-log size 9",
+        "community.localhost/moderation-log size 8",
+    ]
     assert "\u2014 community.localhost/moderation-log " in feed.find("a:entry/a:content", ns).text
 
 
-def test_inclusion_and_consistency_proofs_verify_against_checkpoints(client, runner, published, submit, moderator):
+def test_inclusion_and_consistency_proofs_verify_against_checkpoints(
+    client, runner, published, submit, moderator
+):
     first = checkpoint_now(runner)
     for n in range(9):
         moderation.approve_submission("review", submit(title=f"More {n}").id, moderator)
@@ -153,6 +166,7 @@ def test_inclusion_and_consistency_proofs_verify_against_checkpoints(client, run
 
 # --- witnesses ---------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def witness(app):
     signer = lv.Signer.generate("witness.example/w1", lv.SIG_COSIGNATURE_V1)
@@ -166,18 +180,27 @@ def test_witness_cosignature_is_checked_kept_and_shown(client, runner, published
     line = lv.cosign(cp.text, witness, 1_790_000_000)
     response = client.post("/transparency/log/cosignature", data=line.encode(), content_type="text/plain")
     assert response.status_code == 201, response.get_data(as_text=True)
-    assert client.post("/transparency/log/cosignature", data=line.encode(),
-                       content_type="text/plain").status_code == 200  # idempotent
+    assert (
+        client.post(
+            "/transparency/log/cosignature", data=line.encode(), content_type="text/plain"
+        ).status_code
+        == 200
+    )  # idempotent
     note = client.get("/transparency/log/checkpoint").get_data(as_text=True)
     assert note.endswith(line + "\n")
-    assert lv.verify_cosignature(lv.open_note(note, served_key(client)), line, witness.verifier) == 1_790_000_000
+    assert (
+        lv.verify_cosignature(lv.open_note(note, served_key(client)), line, witness.verifier) == 1_790_000_000
+    )
     listed = get_json(client, "/transparency/log/checkpoints")["checkpoints"][0]
-    assert listed["cosignatures"] == [{"witness": "witness.example/w1", "timestamp": 1_790_000_000, "line": line}]
+    assert listed["cosignatures"] == [
+        {"witness": "witness.example/w1", "timestamp": 1_790_000_000, "line": line}
+    ]
 
 
 def test_bad_or_unknown_cosignatures_are_refused(client, runner, published, witness):
     cp = checkpoint_now(runner)
     stranger = lv.Signer.generate("stranger.example/w", lv.SIG_COSIGNATURE_V1)
+
     def post(body):
         return client.post("/transparency/log/cosignature", data=body.encode(), content_type="text/plain")
 
@@ -187,12 +210,19 @@ def test_bad_or_unknown_cosignatures_are_refused(client, runner, published, witn
     assert post("not a cosignature").status_code == 422
     assert post("").status_code == 422
     assert post(lv.cosign(cp.text, witness, 4_000_000_000)).status_code == 422  # from the future
-    assert client.post("/transparency/log/cosignature?size=999", data=lv.cosign(cp.text, witness, 1).encode(),
-                       content_type="text/plain").status_code == 404
+    assert (
+        client.post(
+            "/transparency/log/cosignature?size=999",
+            data=lv.cosign(cp.text, witness, 1).encode(),
+            content_type="text/plain",
+        ).status_code
+        == 404
+    )
     assert db.session.scalar(select(tlog.LogCosignature.id)) is None
 
 
 # --- flask audit verify -----------------------------------------------------------------------
+
 
 @pytest.fixture
 def tamper(app):
@@ -212,16 +242,23 @@ def tamper(app):
 
 def rewrite_history(seq: int, rebuild_tree: bool = True) -> None:
     """Change one old row, recompute the whole hash chain (and the public tree) consistently."""
-    db.session.execute(text("UPDATE moderation_log SET reason = 'off_topic', action = 'reject', "
-                            "to_state = 'rejected' WHERE seq = :seq"), {"seq": seq})
+    db.session.execute(
+        text(
+            "UPDATE moderation_log SET reason = 'off_topic', action = 'reject', "
+            "to_state = 'rejected' WHERE seq = :seq"
+        ),
+        {"seq": seq},
+    )
     db.session.commit()
     db.session.expire_all()
     prev = "0" * 64
     for row in db.session.execute(select(ModerationLog).order_by(ModerationLog.seq)).scalars().all():
         fields = {name: getattr(row, name) for name in HASHED_FIELDS}
         row_hash = compute_row_hash(prev, fields)
-        db.session.execute(text("UPDATE moderation_log SET prev_hash = :p, row_hash = :h WHERE id = :id"),
-                           {"p": prev, "h": row_hash, "id": row.id})
+        db.session.execute(
+            text("UPDATE moderation_log SET prev_hash = :p, row_hash = :h WHERE id = :id"),
+            {"p": prev, "h": row_hash, "id": row.id},
+        )
         prev = row_hash
     db.session.execute(update(ModerationLogHead).values(last_hash=prev))
     if rebuild_tree:
@@ -271,6 +308,7 @@ def test_rewritten_history_with_a_new_checkpoint_still_fails_audit_verify(runner
 
 # --- erasure, key rotation ------------------------------------------------------------------------
 
+
 def test_an_erased_review_keeps_its_entries_and_proofs(client, runner, published, moderator):
     checkpoint_now(runner)
     before = get_json(client, "/transparency/log/entries")["entries"]
@@ -288,13 +326,17 @@ def test_an_erased_review_keeps_its_entries_and_proofs(client, runner, published
     assert code == 0, output
     leaves = [lv.entry_leaf_hash(e) for e in moderation_after]
     proof = get_json(client, f"/transparency/log/proof/inclusion?index=1&size={cp.tree_size}")["proof"]
-    assert lv.verify_inclusion(1, cp.tree_size, leaves[1], [lv.unb64(p) for p in proof], bytes.fromhex(cp.root_hash))
+    assert lv.verify_inclusion(
+        1, cp.tree_size, leaves[1], [lv.unb64(p) for p in proof], bytes.fromhex(cp.root_hash)
+    )
 
 
 def test_rotate_key_starts_a_new_origin_with_a_handover_signed_by_both(client, runner, published):
     first = checkpoint_now(runner)
     old_key = served_key(client)
-    result = runner.invoke(args=["log", "rotate-key", "--origin", "community.localhost/moderation-log/2", "--yes"])
+    result = runner.invoke(
+        args=["log", "rotate-key", "--origin", "community.localhost/moderation-log/2", "--yes"]
+    )
     assert result.exit_code == 0, result.output
     new_key = served_key(client)
     assert new_key.name == "community.localhost/moderation-log/2" and new_key != old_key
@@ -313,6 +355,7 @@ def test_rotate_key_starts_a_new_origin_with_a_handover_signed_by_both(client, r
 
 
 # --- pages ------------------------------------------------------------------------------------
+
 
 def test_verify_page_shows_the_log_index_and_inclusion_proof(client, runner, published):
     review = published[1]
@@ -393,10 +436,20 @@ def test_entries_hold_no_personal_data_from_naughty_strings(client, runner, make
             moderation.reject_submission("review", review.id, moderator, reason="spam", note=value or None)
             secrets.add(value)
     victim = make_user("member", email="suspended.person@example.org", display_name="Suspended Person")
-    suspend_member(moderator, victim.id, reason="Repeated abuse of Jane Doe at 12 Secret Lane",
-                   until=(tlog.utcnow() + timedelta(days=3)).date())
-    secrets |= {victim.email, victim.display_name, "Jane Doe", "12 Secret Lane",
-                moderator.email, moderator.display_name}
+    suspend_member(
+        moderator,
+        victim.id,
+        reason="Repeated abuse of Jane Doe at 12 Secret Lane",
+        until=(tlog.utcnow() + timedelta(days=3)).date(),
+    )
+    secrets |= {
+        victim.email,
+        victim.display_name,
+        "Jane Doe",
+        "12 Secret Lane",
+        moderator.email,
+        moderator.display_name,
+    }
     checkpoint_now(runner)
     entries = get_json(client, "/transparency/log/entries?start=0&end=1000")["entries"]
     assert len(entries) > 100
@@ -431,6 +484,8 @@ def test_cosignature_posts_are_rate_limited(app_config, published):
     app = create_app(app_config)
     client = app.test_client()
     with app.app_context():
-        statuses = [client.post("/transparency/log/cosignature", data=b"junk", content_type="text/plain").status_code
-                    for _ in range(3)]
+        statuses = [
+            client.post("/transparency/log/cosignature", data=b"junk", content_type="text/plain").status_code
+            for _ in range(3)
+        ]
     assert statuses == [422, 422, 429]

@@ -58,10 +58,14 @@ def make_comment(moderator):
         if state == "rejected":
             moderation.reject_submission("blog_comment", comment.id, moderator, reason="spam")
         if state == "hidden":
-            moderation.transition(db.session.get(BlogComment, comment.id), "hide", None, system=True, reason="flagged")
+            moderation.transition(
+                db.session.get(BlogComment, comment.id), "hide", None, system=True, reason="flagged"
+            )
             db.session.commit()
         if state == "removed":
-            moderation.transition(db.session.get(BlogComment, comment.id), "remove", moderator, reason="abusive")
+            moderation.transition(
+                db.session.get(BlogComment, comment.id), "remove", moderator, reason="abusive"
+            )
             db.session.commit()
         if state == "withdrawn":
             blog.withdraw_comment(author, comment.id)

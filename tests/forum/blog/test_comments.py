@@ -108,8 +108,12 @@ def test_cannot_comment_on_drafts_or_unpublished_posts(client, login_as, member,
 
 @pytest.mark.parametrize(
     "body, message",
-    [("", "Write a comment."), (" \n\t", "Write a comment."), ("x" * 5001, "the limit is 5000"),
-     ("nul \x00 byte", "NUL character")],
+    [
+        ("", "Write a comment."),
+        (" \n\t", "Write a comment."),
+        ("x" * 5001, "the limit is 5000"),
+        ("nul \x00 byte", "NUL character"),
+    ],
 )
 def test_bad_comments_get_a_clear_422(client, login_as, member, post, body, message):
     login_as(member)
@@ -135,7 +139,10 @@ def test_moderators_comments_publish_at_once(client, login_as, moderator, post):
     (comment,) = _comments()
     assert comment.status == "published"
     assert "Staff answer." in client.get(f"/blog/{post.slug}").get_data(as_text=True)
-    assert [r.action for r in ModerationLog.query.order_by(ModerationLog.seq)] == ["submitted", "auto_publish"]
+    assert [r.action for r in ModerationLog.query.order_by(ModerationLog.seq)] == [
+        "submitted",
+        "auto_publish",
+    ]
 
 
 def test_posting_is_rate_limited_per_member(posting_limited, client, login_as, member, make_user, post):
@@ -153,12 +160,20 @@ def test_comment_form_needs_csrf(csrf_enabled, client, member, post):
     from tests.conftest import csrf_token_from
 
     html = client.get("/login").get_data(as_text=True)
-    client.post("/login", data={"email": member.email, "password": "correct horse battery staple",
-                                "csrf_token": csrf_token_from(html)})
+    client.post(
+        "/login",
+        data={
+            "email": member.email,
+            "password": "correct horse battery staple",
+            "csrf_token": csrf_token_from(html),
+        },
+    )
     assert client.post(f"/blog/{post.slug}/comments", data={"body": "No token"}).status_code == 400
     page = client.get(f"/blog/{post.slug}").get_data(as_text=True)
     assert '<label for="body">' in page
-    response = client.post(f"/blog/{post.slug}/comments", data={"body": "With token", "csrf_token": csrf_token_from(page)})
+    response = client.post(
+        f"/blog/{post.slug}/comments", data={"body": "With token", "csrf_token": csrf_token_from(page)}
+    )
     assert response.status_code == 302
     assert len(_comments()) == 1
 
@@ -178,6 +193,7 @@ def test_comments_are_paginated_and_permalinks_find_the_page(client, member, pos
 
 # --- the moderated kind ----------------------------------------------------------------
 
+
 def test_kind_is_registered_with_queue_partial(app, member, post):
     kind = KINDS["blog_comment"]
     assert kind.queue_template == "moderation/items/blog_comment.html"
@@ -193,6 +209,7 @@ def test_kind_is_registered_with_queue_partial(app, member, post):
 
 # --- My account --------------------------------------------------------------------------
 
+
 def test_my_account_lists_and_deletes_my_comments(client, login_as, member, make_user, post, make_comment):
     pending = make_comment(member, post, "Still waiting", state="pending")
     published = make_comment(member, post, "Out there", state="published")
@@ -201,8 +218,11 @@ def test_my_account_lists_and_deletes_my_comments(client, login_as, member, make
     login_as(member)
     page = client.get("/account").get_data(as_text=True)
     assert "My blog comments" in page
-    for text, status in (("Still waiting", "Awaiting moderation"), ("Out there", "Published"),
-                         ("Turned down", "Not published")):
+    for text, status in (
+        ("Still waiting", "Awaiting moderation"),
+        ("Out there", "Published"),
+        ("Turned down", "Not published"),
+    ):
         assert text in page and status in page
     assert "Spam or advertising" in page and "Not mine" not in page
 
@@ -227,7 +247,9 @@ def test_export_and_account_deletion(client, login_as, member, post, make_commen
     assert exported["sha256"] == content_fingerprint("", "Mine to take away")
 
     assert "blog comments" in client.get("/account/delete").get_data(as_text=True)
-    response = client.post("/account/delete", data={"password": "correct horse battery staple", "confirm": "y"})
+    response = client.post(
+        "/account/delete", data={"password": "correct horse battery staple", "confirm": "y"}
+    )
     assert response.status_code == 302
     db.session.expire_all()
     stored = db.session.get(BlogComment, comment.id)

@@ -35,12 +35,15 @@ def test_queue_shows_the_comment_and_decides_it_through_the_shared_pages(client_
     item = mod.get(f"/moderation/items/blog_comment/{comment.id}").get_data(as_text=True)
     assert "Exactly &lt;these&gt; words\n  kept." in item and post.title in item  # its page: the exact text
     prefix = f"blog_comment-{comment.id}-"
-    response = mod.post(f"/moderation/items/blog_comment/{comment.id}/approve",
-                        data={f"{prefix}version": comment.version})
+    response = mod.post(
+        f"/moderation/items/blog_comment/{comment.id}/approve", data={f"{prefix}version": comment.version}
+    )
     assert response.status_code in (302, 303), response.get_data(as_text=True)[:2000]
     db.session.expire_all()
     assert db.session.get(BlogComment, comment.id).status == "published"
-    assert "Exactly &lt;these&gt; words" in client_for(member).get(f"/blog/{post.slug}").get_data(as_text=True)
+    assert "Exactly &lt;these&gt; words" in client_for(member).get(f"/blog/{post.slug}").get_data(
+        as_text=True
+    )
 
 
 def test_members_only_see_403_on_the_queue(client_for, member, post):
@@ -48,7 +51,9 @@ def test_members_only_see_403_on_the_queue(client_for, member, post):
     assert client_for(member).get("/moderation?kind=blog_comment").status_code == 403
 
 
-def test_flags_hide_a_comment_until_a_moderator_decides(app, client_for, make_user, member, post, make_comment):
+def test_flags_hide_a_comment_until_a_moderator_decides(
+    app, client_for, make_user, member, post, make_comment
+):
     comment = make_comment(member, post, "Call me on 555-0100, I'm Mia.", state="published")
     page = client_for(make_user("member")).get(f"/blog/{post.slug}").get_data(as_text=True)
     assert f"/flag/blog_comment/{comment.id}" in page
@@ -85,7 +90,10 @@ def test_removal_requests_resolve_links_to_comments(app, member, post, make_comm
 
     comment = make_comment(member, post, "Please remove me later", state="published")
     with app.test_request_context("/removal-request"):
-        for link in (f"/blog/comments/{comment.id}", f"http://localhost/blog/{post.slug}#comment-{comment.id}"):
+        for link in (
+            f"/blog/comments/{comment.id}",
+            f"http://localhost/blog/{post.slug}#comment-{comment.id}",
+        ):
             kind, item_id = resolve_link(link)
             assert (kind.name, item_id) == ("blog_comment", comment.id)
         with pytest.raises(LinkProblem):

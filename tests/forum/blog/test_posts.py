@@ -19,6 +19,7 @@ def _count_posts() -> int:
 
 # --- visibility ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("state", ["draft", "unpublished"])
 def test_non_public_posts_are_404_and_absent_from_lists(client, make_post, login_as, member, state):
     shown = make_post("Shown to all", "Public words.")
@@ -64,13 +65,17 @@ def test_post_page_shows_rendered_markdown_author_and_date(client, make_post):
 
 # --- who may write -----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("role", ["member", "moderator"])
 def test_only_editors_and_admins_write(client, make_user, login_as, make_post, role):
     draft = make_post("A draft", "Words.", state="draft")
     login_as(make_user(role))
     assert client.get("/blog/manage").status_code == 403
     assert client.get("/blog/manage/new").status_code == 403
-    assert client.post("/blog/manage/new", data={"title": "Mine", "body": "x", "action": "publish"}).status_code == 403
+    assert (
+        client.post("/blog/manage/new", data={"title": "Mine", "body": "x", "action": "publish"}).status_code
+        == 403
+    )
     assert client.get(f"/blog/manage/{draft.id}/edit").status_code == 403
     assert client.get(f"/blog/manage/{draft.id}/preview").status_code == 403
     assert client.post(f"/blog/manage/{draft.id}/publish").status_code == 403
@@ -92,8 +97,9 @@ def test_anonymous_writer_pages_ask_to_log_in(client, post):
 def test_staff_publish_through_the_form(client, make_user, login_as, role):
     login_as(make_user(role))
     assert client.get("/blog/manage/new").status_code == 200
-    response = client.post("/blog/manage/new", data={"title": "Opening hours", "body": "We open at *nine*.",
-                                                     "action": "publish"})
+    response = client.post(
+        "/blog/manage/new", data={"title": "Opening hours", "body": "We open at *nine*.", "action": "publish"}
+    )
     assert response.status_code == 302
     post = db.session.scalar(select(BlogPost))
     assert (post.status, post.slug) == ("published", "opening-hours")
@@ -103,7 +109,9 @@ def test_staff_publish_through_the_form(client, make_user, login_as, role):
 
 def test_save_draft_then_publish_then_unpublish(client, editor, login_as):
     login_as(editor)
-    response = client.post("/blog/manage/new", data={"title": "Work in progress", "body": "", "action": "save"})
+    response = client.post(
+        "/blog/manage/new", data={"title": "Work in progress", "body": "", "action": "save"}
+    )
     assert response.status_code == 302
     post = db.session.scalar(select(BlogPost))
     assert post.status == "draft" and post.published_at is None
@@ -111,12 +119,18 @@ def test_save_draft_then_publish_then_unpublish(client, editor, login_as):
     assert "Work in progress" in manage and "Drafts (1)" in manage
 
     # Publishing an empty post is refused with a message; the draft stays.
-    response = client.post(f"/blog/manage/{post.id}/edit", data={"title": "Work in progress", "body": "",
-                                                                "version": post.version, "action": "publish"})
-    assert response.status_code == 422 and "Write the post before publishing" in response.get_data(as_text=True)
+    response = client.post(
+        f"/blog/manage/{post.id}/edit",
+        data={"title": "Work in progress", "body": "", "version": post.version, "action": "publish"},
+    )
+    assert response.status_code == 422 and "Write the post before publishing" in response.get_data(
+        as_text=True
+    )
 
-    response = client.post(f"/blog/manage/{post.id}/edit", data={"title": "Work in progress", "body": "Done.",
-                                                                "version": post.version, "action": "publish"})
+    response = client.post(
+        f"/blog/manage/{post.id}/edit",
+        data={"title": "Work in progress", "body": "Done.", "version": post.version, "action": "publish"},
+    )
     assert response.status_code == 302
     db.session.expire_all()
     post = db.session.get(BlogPost, post.id)
@@ -139,16 +153,20 @@ def test_save_draft_then_publish_then_unpublish(client, editor, login_as):
 
 def test_preview_renders_without_saving(client, editor, login_as, post):
     login_as(editor)
-    response = client.post("/blog/manage/new", data={"title": "Preview me", "body": "# Heading\n\nText with `code`.",
-                                                     "action": "preview"})
+    response = client.post(
+        "/blog/manage/new",
+        data={"title": "Preview me", "body": "# Heading\n\nText with `code`.", "action": "preview"},
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "<h1>Heading</h1>" in page and "<code>code</code>" in page and "nothing is saved yet" in page
     assert 'value="Preview me"' in page  # the form keeps what was typed
     assert _count_posts() == 1
 
-    response = client.post(f"/blog/manage/{post.id}/edit", data={"title": "Changed?", "body": "**New**",
-                                                                "version": post.version, "action": "preview"})
+    response = client.post(
+        f"/blog/manage/{post.id}/edit",
+        data={"title": "Changed?", "body": "**New**", "version": post.version, "action": "preview"},
+    )
     assert response.status_code == 200 and "<strong>New</strong>" in response.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(BlogPost, post.id).title == "Hello world"
@@ -163,11 +181,15 @@ def test_staff_preview_page_of_a_draft(client, editor, login_as, make_post):
 
 def test_unknown_action_is_a_bad_request(client, editor, login_as):
     login_as(editor)
-    assert client.post("/blog/manage/new", data={"title": "x", "body": "y", "action": "explode"}).status_code == 400
+    assert (
+        client.post("/blog/manage/new", data={"title": "x", "body": "y", "action": "explode"}).status_code
+        == 400
+    )
     assert _count_posts() == 0
 
 
 # --- slugs --------------------------------------------------------------------------------
+
 
 def test_slugs_are_made_from_titles_and_unique(editor):
     assert blog.slugify("Café & Co. — 2026!") == "cafe-co-2026"
@@ -193,8 +215,10 @@ def test_slug_follows_title_until_published_then_stays(editor, make_post):
 
 def test_editing_a_published_post_changes_it_in_place(client, editor, login_as, post):
     login_as(editor)
-    response = client.post(f"/blog/manage/{post.id}/edit", data={"title": "Hello again", "body": "Updated _text_.",
-                                                                "version": post.version, "action": "save"})
+    response = client.post(
+        f"/blog/manage/{post.id}/edit",
+        data={"title": "Hello again", "body": "Updated _text_.", "version": post.version, "action": "save"},
+    )
     assert response.status_code == 302
     page = client.get(f"/blog/{post.slug}").get_data(as_text=True)
     assert "Hello again" in page and "<em>text</em>" in page
@@ -204,8 +228,15 @@ def test_concurrent_edit_is_refused_and_keeps_the_text(client, editor, login_as,
     stale_version = post.version
     blog.update_post(editor, post.id, "Someone else's title", "Their body.", expected_version=stale_version)
     login_as(editor)
-    response = client.post(f"/blog/manage/{post.id}/edit", data={"title": "My title", "body": "My long careful body.",
-                                                                "version": stale_version, "action": "save"})
+    response = client.post(
+        f"/blog/manage/{post.id}/edit",
+        data={
+            "title": "My title",
+            "body": "My long careful body.",
+            "version": stale_version,
+            "action": "save",
+        },
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == 409
     assert "Someone else changed this post" in page and "My long careful body." in page
@@ -213,8 +244,15 @@ def test_concurrent_edit_is_refused_and_keeps_the_text(client, editor, login_as,
     assert db.session.get(BlogPost, post.id).title == "Someone else's title"
     # A second, deliberate save (the form now carries the current version) replaces it.
     fresh_version = re.search(r'name="version" type="hidden" value="(\d+)"', page).group(1)
-    response = client.post(f"/blog/manage/{post.id}/edit", data={"title": "My title", "body": "My long careful body.",
-                                                                "version": fresh_version, "action": "save"})
+    response = client.post(
+        f"/blog/manage/{post.id}/edit",
+        data={
+            "title": "My title",
+            "body": "My long careful body.",
+            "version": fresh_version,
+            "action": "save",
+        },
+    )
     assert response.status_code == 302
     db.session.expire_all()
     assert db.session.get(BlogPost, post.id).title == "My title"
@@ -232,6 +270,7 @@ def test_delete_only_never_published_drafts(client, editor, login_as, make_post,
 
 
 # --- validation ------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "title, body, field, message",
@@ -259,13 +298,26 @@ def test_post_form_has_labels_and_csrf(csrf_enabled, client, editor, post):
     from tests.conftest import csrf_token_from
 
     html = client.get("/login").get_data(as_text=True)
-    client.post("/login", data={"email": editor.email, "password": "correct horse battery staple",
-                                "csrf_token": csrf_token_from(html)})
+    client.post(
+        "/login",
+        data={
+            "email": editor.email,
+            "password": "correct horse battery staple",
+            "csrf_token": csrf_token_from(html),
+        },
+    )
     page = client.get("/blog/manage/new").get_data(as_text=True)
     assert '<label for="title">' in page and '<label for="body">' in page
-    assert client.post("/blog/manage/new", data={"title": "No token", "body": "x", "action": "publish"}).status_code == 400
+    assert (
+        client.post(
+            "/blog/manage/new", data={"title": "No token", "body": "x", "action": "publish"}
+        ).status_code
+        == 400
+    )
     assert client.post(f"/blog/manage/{post.id}/unpublish").status_code == 400
     assert _count_posts() == 1
-    response = client.post("/blog/manage/new", data={"title": "With token", "body": "x", "action": "publish",
-                                                      "csrf_token": csrf_token_from(page)})
+    response = client.post(
+        "/blog/manage/new",
+        data={"title": "With token", "body": "x", "action": "publish", "csrf_token": csrf_token_from(page)},
+    )
     assert response.status_code == 302

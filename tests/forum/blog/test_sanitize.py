@@ -76,12 +76,16 @@ def test_post_markdown_cannot_carry_script(client, make_post, editor, login_as, 
 
 
 def test_comment_text_is_escaped_not_rendered(client, member, post, make_comment):
-    make_comment(member, post, "<script>alert(1)</script> **not bold** [x](javascript:alert(1))", state="published")
+    make_comment(
+        member, post, "<script>alert(1)</script> **not bold** [x](javascript:alert(1))", state="published"
+    )
     page = client.get(f"/blog/{post.slug}").get_data(as_text=True)
     assert "&lt;script&gt;alert(1)&lt;/script&gt; **not bold** [x](javascript:alert(1))" in page
     assert scripts_in(page) == []
 
 
 def test_the_checker_itself_sees_danger():
-    assert _problems('<img src="x">') and _problems('<a href="javascript:x">') and _problems('<p onclick="x">')
+    assert (
+        _problems('<img src="x">') and _problems('<a href="javascript:x">') and _problems('<p onclick="x">')
+    )
     assert _problems('<a href="https://ok.example.com" rel="nofollow">ok</a>') == []

@@ -14,7 +14,21 @@ from forum.catalog.models import Product, Review
 from forum.extensions import db
 from moderation import services as moderation
 
-VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+VOID_TAGS = {
+    "area",
+    "base",
+    "br",
+    "col",
+    "embed",
+    "hr",
+    "img",
+    "input",
+    "link",
+    "meta",
+    "source",
+    "track",
+    "wbr",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -89,7 +103,7 @@ def element_text(html: str, element_id: str) -> str:
     start = html.find(f'id="{element_id}"')
     assert start != -1, f"no element with id {element_id!r}"
     parser = _ElementText(element_id)
-    parser.feed(html[html.rfind("<", 0, start):])
+    parser.feed(html[html.rfind("<", 0, start) :])
     parser.close()
     assert parser.found, f"no element with id {element_id!r}"
     return "".join(parser.parts)
@@ -126,5 +140,8 @@ def scripts_in(html: str) -> list[tuple[dict, str]]:
     parser = _Scripts()
     parser.feed(html)
     parser.close()
-    return [(attrs, body) for attrs, body in parser.scripts
-            if not ((attrs.get("src") or "").startswith("/static/") and not body.strip())]
+    return [
+        (attrs, body)
+        for attrs, body in parser.scripts
+        if not ((attrs.get("src") or "").startswith("/static/") and not body.strip())
+    ]

@@ -13,9 +13,24 @@ def test_product_reviews_shape(client, product, member, publish):
     response = client.get(f"/api/products/{product.sku}/reviews")
     assert response.status_code == 200 and response.mimetype == "application/json"
     data = response.get_json()
-    assert {"sku", "name", "average_rating", "review_count", "histogram", "reviews",
-            "page", "per_page", "total", "pages"} <= set(data)
-    assert (data["sku"], data["name"], data["average_rating"], data["review_count"]) == (product.sku, product.name, 4.0, 1)
+    assert {
+        "sku",
+        "name",
+        "average_rating",
+        "review_count",
+        "histogram",
+        "reviews",
+        "page",
+        "per_page",
+        "total",
+        "pages",
+    } <= set(data)
+    assert (data["sku"], data["name"], data["average_rating"], data["review_count"]) == (
+        product.sku,
+        product.name,
+        4.0,
+        1,
+    )
     assert data["histogram"] == {"1": 0, "2": 0, "3": 0, "4": 1, "5": 0}
     assert (data["page"], data["per_page"], data["total"], data["pages"]) == (1, 20, 1, 1)
     [item] = data["reviews"]
@@ -33,7 +48,12 @@ def test_single_review(client, product, member, publish):
     review = publish(member, product, 2, "Short", "Broke.")
     data = client.get(f"/api/reviews/{review.id}").get_json()
     assert (data["id"], data["rating"], data["title"], data["body"], data["sha256"]) == (
-        review.id, 2, "Short", "Broke.", review.fingerprint)
+        review.id,
+        2,
+        "Short",
+        "Broke.",
+        review.fingerprint,
+    )
     assert data["product"] == {"sku": product.sku, "name": product.name}
 
 
@@ -60,9 +80,25 @@ def test_paging_and_sorting(client, product, make_user, publish):
     assert client.get(f"/api/products/{product.sku}/reviews?per_page=100").status_code == 200
 
 
-@pytest.mark.parametrize("query", ["page=0", "page=-1", "page=abc", "page=", "page=1.5", "page=%201",
-                                   "page=100001", "per_page=0", "per_page=101", "per_page=1e3", "per_page=99999999999999999999",
-                                   "page=١", "sort=rating", "sort="])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "page=0",
+        "page=-1",
+        "page=abc",
+        "page=",
+        "page=1.5",
+        "page=%201",
+        "page=100001",
+        "per_page=0",
+        "per_page=101",
+        "per_page=1e3",
+        "per_page=99999999999999999999",
+        "page=١",
+        "sort=rating",
+        "sort=",
+    ],
+)
 def test_bad_paging_values_are_400_json(client, product, query):
     response = client.get(f"/api/products/{product.sku}/reviews?{query}")
     assert response.status_code == 400
@@ -71,7 +107,9 @@ def test_bad_paging_values_are_400_json(client, product, query):
     assert ("page" in data["message"]) or ("sort" in data["message"])
 
 
-@pytest.mark.parametrize("url", ["/api/products/NOPE/reviews", "/api/reviews/12345", "/api/reviews/abc", "/api/nothing"])
+@pytest.mark.parametrize(
+    "url", ["/api/products/NOPE/reviews", "/api/reviews/12345", "/api/reviews/abc", "/api/nothing"]
+)
 def test_unknown_is_404_json(client, url):
     response = client.get(url)
     assert response.status_code == 404
@@ -86,12 +124,17 @@ def test_api_is_read_only(client, product, member, publish):
 
 
 def test_non_ascii_is_the_same_string_whatever_the_escaping(client, product, member, publish):
-    title, body = "Ça marche 👍 \u2028 \u200b", "中文 \U0001F600 \\u00e9 \"quoted\" \x7f"
+    title, body = "Ça marche 👍 \u2028 \u200b", '中文 \U0001f600 \\u00e9 "quoted" \x7f'
     review = publish(member, product, 5, title, body)
     raw = client.get(f"/api/reviews/{review.id}").get_data()
     assert raw.isascii() or "👍".encode() in raw  # whichever escaping the server chose...
     data = json.loads(raw)
     assert (data["title"], data["body"]) == (title, body)  # ...the parsed strings are identical
-    assert data["sha256"] == hashlib.sha256(
-        json.dumps([data["title"], data["body"]], ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    ).hexdigest()
+    assert (
+        data["sha256"]
+        == hashlib.sha256(
+            json.dumps([data["title"], data["body"]], ensure_ascii=False, separators=(",", ":")).encode(
+                "utf-8"
+            )
+        ).hexdigest()
+    )

@@ -22,7 +22,10 @@ def _count(review_id):
 
 # --- helpful votes -------------------------------------------------------------------------------
 
-def test_a_member_marks_a_review_helpful_once_and_can_take_it_back(client, product, make_user, login_as, publish):
+
+def test_a_member_marks_a_review_helpful_once_and_can_take_it_back(
+    client, product, make_user, login_as, publish
+):
     author, voter = make_user(), make_user()
     review = publish(author, product)
     login_as(voter)
@@ -41,7 +44,9 @@ def test_a_member_marks_a_review_helpful_once_and_can_take_it_back(client, produ
     assert client.get(f"/api/reviews/{review.id}").get_json()["helpful_count"] == 0
 
 
-def test_votes_need_sign_in_not_own_review_and_a_published_review(client, product, make_user, login_as, publish, moderator):
+def test_votes_need_sign_in_not_own_review_and_a_published_review(
+    client, product, make_user, login_as, publish, moderator
+):
     author = make_user()
     review = publish(author, product)
     assert client.post(f"/reviews/{review.id}/helpful").status_code == 302  # to the login page
@@ -75,12 +80,15 @@ def test_votes_need_csrf(csrf_on, client, product, make_user, login_as, publish)
 
 def login_as_csrf(client, user):
     token = csrf_token_from(client.get("/login").get_data(as_text=True))
-    response = client.post("/login", data={"email": user.email, "password": "correct horse battery staple",
-                                           "csrf_token": token})
+    response = client.post(
+        "/login", data={"email": user.email, "password": "correct horse battery staple", "csrf_token": token}
+    )
     assert response.status_code == 302
 
 
-def test_a_deleted_account_takes_its_votes_and_the_counts_with_it(client, product, make_user, login_as, publish):
+def test_a_deleted_account_takes_its_votes_and_the_counts_with_it(
+    client, product, make_user, login_as, publish
+):
     review = publish(make_user(), product)
     voter = make_user()
     engagement.vote_helpful(voter, review.id)
@@ -92,6 +100,7 @@ def test_a_deleted_account_takes_its_votes_and_the_counts_with_it(client, produc
 
 
 # --- filters and sorts ------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def five_reviews(product, make_user, publish):
@@ -116,7 +125,9 @@ def test_star_filter_on_the_page_keeps_average_and_histogram(client, product, fi
     assert f'href="/products/{product.sku}?rating=4#reviews-heading"' in all_html
     html = client.get(f"/products/{product.sku}?rating=4").get_data(as_text=True)
     assert sorted(_titles(html)) == ["Four A", "Four B"]
-    assert "<strong>3.2</strong> out of 5 from 5 reviews" in html  # every published review, whatever the filter
+    assert (
+        "<strong>3.2</strong> out of 5 from 5 reviews" in html
+    )  # every published review, whatever the filter
     assert "2 reviews (40%)" in html and "1 review (20%)" in html
     assert "Showing 2 reviews with 4 stars." in html
     assert f'<a href="/products/{product.sku}#reviews-heading">Show all 5 reviews</a>' in html
@@ -126,7 +137,10 @@ def test_star_filter_on_the_page_keeps_average_and_histogram(client, product, fi
 
 
 def test_sorts_on_the_page(client, product, five_reviews):
-    assert _titles(client.get(f"/products/{product.sku}?sort=helpful").get_data(as_text=True))[:2] == ["Two", "Four B"]
+    assert _titles(client.get(f"/products/{product.sku}?sort=helpful").get_data(as_text=True))[:2] == [
+        "Two",
+        "Four B",
+    ]
     assert _titles(client.get(f"/products/{product.sku}?sort=highest").get_data(as_text=True))[0] == "Five"
     assert _titles(client.get(f"/products/{product.sku}?sort=lowest").get_data(as_text=True))[0] == "One"
     html = client.get(f"/products/{product.sku}?sort=helpful&rating=4").get_data(as_text=True)
@@ -152,15 +166,19 @@ def test_filters_and_sorts_in_the_api(client, product, five_reviews):
 
 # --- company replies ----------------------------------------------------------------------------
 
+
 def test_editor_replies_once_edits_are_kept_and_the_review_never_changes(
-        client, product, make_user, login_as, publish, sent_mail):
+    client, product, make_user, login_as, publish, sent_mail
+):
     author = make_user(email="author@example.com")
     review = publish(author, product, 2, "Broke fast", "The plug broke.")
     before = (review.title, review.body, review.rating, review.fingerprint)
     editor = make_user("editor", display_name="Erin from the shop")
     login_as(editor)
     assert client.get(f"/reviews/{review.id}/reply").status_code == 200
-    response = client.post(f"/reviews/{review.id}/reply", data={"body": "Sorry! Please contact us for a replacement."})
+    response = client.post(
+        f"/reviews/{review.id}/reply", data={"body": "Sorry! Please contact us for a replacement."}
+    )
     assert response.status_code == 302
     mail = [m for m in sent_mail if m.to == ["author@example.com"] and "answered" in m.subject]
     assert len(mail) == 1 and "Please contact us" in mail[0].body
@@ -177,15 +195,26 @@ def test_editor_replies_once_edits_are_kept_and_the_review_never_changes(
     db.session.expire_all()
     assert len(db.session.scalars(select(CompanyReply)).all()) == 1
     assert [r.body for r in db.session.scalars(select(CompanyReplyRevision))] == [
-        "Sorry! Please contact us for a replacement."]
-    assert client.get(f"/api/reviews/{review.id}").get_json()["company_reply"]["body"] == "Sorry! We sent you a new cable."
+        "Sorry! Please contact us for a replacement."
+    ]
+    assert (
+        client.get(f"/api/reviews/{review.id}").get_json()["company_reply"]["body"]
+        == "Sorry! We sent you a new cable."
+    )
     assert len([m for m in sent_mail if "answered" in m.subject]) == 1
 
     # Logged with the reply's fingerprint; the review is untouched.
-    logged = list(db.session.execute(select(ModerationLog.action, ModerationLog.fingerprint)
-                                     .where(ModerationLog.action.like("company_reply%")).order_by(ModerationLog.seq)))
-    assert logged == [("company_reply", content_fingerprint("", "Sorry! Please contact us for a replacement.")),
-                      ("company_reply_edit", content_fingerprint("", "Sorry! We sent you a new cable."))]
+    logged = list(
+        db.session.execute(
+            select(ModerationLog.action, ModerationLog.fingerprint)
+            .where(ModerationLog.action.like("company_reply%"))
+            .order_by(ModerationLog.seq)
+        )
+    )
+    assert logged == [
+        ("company_reply", content_fingerprint("", "Sorry! Please contact us for a replacement.")),
+        ("company_reply_edit", content_fingerprint("", "Sorry! We sent you a new cable.")),
+    ]
     assert verify_chain().ok
     fresh = db.session.get(Review, review.id)
     assert (fresh.title, fresh.body, fresh.rating, fresh.fingerprint) == before
@@ -241,6 +270,7 @@ def test_a_hidden_review_hides_its_reply(client, product, make_user, publish):
 
 
 # --- flags -----------------------------------------------------------------------------------------
+
 
 def test_every_published_review_has_a_flag_link_that_works(client, product, make_user, login_as, publish):
     author = make_user()

@@ -17,7 +17,9 @@ from moderation import services as moderation
 
 
 def _order(ref, email, skus, days_ago=15):
-    orders._store({ref: {"email": email, "ordered_at": utcnow() - timedelta(days=days_ago), "skus": list(skus)}})
+    orders._store(
+        {ref: {"email": email, "ordered_at": utcnow() - timedelta(days=days_ago), "skus": list(skus)}}
+    )
     db.session.commit()
 
 
@@ -40,7 +42,9 @@ def _invitations(sent_mail):
     return [m for m in sent_mail if m.subject.startswith("How was your order")]
 
 
-def test_every_buyer_is_invited_once_whatever_they_said_before(app, product, make_user, publish, sent_mail, runner):
+def test_every_buyer_is_invited_once_whatever_they_said_before(
+    app, product, make_user, publish, sent_mail, runner
+):
     other = Product(sku="MON-24", name="24 inch monitor")
     db.session.add(other)
     db.session.commit()
@@ -70,8 +74,9 @@ def test_every_buyer_is_invited_once_whatever_they_said_before(app, product, mak
     assert db.session.scalar(select(func.count()).select_from(ReviewInvitation)) == 3
 
 
-def test_invitation_link_leads_to_a_verified_review_and_is_single_use(client, product, make_user, login_as, sent_mail,
-                                                                       moderator):
+def test_invitation_link_leads_to_a_verified_review_and_is_single_use(
+    client, product, make_user, login_as, sent_mail, moderator
+):
     _order("O-1", "buyer@example.com", [product.sku])
     invitations.send_due_invitations()
     link = _path(_links(_invitations(sent_mail)[0])[0])
@@ -91,13 +96,17 @@ def test_invitation_link_leads_to_a_verified_review_and_is_single_use(client, pr
     buyer = make_user(email="buyer@example.com")
     login_as(buyer)
     response = client.get(link)
-    assert response.status_code == 302 and response.headers["Location"].endswith(f"/products/{product.sku}#write-review")
+    assert response.status_code == 302 and response.headers["Location"].endswith(
+        f"/products/{product.sku}#write-review"
+    )
     html = client.get(f"/products/{product.sku}").get_data(as_text=True)
     assert 'id="invited"' in html
     token = link.rsplit("/", 1)[1]
     assert f'name="invitation" type="hidden" value="{token}"' in html
-    response = client.post(f"/products/{product.sku}/reviews",
-                           data={"rating": "2", "title": "Meh", "body": "Not great.", "invitation": token})
+    response = client.post(
+        f"/products/{product.sku}/reviews",
+        data={"rating": "2", "title": "Meh", "body": "Not great.", "invitation": token},
+    )
     assert response.status_code == 302
     review = db.session.scalar(select(Review))
     facts = db.session.get(ReviewFacts, review.id)
@@ -128,7 +137,10 @@ def test_opt_out_works_without_signing_in_and_stops_later_invitations(client, pr
     _order("O-2", "Buyer@Example.com", [product.sku])
     assert invitations.send_due_invitations() == 0
     assert len(_invitations(sent_mail)) == 1
-    assert db.session.scalar(select(ReviewInvitation.status).where(ReviewInvitation.status == "opted_out")) == "opted_out"
+    assert (
+        db.session.scalar(select(ReviewInvitation.status).where(ReviewInvitation.status == "opted_out"))
+        == "opted_out"
+    )
     assert client.get("/reviews/invitations/opt-out/not-a-token").status_code == 404
 
 
@@ -153,8 +165,15 @@ def test_transparency_shows_invitations_and_per_star_shares(client, product, mak
     token = _links(_invitations(sent_mail)[0])[0].rsplit("/", 1)[1]
     out = BytesIO()
     Image.new("RGB", (20, 20)).save(out, format="PNG")
-    catalog.submit_review(buyer, product, 5, "Great", "Yes.", invitation_token=token,
-                          photos_to_attach=photos.prepare_photos([("a.png", out.getvalue())]))
+    catalog.submit_review(
+        buyer,
+        product,
+        5,
+        "Great",
+        "Yes.",
+        invitation_token=token,
+        photos_to_attach=photos.prepare_photos([("a.png", out.getvalue())]),
+    )
     publish(make_user(), product, 5, "Also great", "Yes.")
     publish(make_user(), product, 1, "Bad", "No.")
     data = client.get("/transparency.json").get_json()
@@ -170,7 +189,9 @@ def test_transparency_shows_invitations_and_per_star_shares(client, product, mak
     assert engagement.extras_for([]) == {}
 
 
-def test_the_mailed_token_proves_the_address_even_without_opening_the_link_first(product, make_user, sent_mail):
+def test_the_mailed_token_proves_the_address_even_without_opening_the_link_first(
+    product, make_user, sent_mail
+):
     _order("O-1", "buyer@example.com", [product.sku])
     invitations.send_due_invitations()
     token = _links(_invitations(sent_mail)[0])[0].rsplit("/", 1)[1]

@@ -19,7 +19,9 @@ def test_author_is_mailed_the_outcome(app, product, member, moderator, sent_mail
     by_subject = {m.subject: m for m in sent_mail}
     ok = by_subject["Your review is published"]
     assert ok.to == [member.email]
-    assert f"/reviews/{published.id}" in ok.body and published.fingerprint in ok.body and "withdraw" in ok.body
+    assert (
+        f"/reviews/{published.id}" in ok.body and published.fingerprint in ok.body and "withdraw" in ok.body
+    )
     no = by_subject["Your review was not published"]
     assert "Reason: Spam or advertising" in no.body and "Links to a shop" in no.body
     assert "/products/X-2" in no.body and "rating" in no.body  # explains that ratings are never a reason

@@ -45,7 +45,10 @@ def _cases() -> list[tuple[str, str, str]]:
 def test_every_naughty_string_is_published_exactly(app, client, make_user, moderator):
     reviewers = [make_user("member") for _ in range(REVIEWERS)]
     cases = _cases()
-    products = [Product(sku=f"NAUGHTY-{n}", name=f"Test product {n}", description="") for n in range(len(cases) // REVIEWERS + 1)]
+    products = [
+        Product(sku=f"NAUGHTY-{n}", name=f"Test product {n}", description="")
+        for n in range(len(cases) // REVIEWERS + 1)
+    ]
     db.session.add_all(products)
     db.session.commit()
     skus = [p.sku for p in products]
@@ -59,7 +62,8 @@ def test_every_naughty_string_is_published_exactly(app, client, make_user, moder
             title, body, text = cases[case_no]
             product = products[case_no // REVIEWERS]
             response = client.post(
-                f"/products/{product.sku}/reviews", data={"rating": str(1 + case_no % 5), "title": title, "body": body}
+                f"/products/{product.sku}/reviews",
+                data={"rating": str(1 + case_no % 5), "title": title, "body": body},
             )
             if response.status_code == 302:
                 accepted[(product.id, reviewer.id)] = (title, body)
@@ -105,13 +109,19 @@ def test_every_naughty_string_is_published_exactly(app, client, make_user, moder
             assert (item["title"], item["body"]) == expected[item["id"]]
             assert _fingerprint_from_api(item) == item["sha256"] == content_fingerprint(*expected[item["id"]])
         page = client.get(f"/products/{sku}").get_data(as_text=True)
-        jsonld = json.loads(next(body for attrs, body in scripts_in(page) if attrs.get("type") == "application/ld+json"))
+        jsonld = json.loads(
+            next(body for attrs, body in scripts_in(page) if attrs.get("type") == "application/ld+json")
+        )
         assert [(r["name"], r["reviewBody"]) for r in jsonld.get("review", [])] == [
             (i["title"], i["body"]) for i in api["reviews"]
         ]
         for item in api["reviews"]:
-            assert as_browser_sees(element_text(page, f"review-{item['id']}-title")) == as_browser_sees(item["title"])
-            assert as_browser_sees(element_text(page, f"review-{item['id']}-body")) == as_browser_sees(item["body"])
+            assert as_browser_sees(element_text(page, f"review-{item['id']}-title")) == as_browser_sees(
+                item["title"]
+            )
+            assert as_browser_sees(element_text(page, f"review-{item['id']}-body")) == as_browser_sees(
+                item["body"]
+            )
     assert seen == set(expected)
 
 

@@ -27,11 +27,14 @@ def app_config(app_config):
 
 
 def _order_json(order_id="A-1001", email="Buyer@Example.com", skus=("CAB-USB-C-2M",), when=None):
-    return json.dumps({
-        "order_id": order_id, "email": email,
-        "ordered_at": (when or utcnow() - timedelta(days=3)).isoformat(),
-        "items": [{"sku": s} for s in skus],
-    }).encode()
+    return json.dumps(
+        {
+            "order_id": order_id,
+            "email": email,
+            "ordered_at": (when or utcnow() - timedelta(days=3)).isoformat(),
+            "items": [{"sku": s} for s in skus],
+        }
+    ).encode()
 
 
 def _post(client, body: bytes, headers=None, secret=SECRET, timestamp=None):
@@ -41,10 +44,12 @@ def _post(client, body: bytes, headers=None, secret=SECRET, timestamp=None):
 
 def _orders():
     return db.session.scalar(select(func.count()).select_from(Order)), db.session.scalar(
-        select(func.count()).select_from(OrderItem))
+        select(func.count()).select_from(OrderItem)
+    )
 
 
 # --- the webhook ---------------------------------------------------------------------------
+
 
 def test_signed_order_is_stored_once(client):
     body = _order_json(skus=("CAB-USB-C-2M", "MON-24"))
@@ -54,11 +59,25 @@ def test_signed_order_is_stored_once(client):
     assert again.status_code == 200 and again.get_json()["status"] == "unchanged"
     assert _orders() == (1, 2)
     order = db.session.scalar(select(Order))
-    assert order.email == "buyer@example.com" and sorted(i.sku for i in order.items) == ["CAB-USB-C-2M", "MON-24"]
+    assert order.email == "buyer@example.com" and sorted(i.sku for i in order.items) == [
+        "CAB-USB-C-2M",
+        "MON-24",
+    ]
 
 
-@pytest.mark.parametrize("case", ["no headers", "wrong secret", "body changed", "old timestamp", "future timestamp",
-                                  "bad timestamp", "no prefix", "empty signature"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "no headers",
+        "wrong secret",
+        "body changed",
+        "old timestamp",
+        "future timestamp",
+        "bad timestamp",
+        "no prefix",
+        "empty signature",
+    ],
+)
 def test_anything_but_a_fresh_correct_signature_is_401(client, case):
     body = _order_json()
     now = int(time.time())
@@ -99,15 +118,45 @@ def test_without_a_configured_secret_nothing_is_accepted(app, client):
     assert _post(client, body, headers=orders.sign("", body)).status_code == 401
 
 
-@pytest.mark.parametrize("body", [
-    b"not json", b"[]", b'{"order_id": "A"}',
-    json.dumps({"order_id": "A", "email": "nobody", "ordered_at": "2026-01-01T00:00:00Z", "items": [{"sku": "X"}]}).encode(),
-    json.dumps({"order_id": "A", "email": "a@example.com", "ordered_at": "yesterday", "items": [{"sku": "X"}]}).encode(),
-    json.dumps({"order_id": "A", "email": "a@example.com", "ordered_at": "2999-01-01T00:00:00Z", "items": [{"sku": "X"}]}).encode(),
-    json.dumps({"order_id": "A", "email": "a@example.com", "ordered_at": "2026-01-01T00:00:00Z", "items": []}).encode(),
-    json.dumps({"order_id": "A", "email": "a@example.com", "ordered_at": "2026-01-01T00:00:00Z", "items": [{"sku": "a b"}]}).encode(),
-    "{\"order_id\": \"\udc80\"}".encode("utf-8", "surrogatepass"),
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[]",
+        b'{"order_id": "A"}',
+        json.dumps(
+            {
+                "order_id": "A",
+                "email": "nobody",
+                "ordered_at": "2026-01-01T00:00:00Z",
+                "items": [{"sku": "X"}],
+            }
+        ).encode(),
+        json.dumps(
+            {"order_id": "A", "email": "a@example.com", "ordered_at": "yesterday", "items": [{"sku": "X"}]}
+        ).encode(),
+        json.dumps(
+            {
+                "order_id": "A",
+                "email": "a@example.com",
+                "ordered_at": "2999-01-01T00:00:00Z",
+                "items": [{"sku": "X"}],
+            }
+        ).encode(),
+        json.dumps(
+            {"order_id": "A", "email": "a@example.com", "ordered_at": "2026-01-01T00:00:00Z", "items": []}
+        ).encode(),
+        json.dumps(
+            {
+                "order_id": "A",
+                "email": "a@example.com",
+                "ordered_at": "2026-01-01T00:00:00Z",
+                "items": [{"sku": "a b"}],
+            }
+        ).encode(),
+        '{"order_id": "\udc80"}'.encode("utf-8", "surrogatepass"),
+    ],
+)
 def test_bad_orders_get_a_clear_4xx_and_store_nothing(client, body):
     response = _post(client, body)
     assert response.status_code in (400, 422) and response.is_json
@@ -123,6 +172,7 @@ def test_same_order_id_with_other_data_is_refused(client):
 
 
 # --- the CSV import ---------------------------------------------------------------------------
+
 
 def test_csv_import_is_idempotent(runner, tmp_path):
     path = tmp_path / "orders.csv"
@@ -171,6 +221,7 @@ def test_csv_needs_the_exact_header(runner, tmp_path):
 
 # --- verified purchases ----------------------------------------------------------------------------
 
+
 def _buy(email, sku, days_ago=3, ref="O-1"):
     orders._store({ref: {"email": email, "ordered_at": utcnow() - timedelta(days=days_ago), "skus": [sku]}})
     db.session.commit()
@@ -181,7 +232,9 @@ def _confirm(user):
     db.session.commit()
 
 
-def test_verified_purchase_needs_a_confirmed_address_and_an_earlier_order(client, product, make_user, publish):
+def test_verified_purchase_needs_a_confirmed_address_and_an_earlier_order(
+    client, product, make_user, publish
+):
     buyer, unconfirmed, stranger = make_user(), make_user(), make_user()
     _buy(buyer.email, product.sku, ref="O-1")
     _buy(unconfirmed.email, product.sku, ref="O-2")
@@ -201,8 +254,11 @@ def test_verified_purchase_needs_a_confirmed_address_and_an_earlier_order(client
     assert "Verified purchase</strong>" in client.get(f"/reviews/{verified.id}").get_data(as_text=True)
 
     # Logged: the "submitted" row says what was decided.
-    reasons = dict(db.session.execute(
-        select(ModerationLog.subject_id, ModerationLog.reason).where(ModerationLog.action == "submitted")).all())
+    reasons = dict(
+        db.session.execute(
+            select(ModerationLog.subject_id, ModerationLog.reason).where(ModerationLog.action == "submitted")
+        ).all()
+    )
     assert reasons == {verified.id: "verified_purchase", not_confirmed.id: None, no_order.id: None}
     assert verify_chain().ok
 
@@ -224,7 +280,15 @@ def test_verified_status_never_changes_after_submission(product, make_user, publ
 def test_order_dated_after_submission_does_not_verify(product, make_user):
     buyer = make_user()
     _confirm(buyer)
-    orders._store({"LATER": {"email": buyer.email, "ordered_at": utcnow() + timedelta(minutes=1), "skus": [product.sku]}})
+    orders._store(
+        {
+            "LATER": {
+                "email": buyer.email,
+                "ordered_at": utcnow() + timedelta(minutes=1),
+                "skus": [product.sku],
+            }
+        }
+    )
     db.session.commit()
     review = catalog.submit_review(buyer, product, 5, "T", "B")
     assert db.session.get(ReviewFacts, review.id).verified_purchase is False
@@ -237,7 +301,11 @@ def test_confirming_the_address_by_mailed_link(client, product, make_user, login
     html = client.get(f"/products/{product.sku}").get_data(as_text=True)
     assert 'id="confirm-email"' in html
     assert client.post("/account/confirm-email", data={"next": f"/products/{product.sku}"}).status_code == 302
-    link = next(m for m in sent_mail if m.subject == "Confirm your email address").body.split("http://localhost")[1].split()[0]
+    link = (
+        next(m for m in sent_mail if m.subject == "Confirm your email address")
+        .body.split("http://localhost")[1]
+        .split()[0]
+    )
     assert client.get(link).status_code == 302
     assert client.get(link).status_code == 410  # single use
     html = client.get(f"/products/{product.sku}").get_data(as_text=True)
@@ -249,6 +317,7 @@ def test_confirming_the_address_by_mailed_link(client, product, make_user, login
 
 # --- personal data ---------------------------------------------------------------------------------
 
+
 def test_orders_are_exported_and_erased_with_the_account(client, make_user, login_as):
     buyer = make_user()
     _buy(buyer.email, "CAB-1", ref="MINE")
@@ -257,7 +326,9 @@ def test_orders_are_exported_and_erased_with_the_account(client, make_user, logi
     exported = client.get("/account/export.json").get_json()
     assert [o["order_id"] for o in exported["orders"]] == ["MINE"]
     assert "MINE" in client.get("/account").get_data(as_text=True)
-    response = client.post("/account/delete", data={"password": "correct horse battery staple", "confirm": "y"})
+    response = client.post(
+        "/account/delete", data={"password": "correct horse battery staple", "confirm": "y"}
+    )
     assert response.status_code in (302, 303), response.get_data(as_text=True)
     assert list(db.session.scalars(select(Order.order_ref))) == ["THEIRS"]
 
@@ -280,9 +351,13 @@ def test_a_confirmed_removal_request_for_everything_erases_the_orders(app):
 
     _buy("jane@example.com", "CAB-1", ref="JANE")
     _buy("other@example.com", "CAB-1", ref="OTHER")
-    removal.submit_request("jane@example.com", "everything", "", "whole", "Please delete everything about me.")
+    removal.submit_request(
+        "jane@example.com", "everything", "", "whole", "Please delete everything about me."
+    )
     assert _orders()[0] == 2  # nothing happens before the owner of the mailbox confirms
     removal.confirm_request(confirm_token_in(outbox("jane@example.com")[-1].body_text))
     assert list(db.session.scalars(select(Order.order_ref))) == ["OTHER"]
-    messages = list(db.session.scalars(select(RemovalEvent.message).where(RemovalEvent.action == "personal_data_erased")))
+    messages = list(
+        db.session.scalars(select(RemovalEvent.message).where(RemovalEvent.action == "personal_data_erased"))
+    )
     assert messages == ["We deleted 1 order(s) the shop had sent us for your address."]

@@ -21,7 +21,12 @@ def _jsonld(html: str) -> dict:
 
 def test_no_script_runs_on_catalog_pages(client, product, member, publish):
     review = publish(member, product, 5, "<script>alert(1)</script>", "<img src=x onerror=alert(2)>")
-    for url in ("/products", f"/products/{product.sku}", f"/reviews/{review.id}", f"/reviews/{review.id}/verify"):
+    for url in (
+        "/products",
+        f"/products/{product.sku}",
+        f"/reviews/{review.id}",
+        f"/reviews/{review.id}/verify",
+    ):
         response = client.get(url)
         html = response.get_data(as_text=True)
         assert response.status_code == 200
@@ -67,8 +72,16 @@ def test_inactive_products_are_not_listed_and_404(client, product):
     assert client.get(f"/api/products/{product.sku}/reviews").status_code == 404
 
 
-@pytest.mark.parametrize("url", ["/products/NO-SUCH-SKU", "/reviews/999", "/reviews/999/verify",
-                                 "/reviews/999/verify/payload.json", "/reviews/abc"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/products/NO-SUCH-SKU",
+        "/reviews/999",
+        "/reviews/999/verify",
+        "/reviews/999/verify/payload.json",
+        "/reviews/abc",
+    ],
+)
 def test_unknown_things_are_404(client, url):
     assert client.get(url).status_code == 404
 
@@ -82,7 +95,7 @@ def test_product_page_average_histogram_and_text(client, product, make_user, pub
     # Each row links to the reviews with that rating (?rating=N).
     for n in range(1, 6):
         assert f'<a href="/products/{product.sku}?rating={n}#reviews-heading">{n} star' in html
-    assert ">5 stars<span class=\"visually-hidden\">: show these reviews</span></a></th>" in html
+    assert '>5 stars<span class="visually-hidden">: show these reviews</span></a></th>' in html
     assert "2 reviews (50%)" in html
     assert "1 review (25%)" in html
     assert html.count("0 reviews (0%)") == 2
@@ -90,14 +103,21 @@ def test_product_page_average_histogram_and_text(client, product, make_user, pub
 
 
 def test_product_page_json_ld_matches_the_numbers(client, product, make_user, publish):
-    reviews = [publish(make_user(), product, rating, f"Title {rating}", f"Body {rating}") for rating in (5, 4, 4, 2)]
+    reviews = [
+        publish(make_user(), product, rating, f"Title {rating}", f"Body {rating}") for rating in (5, 4, 4, 2)
+    ]
     html = client.get(f"/products/{product.sku}").get_data(as_text=True)
     data = _jsonld(html)
     assert data["@context"] == "https://schema.org" and data["@type"] == "Product"
     assert (data["name"], data["sku"]) == (product.name, product.sku)
     rating = data["aggregateRating"]
     assert rating["@type"] == "AggregateRating"
-    assert (rating["ratingValue"], rating["reviewCount"], rating["bestRating"], rating["worstRating"]) == (3.75, 4, 5, 1)
+    assert (rating["ratingValue"], rating["reviewCount"], rating["bestRating"], rating["worstRating"]) == (
+        3.75,
+        4,
+        5,
+        1,
+    )
     assert [r["reviewRating"]["ratingValue"] for r in data["review"]] == [2, 4, 4, 5]  # newest first
     assert {(r["name"], r["reviewBody"]) for r in data["review"]} == {(r.title, r.body) for r in reviews}
     assert all(r["@type"] == "Review" and r["author"]["name"] for r in data["review"])
@@ -121,7 +141,9 @@ def test_review_page_json_ld(client, product, member, publish):
 
 def test_reviews_sorted_and_paginated(client, product, make_user, publish):
     ratings = [3, 5, 1, 4, 2, 5, 1, 3, 4, 2, 5, 1]
-    reviews = [publish(make_user(), product, rating, f"Review {n}", "Text") for n, rating in enumerate(ratings)]
+    reviews = [
+        publish(make_user(), product, rating, f"Review {n}", "Text") for n, rating in enumerate(ratings)
+    ]
 
     def ids(url):
         html = client.get(url).get_data(as_text=True)
@@ -172,18 +194,26 @@ def test_verify_page_explains_the_rule(client, product, member, publish):
 
 
 def test_links_in_reviews_are_clickable_and_marked(client, product, member, publish):
-    review = publish(member, product, 4, "See http://title.example", "Manual at https://example.com/manual?a=1&b=2 here")
+    review = publish(
+        member, product, 4, "See http://title.example", "Manual at https://example.com/manual?a=1&b=2 here"
+    )
     html = client.get(f"/products/{product.sku}").get_data(as_text=True)
-    body = html[html.index(f'id="review-{review.id}-body"'):]
+    body = html[html.index(f'id="review-{review.id}-body"') :]
     body = body[: body.index("</div>")]
     assert '<a href="https://example.com/manual?a=1&amp;b=2" rel="nofollow ugc noopener">' in body
     # Titles stay plain text.
-    title_html = html[html.index(f'id="review-{review.id}-title"'):]
+    title_html = html[html.index(f'id="review-{review.id}-title"') :]
     assert "<a " not in title_html[: title_html.index("</h3>")]
 
 
 def test_html_in_review_is_shown_as_text(client, product, member, publish):
-    review = publish(member, product, 2, "<b>bold</b> & <i>co</i>", '<script>alert("x")</script>\n<a href="javascript:x">y</a>')
+    review = publish(
+        member,
+        product,
+        2,
+        "<b>bold</b> & <i>co</i>",
+        '<script>alert("x")</script>\n<a href="javascript:x">y</a>',
+    )
     for url in (f"/products/{product.sku}", f"/reviews/{review.id}"):
         html = client.get(url).get_data(as_text=True)
         assert "&lt;b&gt;bold&lt;/b&gt; &amp; &lt;i&gt;co&lt;/i&gt;" in html
@@ -201,7 +231,9 @@ def test_naughty_addresses_and_query_values_never_500(client, product):
             continue
         quoted = quote(text, safe="")
         assert client.get(f"/products/{quoted}").status_code in (404, 308), text
-        response = client.get(f"/api/products/{product.sku}/reviews", query_string={"page": text, "sort": text})
+        response = client.get(
+            f"/api/products/{product.sku}/reviews", query_string={"page": text, "sort": text}
+        )
         assert response.status_code in (200, 400), text
         if n % 5 == 0:  # a full page render: a sample is enough (the parsing is the same code)
             response = client.get(f"/products/{product.sku}", query_string={"page": text, "sort": text})

@@ -26,8 +26,10 @@ def jpeg_with_gps(size=(64, 48), color=(200, 30, 30)) -> bytes:
     exif[ExifTags.Base.Model] = "Secret Phone 9"
     exif[ExifTags.Base.ImageDescription] = "At home, Elm Street 12"
     exif[ExifTags.IFD.GPSInfo] = {
-        ExifTags.GPS.GPSLatitudeRef: "N", ExifTags.GPS.GPSLatitude: (52.0, 31.0, 12.0),
-        ExifTags.GPS.GPSLongitudeRef: "E", ExifTags.GPS.GPSLongitude: (13.0, 24.0, 36.0),
+        ExifTags.GPS.GPSLatitudeRef: "N",
+        ExifTags.GPS.GPSLatitude: (52.0, 31.0, 12.0),
+        ExifTags.GPS.GPSLongitudeRef: "E",
+        ExifTags.GPS.GPSLongitude: (13.0, 24.0, 36.0),
     }
     out = io.BytesIO()
     image.save(out, format="JPEG", exif=exif, comment=b"secret comment")
@@ -56,16 +58,23 @@ def webp_bytes(size=(30, 30)) -> bytes:
 
 
 def _submit(client, product, files, title="With photos"):
-    data = {"rating": "4", "title": title, "body": "See the photos.",
-            "photos": [(io.BytesIO(content), name) for name, content in files]}
+    data = {
+        "rating": "4",
+        "title": title,
+        "body": "See the photos.",
+        "photos": [(io.BytesIO(content), name) for name, content in files],
+    }
     return client.post(f"/products/{product.sku}/reviews", data=data, content_type="multipart/form-data")
 
 
 def test_photo_comes_back_without_gps_or_any_metadata(app, client, product, member, login_as, moderator):
     login_as(member)
     original = jpeg_with_gps(size=(3000, 1000))
-    response = _submit(client, product, [("holiday.jpg", original), ("plant.png", png_bytes(text="secret")),
-                                         ("w.webp", webp_bytes())])
+    response = _submit(
+        client,
+        product,
+        [("holiday.jpg", original), ("plant.png", png_bytes(text="secret")), ("w.webp", webp_bytes())],
+    )
     assert response.status_code == 302, response.get_data(as_text=True)
     review = db.session.scalar(select(Review))
     stored = list(db.session.scalars(select(ReviewPhoto).order_by(ReviewPhoto.position)))
@@ -79,12 +88,17 @@ def test_photo_comes_back_without_gps_or_any_metadata(app, client, product, memb
 
     served = client.get(f"/reviews/photos/{stored[0].file_name}")
     assert served.status_code == 200 and served.mimetype == "image/jpeg"
-    assert served.headers["Cache-Control"] == "no-cache" and served.headers["X-Content-Type-Options"] == "nosniff"
+    assert (
+        served.headers["Cache-Control"] == "no-cache"
+        and served.headers["X-Content-Type-Options"] == "nosniff"
+    )
     data = served.data
     clean = Image.open(io.BytesIO(data))
     assert not clean.getexif()
     assert not clean.getexif().get_ifd(ExifTags.IFD.GPSInfo)
-    assert b"Exif" not in data and b"TestCam" not in data and b"Elm Street" not in data and b"secret" not in data
+    assert (
+        b"Exif" not in data and b"TestCam" not in data and b"Elm Street" not in data and b"secret" not in data
+    )
     assert "icc_profile" not in clean.info and "comment" not in clean.info
     png = client.get(f"/reviews/photos/{stored[1].file_name}").data
     assert b"secret" not in png and b"tEXt" not in png and b"iTXt" not in png
@@ -97,8 +111,13 @@ def test_photo_comes_back_without_gps_or_any_metadata(app, client, product, memb
     for link, digest in zip(links, listed):
         assert hashlib.sha256(client.get(link).data).hexdigest() == digest
     # ...and the log recorded the same hashes at submission.
-    logged = list(db.session.scalars(select(ModerationLog.fingerprint).where(ModerationLog.action == "photo")
-                                     .order_by(ModerationLog.seq)))
+    logged = list(
+        db.session.scalars(
+            select(ModerationLog.fingerprint)
+            .where(ModerationLog.action == "photo")
+            .order_by(ModerationLog.seq)
+        )
+    )
     assert logged == listed
     api = client.get(f"/api/reviews/{review.id}").get_json()
     assert [p["sha256"] for p in api["photos"]] == listed
@@ -106,19 +125,24 @@ def test_photo_comes_back_without_gps_or_any_metadata(app, client, product, memb
     assert html.count('<img src="/reviews/photos/') == 3 and 'alt="Photo 1 of 3 from the reviewer"' in html
 
 
-@pytest.mark.parametrize("name,content,message", [
-    ("notes.txt", b"just some text, not a picture", "is not a picture we can read"),
-    ("fake.jpg", b"\xff\xd8\xff\xe0" + b"\x00" * 100, "is not a picture we can read"),
-    ("page.png", b"<html><script>alert(1)</script></html>", "contains something other than a picture"),
-    ("anim.gif", None, "is not a JPEG, PNG or WebP image"),
-    ("polyglot.jpg", None, "extra data after the picture"),
-    ("script.png", None, "contains something other than a picture"),
-    ("zip.jpg", None, "contains something other than a picture"),
-    ("bomb.png", None, "decompression bomb"),
-    ("huge.png", None, "too large to open safely"),
-    ("empty.jpg", b"", "is empty"),
-])
-def test_bad_files_are_refused_with_a_clear_message(client, product, member, login_as, name, content, message):
+@pytest.mark.parametrize(
+    "name,content,message",
+    [
+        ("notes.txt", b"just some text, not a picture", "is not a picture we can read"),
+        ("fake.jpg", b"\xff\xd8\xff\xe0" + b"\x00" * 100, "is not a picture we can read"),
+        ("page.png", b"<html><script>alert(1)</script></html>", "contains something other than a picture"),
+        ("anim.gif", None, "is not a JPEG, PNG or WebP image"),
+        ("polyglot.jpg", None, "extra data after the picture"),
+        ("script.png", None, "contains something other than a picture"),
+        ("zip.jpg", None, "contains something other than a picture"),
+        ("bomb.png", None, "decompression bomb"),
+        ("huge.png", None, "too large to open safely"),
+        ("empty.jpg", b"", "is empty"),
+    ],
+)
+def test_bad_files_are_refused_with_a_clear_message(
+    client, product, member, login_as, name, content, message
+):
     if name == "anim.gif":
         out = io.BytesIO()
         Image.new("RGB", (10, 10)).save(out, format="GIF")
@@ -144,6 +168,7 @@ def test_bad_files_are_refused_with_a_clear_message(client, product, member, log
 
 def _png_bomb(width: int, height: int) -> bytes:
     """A tiny PNG that claims a huge picture (a decompression bomb)."""
+
     def chunk(kind, data):
         return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
 

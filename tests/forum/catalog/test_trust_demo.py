@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from faker import Faker
+import random
+
 from sqlalchemy import func, select
 
 from forum.catalog.demo import load_catalog
@@ -21,10 +22,9 @@ from moderation.audit import verify_chain
 
 
 def _load(app, loader):
-    fake = Faker()
-    fake.seed_instance(DEMO_SEED)
+    rng = random.Random(DEMO_SEED)
     with app.test_request_context("/"):
-        lines = list(loader(fake))
+        lines = list(loader(rng))
         db.session.commit()
     return lines
 

@@ -45,7 +45,14 @@ def _state_zoo(product, make_user, publish, moderator):
 def test_only_published_reviews_anywhere(client, product, make_user, publish, moderator):
     zoo = _state_zoo(product, make_user, publish, moderator)
     db.session.expire_all()
-    assert {r.status for r in zoo["hidden"]} == {"pending", "rejected", "withdrawn", "superseded", "removed", "hidden"}
+    assert {r.status for r in zoo["hidden"]} == {
+        "pending",
+        "rejected",
+        "withdrawn",
+        "superseded",
+        "removed",
+        "hidden",
+    }
     public_ids = {r.id for r in zoo["public"]}
     # 1 + 3 + 2 = 6 over 3 reviews
     summary = catalog.rating_summaries([product.id])[product.id]
@@ -55,14 +62,21 @@ def test_only_published_reviews_anywhere(client, product, make_user, publish, mo
     api = client.get(f"/api/products/{product.sku}/reviews").get_json()
     assert {r["id"] for r in api["reviews"]} == public_ids
     assert (api["review_count"], api["average_rating"], api["histogram"], api["total"]) == (
-        3, 2.0, summary.histogram, 3)
+        3,
+        2.0,
+        summary.histogram,
+        3,
+    )
 
     html = client.get(f"/products/{product.sku}").get_data(as_text=True)
     listing = client.get("/products").get_data(as_text=True)
     jsonld = json.loads(next(b for a, b in scripts_in(html) if a.get("type") == "application/ld+json"))
     assert jsonld["aggregateRating"]["reviewCount"] == 3 and jsonld["aggregateRating"]["ratingValue"] == 2.0
     assert {r["name"] for r in jsonld["review"]} == {r.title for r in zoo["public"]}
-    assert "<strong>2.0</strong> out of 5 from 3 reviews" in html and "<strong>2.0</strong> out of 5 from 3 reviews" in listing
+    assert (
+        "<strong>2.0</strong> out of 5 from 3 reviews" in html
+        and "<strong>2.0</strong> out of 5 from 3 reviews" in listing
+    )
     for review in zoo["hidden"]:
         marker = f"{review.status.upper()}-TEXT"
         assert marker not in html, review.status
@@ -96,7 +110,11 @@ def test_no_rating_based_path_exists():
         text = (code + " " + label).lower()
         assert not any(word in text for word in ("rating", "negative", "star", "sentiment", "low"))
     source = inspect.getsource(catalog.published_reviews_query) + inspect.getsource(catalog.rating_summaries)
-    assert "Review.status == PUBLISHED" in source and "Review.rating <" not in source and "Review.rating >" not in source
+    assert (
+        "Review.status == PUBLISHED" in source
+        and "Review.rating <" not in source
+        and "Review.rating >" not in source
+    )
 
 
 def test_deleting_the_account_takes_its_reviews_down(client, product, member, publish):
@@ -105,8 +123,9 @@ def test_deleting_the_account_takes_its_reviews_down(client, product, member, pu
 
     review = publish(member, product, 2, "Mine", "My words.")
     exported = export_account_data(member)["reviews"]
-    assert [(r["id"], r["status"], r["title"], r["body"], r["sha256"], r["product_name"]) for r in exported] == [
-        (review.id, "published", "Mine", "My words.", review.fingerprint, product.name)]
+    assert [
+        (r["id"], r["status"], r["title"], r["body"], r["sha256"], r["product_name"]) for r in exported
+    ] == [(review.id, "published", "Mine", "My words.", review.fingerprint, product.name)]
     review_id = review.id
     accounts.delete_account(member, "correct horse battery staple")
     db.session.expire_all()

@@ -42,14 +42,18 @@ def test_author_deletes_own_reply_directly_from_my_account(client, client_for, m
     assert (post.status, post.body) == ("withdrawn", None)
     assert db.session.scalar(select(ForumPostRevision)) is None
     assert "a reply I regret" not in client.get(f"/forums/topics/{published_topic.id}").text
-    entry = db.session.scalars(select(ModerationLog).where(ModerationLog.subject_id == reply.id,
-                                                           ModerationLog.subject_kind == "forum_post")
-                               .order_by(ModerationLog.seq)).all()[-1]
+    entry = db.session.scalars(
+        select(ModerationLog)
+        .where(ModerationLog.subject_id == reply.id, ModerationLog.subject_kind == "forum_post")
+        .order_by(ModerationLog.seq)
+    ).all()[-1]
     assert (entry.action, entry.actor_id, entry.actor_role) == ("withdraw", author.id, "author")
     assert "deleted by you" in mine.get("/account").text
 
 
-def test_deleting_my_topic_takes_the_conversation_with_it(client, client_for, published_topic, make_trusted, category):
+def test_deleting_my_topic_takes_the_conversation_with_it(
+    client, client_for, published_topic, make_trusted, category
+):
     services.create_reply(make_trusted(), published_topic.id, "someone else's reply")
     author = published_topic.opening.author
     confirm = client_for(author).get(f"/forums/posts/{published_topic.opening.id}/delete")
@@ -72,13 +76,19 @@ def test_export_contains_my_posts_and_their_earlier_versions(client_for, member,
     response = client_for(member).get("/account/export.json")
     data = json.loads(response.get_data(as_text=True))
     [post] = data["forum_posts"]
-    assert (post["kind"], post["status"], post["title"], post["body"]) == ("topic", "pending", "Exported", "second text")
+    assert (post["kind"], post["status"], post["title"], post["body"]) == (
+        "topic",
+        "pending",
+        "Exported",
+        "second text",
+    )
     assert post["earlier_versions"][0]["body"] == "first text"
     assert data["forum_suspensions"] == []
 
 
-def test_deleting_my_account_takes_my_posts_down_and_erases_them(client, member, make_user, category, moderator,
-                                                                  published_topic):
+def test_deleting_my_account_takes_my_posts_down_and_erases_them(
+    client, member, make_user, category, moderator, published_topic
+):
     from moderation.states import PUBLISHED
 
     app_config_threshold = services.trust_threshold()
@@ -111,6 +121,8 @@ def test_my_account_shows_my_suspension(client_for, member, moderator):
     from forum.accounts import suspensions
     from forum.timeutil import utcnow
 
-    suspensions.suspend_member(moderator, member.id, "Shouting <in> capitals", utcnow().date() + timedelta(days=2))
+    suspensions.suspend_member(
+        moderator, member.id, "Shouting <in> capitals", utcnow().date() + timedelta(days=2)
+    )
     page = client_for(member).get("/account").text
     assert "Suspensions of your account" in page and "Shouting &lt;in&gt; capitals" in page

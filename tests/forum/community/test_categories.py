@@ -12,7 +12,9 @@ from forum.extensions import db
 
 
 def test_cli_adds_and_lists_categories(runner):
-    result = runner.invoke(args=["forums", "add-category", "Monitors & displays", "--description", "4K, HDR, cables"])
+    result = runner.invoke(
+        args=["forums", "add-category", "Monitors & displays", "--description", "4K, HDR, cables"]
+    )
     assert result.exit_code == 0, result.output
     assert "/forums/monitors-displays" in result.output
     result = runner.invoke(args=["forums", "add-category", "Audio", "--order", "0"])
@@ -58,20 +60,39 @@ def test_categories_page_is_for_admins(client_for, admin, moderator, make_user):
 
 def test_admin_adds_edits_orders_and_deletes_categories(client, client_for, admin, moderator):
     admin_client = client_for(admin)
-    assert admin_client.post("/forums/admin/categories",
-                             data={"name": "Cables", "description": "All cables", "position": "2"}).status_code == 302
-    assert admin_client.post("/forums/admin/categories", data={"name": "Audio", "position": "1"}).status_code == 302
+    assert (
+        admin_client.post(
+            "/forums/admin/categories", data={"name": "Cables", "description": "All cables", "position": "2"}
+        ).status_code
+        == 302
+    )
+    assert (
+        admin_client.post("/forums/admin/categories", data={"name": "Audio", "position": "1"}).status_code
+        == 302
+    )
     assert admin_client.post("/forums/admin/categories", data={"name": ""}).status_code == 422
-    assert admin_client.post("/forums/admin/categories", data={"name": "X", "position": "first"}).status_code == 422
+    assert (
+        admin_client.post("/forums/admin/categories", data={"name": "X", "position": "first"}).status_code
+        == 422
+    )
     public = client.get("/forums").text
     assert public.index("Audio") < public.index("Cables") and "All cables" in public
     cables = db.session.scalar(select(ForumCategory).where(ForumCategory.name == "Cables"))
     assert admin_client.get(f"/forums/admin/categories/{cables.id}").status_code == 200
-    assert admin_client.post(f"/forums/admin/categories/{cables.id}",
-                             data={"name": "Cables and adapters", "description": "", "position": "0"}).status_code == 302
+    assert (
+        admin_client.post(
+            f"/forums/admin/categories/{cables.id}",
+            data={"name": "Cables and adapters", "description": "", "position": "0"},
+        ).status_code
+        == 302
+    )
     db.session.expire_all()
     cables = db.session.get(ForumCategory, cables.id)
-    assert (cables.name, cables.slug, cables.position) == ("Cables and adapters", "cables", 0)  # the address stays
+    assert (cables.name, cables.slug, cables.position) == (
+        "Cables and adapters",
+        "cables",
+        0,
+    )  # the address stays
     services.create_topic(moderator, cables, "Keeps the category", "x")
     admin_client.post(f"/forums/admin/categories/{cables.id}/delete")
     assert db.session.get(ForumCategory, cables.id) is not None  # not empty
@@ -82,9 +103,15 @@ def test_admin_adds_edits_orders_and_deletes_categories(client, client_for, admi
 
 
 def test_category_fields_are_checked(app):
-    for name, description, position in (("", "", None), ("x" * 81, "", None), ("a\nb", "", None),
-                                        ("ok", "d" * 1001, None), ("ok", "nul\x00", None), ("ok", "", "x"),
-                                        ("ok", "", 10**9)):
+    for name, description, position in (
+        ("", "", None),
+        ("x" * 81, "", None),
+        ("a\nb", "", None),
+        ("ok", "d" * 1001, None),
+        ("ok", "nul\x00", None),
+        ("ok", "", "x"),
+        ("ok", "", 10**9),
+    ):
         with pytest.raises(ValidationFailed):
             services.add_category(name, description, position)
     assert db.session.scalar(select(ForumCategory)) is None

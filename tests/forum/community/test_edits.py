@@ -22,12 +22,19 @@ def test_edit_keeps_the_earlier_revision_and_shows_edited(client, published_topi
     services.edit_post(author, post.id, "Which USB-C cable for 240 W?", "Edited **body**")
     db.session.expire_all()
     post = db.session.get(ForumPost, post.id)
-    assert (post.title, post.body, post.status) == ("Which USB-C cable for 240 W?", "Edited **body**", "published")
+    assert (post.title, post.body, post.status) == (
+        "Which USB-C cable for 240 W?",
+        "Edited **body**",
+        "published",
+    )
     assert post.fingerprint == content_fingerprint("Which USB-C cable for 240 W?", "Edited **body**")
     assert post.edited_at is not None
     [revision] = post.revisions
     assert (revision.title, revision.body, revision.fingerprint) == (
-        "Which USB-C cable for 100 W?", "I need a **long** one.", old_fingerprint)
+        "Which USB-C cable for 100 W?",
+        "I need a **long** one.",
+        old_fingerprint,
+    )
 
     page = client.get(f"/forums/topics/{published_topic.id}").text
     assert "edited" in page and "<strong>body</strong>" in page
@@ -36,9 +43,14 @@ def test_edit_keeps_the_earlier_revision_and_shows_edited(client, published_topi
     mod = client_for(moderator)
     history = mod.get(f"/forums/posts/{post.id}/history").text
     assert "I need a **long** one." in history and old_fingerprint in history
-    assert [r.action for r in db.session.scalars(
-        select(ModerationLog).where(ModerationLog.subject_id == post.id, ModerationLog.subject_kind == "forum_post")
-        .order_by(ModerationLog.seq))][-1] == "edit"
+    assert [
+        r.action
+        for r in db.session.scalars(
+            select(ModerationLog)
+            .where(ModerationLog.subject_id == post.id, ModerationLog.subject_kind == "forum_post")
+            .order_by(ModerationLog.seq)
+        )
+    ][-1] == "edit"
     assert verify_chain().ok
 
 
@@ -55,7 +67,11 @@ def test_moderation_item_page_shows_revisions(client_for, moderator, published_t
     page = client_for(moderator).get(f"/moderation/items/forum_post/{post.id}")
     if page.status_code == 404:
         pytest.skip("no moderation item page in this build")
-    assert "I need a **long** one." in page.text and "second text" in page.text and "Earlier versions (2)" in page.text
+    assert (
+        "I need a **long** one." in page.text
+        and "second text" in page.text
+        and "Earlier versions (2)" in page.text
+    )
 
 
 def test_editing_a_pending_post_keeps_it_pending(member, category, moderator):
@@ -72,7 +88,9 @@ def test_a_decision_on_text_that_was_edited_since_is_refused(member, category, m
     seen_version = topic.opening.version
     services.edit_post(member, topic.opening.id, "Held", "switched after the moderator looked")
     with pytest.raises(Conflict):
-        moderation.approve_submission("forum_post", topic.opening.id, moderator, expected_version=seen_version)
+        moderation.approve_submission(
+            "forum_post", topic.opening.id, moderator, expected_version=seen_version
+        )
     assert db.session.get(ForumPost, topic.opening.id).status == "pending"
 
 
@@ -99,12 +117,18 @@ def test_only_the_author_edits_and_moderators_never_edit(published_topic, modera
     with pytest.raises(NotFound):
         services.edit_post(moderator, post.id, "x", "moderators never edit anyone's text")
     assert client_for(moderator).get(f"/forums/posts/{post.id}/edit").status_code == 404
-    assert client_for(moderator).post(f"/forums/posts/{post.id}/edit",
-                                      data={"title": "x", "body": "y"}).status_code == 404
+    assert (
+        client_for(moderator)
+        .post(f"/forums/posts/{post.id}/edit", data={"title": "x", "body": "y"})
+        .status_code
+        == 404
+    )
     assert db.session.get(ForumPost, post.id).body == "I need a **long** one."
 
 
-def test_untrusted_edit_of_a_published_post_stays_published_but_may_not_add_many_links(member, category, moderator):
+def test_untrusted_edit_of_a_published_post_stays_published_but_may_not_add_many_links(
+    member, category, moderator
+):
     topic = services.create_topic(member, category, "Mine", "plain")
     moderation.approve_submission("forum_post", topic.opening.id, moderator)
     post = services.edit_post(member, topic.opening.id, "Mine", "fixed a typo, see https://a.example")
@@ -120,11 +144,15 @@ def test_reply_edit_through_the_page(client_for, make_trusted, published_topic):
     client = client_for(author)
     form = client.get(f"/forums/posts/{reply.id}/edit")
     assert form.status_code == 200 and "original reply" in form.text and 'name="title"' not in form.text
-    preview = client.post(f"/forums/posts/{reply.id}/edit", data={"body": "*new*", "preview": "1",
-                                                                  "version": str(reply.version)})
+    preview = client.post(
+        f"/forums/posts/{reply.id}/edit",
+        data={"body": "*new*", "preview": "1", "version": str(reply.version)},
+    )
     assert preview.status_code == 200 and "<em>new</em>" in preview.text
     assert db.session.get(ForumPost, reply.id).body == "original reply"
-    saved = client.post(f"/forums/posts/{reply.id}/edit", data={"body": "*new*", "version": str(reply.version)})
+    saved = client.post(
+        f"/forums/posts/{reply.id}/edit", data={"body": "*new*", "version": str(reply.version)}
+    )
     assert saved.status_code == 302
     db.session.expire_all()
     assert db.session.get(ForumPost, reply.id).body == "*new*"

@@ -23,7 +23,9 @@ def thread(app, make_trusted, make_user, moderator, category):
     topic = services.create_topic(author, category, "Zanzibar cable thread", "The opening words quokka")
     replies = {}
     replies["published"] = services.create_reply(author, topic.id, "visible reply wombat")
-    replies["pending"] = services.create_reply(make_user(display_name="Nick New"), topic.id, "pending reply platypus")
+    replies["pending"] = services.create_reply(
+        make_user(display_name="Nick New"), topic.id, "pending reply platypus"
+    )
     newbie = make_user(display_name="Rita Rejected")
     replies["rejected"] = services.create_reply(newbie, topic.id, "rejected reply echidna")
     moderation.reject_submission("forum_post", replies["rejected"].id, moderator, reason="spam")
@@ -67,7 +69,7 @@ def test_last_activity_ignores_posts_that_are_not_public(client, thread, categor
     # A hidden or removed reply was published later; it still does not count.
     assert db.session.get(ForumPost, replies["hidden"].id).published_at > visible.published_at
     listing = client.get(f"/forums/{category.slug}").text
-    row = listing[listing.index("Zanzibar cable thread"):].split("</tr>")[0]
+    row = listing[listing.index("Zanzibar cable thread") :].split("</tr>")[0]
     assert "Tess Trusted" in row and "Wanda" not in row
 
 
@@ -76,10 +78,14 @@ def test_erased_text_is_gone_from_the_database(thread):
     for state in ("removed", "withdrawn"):
         post = db.session.get(ForumPost, replies[state].id)
         assert post.body is None and post.revisions == []
-    assert db.session.get(ForumPost, replies["rejected"].id).body == "rejected reply echidna"  # the author can see why
+    assert (
+        db.session.get(ForumPost, replies["rejected"].id).body == "rejected reply echidna"
+    )  # the author can see why
 
 
-def test_a_topic_whose_opening_post_is_hidden_disappears_with_its_replies(app, client, thread, make_user, category):
+def test_a_topic_whose_opening_post_is_hidden_disappears_with_its_replies(
+    app, client, thread, make_user, category
+):
     topic, _ = thread
     flags.flag_item("forum_post", topic.opening.id, make_user(), "spam")
     assert client.get(f"/forums/topics/{topic.id}").status_code == 404
@@ -116,8 +122,9 @@ def test_search_finds_published_posts_only(app, client, thread, category):
         assert _search(client, word) == set(), word
 
 
-def test_search_forgets_a_post_as_soon_as_it_leaves_and_follows_moves(app, client, thread, make_user, moderator,
-                                                                      category):
+def test_search_forgets_a_post_as_soon_as_it_leaves_and_follows_moves(
+    app, client, thread, make_user, moderator, category
+):
     # (the worker applies the changes committed before each search: `_search`)
     if not _has_search(app):
         pytest.skip("search is not installed in this build")
@@ -161,8 +168,10 @@ def test_search_document_of_a_post(app, thread, category):
 
 # --- one code path -------------------------------------------------------------------
 
-def test_status_is_only_ever_changed_by_the_transition_function(monkeypatch, app, client_for, make_user, moderator,
-                                                                  category):
+
+def test_status_is_only_ever_changed_by_the_transition_function(
+    monkeypatch, app, client_for, make_user, moderator, category
+):
     """Watch every UPDATE of forum_post: any that writes `status` must come from moderation.services.transition."""
     inside = {"depth": 0}
     real_transition = moderation.transition
@@ -179,30 +188,32 @@ def test_status_is_only_ever_changed_by_the_transition_function(monkeypatch, app
     status_writes = []
 
     def watch(conn, cursor, statement, parameters, context, executemany):
-        if re.match(r"\s*UPDATE forum_post\b", statement) and re.search(r"\bstatus\s*=", statement.split("WHERE")[0]):
+        if re.match(r"\s*UPDATE forum_post\b", statement) and re.search(
+            r"\bstatus\s*=", statement.split("WHERE")[0]
+        ):
             status_writes.append(inside["depth"] > 0)
 
     event.listen(db.engine, "before_cursor_execute", watch)
     try:
         app.config["FLAG_HIDE_THRESHOLD"] = 1
         member = make_user()
-        held = services.create_topic(member, category, "Held", "text")                     # pending
-        moderation.approve_submission("forum_post", held.opening.id, moderator)            # approve
-        services.edit_post(member, held.opening.id, "Held", "edited")                     # edit: no status write
-        staff = services.create_topic(moderator, category, "Staff", "text")                # auto_publish
+        held = services.create_topic(member, category, "Held", "text")  # pending
+        moderation.approve_submission("forum_post", held.opening.id, moderator)  # approve
+        services.edit_post(member, held.opening.id, "Held", "edited")  # edit: no status write
+        staff = services.create_topic(moderator, category, "Staff", "text")  # auto_publish
         reply = services.create_reply(make_user("admin"), staff.id, "reply")
-        flags.flag_item("forum_post", reply.id, member, "spam")                            # hide
-        flags.keep_item("forum_post", reply.id, moderator)                                 # approve
+        flags.flag_item("forum_post", reply.id, member, "spam")  # hide
+        flags.keep_item("forum_post", reply.id, moderator)  # approve
         rejected = services.create_topic(member, category, "Rejected", "text")
         moderation.reject_submission("forum_post", rejected.opening.id, moderator, reason="spam")  # reject
-        flags.remove_item("forum_post", reply.id, moderator, reason="abusive")             # remove
-        services.withdraw_post(member, held.opening.id)                                    # withdraw
+        flags.remove_item("forum_post", reply.id, moderator, reason="abusive")  # remove
+        services.withdraw_post(member, held.opening.id)  # withdraw
         services.set_locked(moderator, staff.id, True)
         services.move_topic(moderator, staff.id, services.add_category("Other", "").id)
         from forum.accounts import services as accounts
         from tests.conftest import STRONG_PASSWORD
 
-        accounts.delete_account(member, STRONG_PASSWORD)                                  # remove (system)
+        accounts.delete_account(member, STRONG_PASSWORD)  # remove (system)
         # And through the pages.
         other = make_user()
         page_topic = services.create_topic(other, category, "Via pages", "x")
@@ -218,9 +229,11 @@ def test_removal_requests_resolve_links_to_forum_posts(app, thread):
     topic, replies = thread
     reply_id = replies["published"].id
     with app.test_request_context(base_url="http://shop.example"):
-        for link, expected in ((f"http://shop.example/forums/posts/{reply_id}", reply_id),
-                               (f"/forums/posts/{reply_id}/edit", reply_id),
-                               (f"http://shop.example/forums/topics/{topic.id}", topic.opening.id),
-                               (f"http://shop.example/forums/topics/{topic.id}?page=1#post-{reply_id}", reply_id)):
+        for link, expected in (
+            (f"http://shop.example/forums/posts/{reply_id}", reply_id),
+            (f"/forums/posts/{reply_id}/edit", reply_id),
+            (f"http://shop.example/forums/topics/{topic.id}", topic.opening.id),
+            (f"http://shop.example/forums/topics/{topic.id}?page=1#post-{reply_id}", reply_id),
+        ):
             kind, item_id = resolver.resolve_link(link)
             assert (kind.name, item_id) == ("forum_post", expected), link

@@ -36,9 +36,39 @@ HOSTILE = [
     "<svg/onload=alert(1)>",
     "```html\n<script>alert(1)</script>\n```",
 ]
-ALLOWED_TAGS = {"a", "abbr", "b", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "h5", "h6",
-                "hr", "i", "li", "ol", "p", "pre", "s", "strong", "sub", "sup", "table", "tbody", "td", "th",
-                "thead", "tr", "ul"}
+ALLOWED_TAGS = {
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "code",
+    "del",
+    "em",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "i",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "s",
+    "strong",
+    "sub",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "th",
+    "thead",
+    "tr",
+    "ul",
+}
 
 
 class _Elements(HTMLParser):
@@ -59,8 +89,10 @@ def assert_safe_html(html: str) -> None:
             assert not name.startswith("on") and name != "style", name
             if name == "href":
                 # As a browser reads it: tabs and newlines dropped, leading controls and spaces ignored.
-                compact = re.sub(r"[\t\n\r]", "", value).lstrip("\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f"
-                                                            "\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f ")
+                compact = re.sub(r"[\t\n\r]", "", value).lstrip(
+                    "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f"
+                    "\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f "
+                )
                 scheme = re.match(r"([a-zA-Z][a-zA-Z0-9+.-]*):", compact)
                 assert scheme is None or scheme.group(1).lower() in ("http", "https", "mailto"), value
 
@@ -71,14 +103,18 @@ def test_markdown_in_posts_never_runs_script(client, make_trusted, category, sou
     topic = services.create_topic(author, category, "Hostile", source)
     assert topic.opening.status == "published" and topic.opening.body == source  # stored as typed
     page = client.get(f"/forums/topics/{topic.id}").text
-    body = page[page.index('class="post-body markdown">') + 27:page.index("<footer", page.index("post-body"))]
+    body = page[
+        page.index('class="post-body markdown">') + 27 : page.index("<footer", page.index("post-body"))
+    ]
     assert_safe_html(body)
 
 
 def test_links_get_rel_nofollow_ugc_noopener(client, make_trusted, category):
-    topic = services.create_topic(make_trusted(), category, "Links", "[shop](https://shop.example.com) and https://www.python.org")
+    topic = services.create_topic(
+        make_trusted(), category, "Links", "[shop](https://shop.example.com) and https://www.python.org"
+    )
     page = client.get(f"/forums/topics/{topic.id}").text
-    body = page[page.index('class="post-body markdown"'):page.index("</article>")]
+    body = page[page.index('class="post-body markdown"') : page.index("</article>")]
     assert body.count('rel="nofollow ugc noopener"') == 2
 
 
@@ -109,8 +145,17 @@ def _ok(response, *expected):
 
 def _refusal_is_explained(text, response, limit):
     assert "\x00" in text or not text.strip() or len(text) > limit, repr(text)
-    assert any(m in response.text for m in ("NUL character", "Write a", "Enter a", f"the limit is {limit}",
-                                            "control characters", "already a category"))
+    assert any(
+        m in response.text
+        for m in (
+            "NUL character",
+            "Write a",
+            "Enter a",
+            f"the limit is {limit}",
+            "control characters",
+            "already a category",
+        )
+    )
 
 
 def test_naughty_topic_titles_and_bodies(quick_index, client_for, make_user, category):
@@ -128,7 +173,9 @@ def test_naughty_topic_titles_and_bodies(quick_index, client_for, make_user, cat
         shown.append(text)
     assert len(shown) > len(NAUGHTY) * 0.85
     # Every title is shown back exactly (escaped) in the topic lists.
-    pages = "".join(client.get(f"/forums/{category.slug}?page={n}").text for n in range(1, len(shown) // 25 + 2))
+    pages = "".join(
+        client.get(f"/forums/{category.slug}?page={n}").text for n in range(1, len(shown) // 25 + 2)
+    )
     for text in shown:
         assert str(escape(text)) in pages, repr(text)
     for topic_id in db.session.scalars(select(ForumPost.topic_id).order_by(ForumPost.id)).all()[::7]:
@@ -144,11 +191,16 @@ def test_naughty_replies_edits_and_previews(quick_index, client_for, make_user, 
         _ok(client.post(f"/forums/topics/{topic.id}/reply", data={"body": text}), 302, 422)
         # The edit and preview forms share the topic form's fields (tested with every string above): a sample.
         if n % 10 == 0:
-            _ok(client.post(f"/forums/topics/{topic.id}/reply", data={"body": text, "preview": "1"}), 200, 422)
+            _ok(
+                client.post(f"/forums/topics/{topic.id}/reply", data={"body": text, "preview": "1"}), 200, 422
+            )
         if n % 10 == 1:
             version = db.session.get(ForumPost, reply.id).version
-            _ok(client.post(f"/forums/posts/{reply.id}/edit", data={"body": text, "version": str(version)}),
-                302, 422)
+            _ok(
+                client.post(f"/forums/posts/{reply.id}/edit", data={"body": text, "version": str(version)}),
+                302,
+                422,
+            )
             db.session.expire_all()
             if "\x00" not in text and text.strip():
                 assert db.session.get(ForumPost, reply.id).body == text
@@ -169,8 +221,9 @@ def test_naughty_category_names_and_descriptions(quick_index, client_for, admin)
             category = db.session.scalars(select(ForumCategory).order_by(ForumCategory.id.desc())).first()
             assert category.name == text.strip() and category.description == text
         else:
-            _refusal_is_explained(text.strip() and text, response, 80) if "\x00" in text or len(text) > 80 \
-                or not text.strip() else None
+            _refusal_is_explained(text.strip() and text, response, 80) if "\x00" in text or len(
+                text
+            ) > 80 or not text.strip() else None
         if n % 10 == 0:
             _ok(client.post("/forums/admin/categories", data={"name": f"ok {n}", "position": text}), 302, 422)
     assert created > len(NAUGHTY) * 0.75
@@ -199,7 +252,10 @@ def test_naughty_flag_notes_are_stored_exactly(app, make_user, category):
     post = services.create_topic(make_user("moderator"), category, "Flag me", "x").opening
     from forum.models import User
 
-    users = [User(email=f"flagger{n}@example.com", display_name=f"F{n}", password_hash="x") for n in range(len(NAUGHTY))]
+    users = [
+        User(email=f"flagger{n}@example.com", display_name=f"F{n}", password_hash="x")
+        for n in range(len(NAUGHTY))
+    ]
     db.session.add_all(users)
     db.session.commit()
     expected = {}
@@ -214,13 +270,20 @@ def test_naughty_flag_notes_are_stored_exactly(app, make_user, category):
     assert notes == expected
 
 
-def test_naughty_flag_note_through_the_form_and_queue(quick_index, app, client_for, make_user, moderator, category):
+def test_naughty_flag_note_through_the_form_and_queue(
+    quick_index, app, client_for, make_user, moderator, category
+):
     app.config["FLAG_HIDE_THRESHOLD"] = 10_000
     post = services.create_topic(make_user("moderator"), category, "Flag me", "x").opening
     sample = [t for t in NAUGHTY if t.strip()][::25]
     for text in sample:
-        _ok(client_for(make_user()).post(f"/flag/forum_post/{post.id}", data={"reason": "spam", "note": text}),
-            302, 422)
+        _ok(
+            client_for(make_user()).post(
+                f"/flag/forum_post/{post.id}", data={"reason": "spam", "note": text}
+            ),
+            302,
+            422,
+        )
     page = client_for(moderator).get("/moderation/flags")
     assert page.status_code == 200
     for text in sample:
@@ -234,9 +297,16 @@ def test_naughty_suspension_reasons_and_move_targets(quick_index, client_for, mo
     topic = services.create_topic(moderator, category, "Move me", "x")
     until = (utcnow().date() + timedelta(days=2)).isoformat()
     for n, text in enumerate(NAUGHTY):
-        _ok(client.post(f"/moderation/members/{member.id}/suspend", data={"reason": text, "until": until}), 302, 422)
+        _ok(
+            client.post(f"/moderation/members/{member.id}/suspend", data={"reason": text, "until": until}),
+            302,
+            422,
+        )
         if n % 10 == 0:
-            _ok(client.post(f"/moderation/members/{member.id}/suspend", data={"reason": "x", "until": text}), 422)
+            _ok(
+                client.post(f"/moderation/members/{member.id}/suspend", data={"reason": "x", "until": text}),
+                422,
+            )
             _ok(client.post(f"/forums/topics/{topic.id}/move", data={"move-category": text}), 302, 422)
             _ok(client.post(f"/forums/topics/{topic.id}/tools", data={"action": text}), 400)
     from forum.accounts.suspensions import suspensions_of

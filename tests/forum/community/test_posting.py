@@ -15,12 +15,19 @@ from moderation.models import ModerationLog
 
 
 def _log_actions(post_id):
-    return [r.action for r in db.session.scalars(
-        select(ModerationLog).where(ModerationLog.subject_kind == "forum_post", ModerationLog.subject_id == post_id)
-        .order_by(ModerationLog.seq))]
+    return [
+        r.action
+        for r in db.session.scalars(
+            select(ModerationLog)
+            .where(ModerationLog.subject_kind == "forum_post", ModerationLog.subject_id == post_id)
+            .order_by(ModerationLog.seq)
+        )
+    ]
 
 
-def test_new_member_topic_is_held_then_published_by_a_moderator(client, member, moderator, category, login_as):
+def test_new_member_topic_is_held_then_published_by_a_moderator(
+    client, member, moderator, category, login_as
+):
     topic = services.create_topic(member, category, "My first question", "Hello **all**")
     post = topic.opening
     assert post.status == "pending" and post.held_because == "new_member"
@@ -74,20 +81,31 @@ def test_trust_threshold_is_configurable(app, make_user, moderator, category):
 @pytest.mark.parametrize("role", ["moderator", "admin"])
 def test_staff_posts_publish_at_once(make_user, category, role):
     staff = make_user(role)
-    topic = services.create_topic(staff, category, "Announcement", "Read this [please](https://a.example) "
-                                  "[and](https://b.example) [this](https://c.example)")
+    topic = services.create_topic(
+        staff,
+        category,
+        "Announcement",
+        "Read this [please](https://a.example) [and](https://b.example) [this](https://c.example)",
+    )
     assert topic.opening.status == "published"
     assert services.create_reply(staff, topic.id, "and a reply").status == "published"
 
 
-def test_link_heavy_posts_from_members_without_trust_are_held(app, make_user, moderator, category, published_topic):
+def test_link_heavy_posts_from_members_without_trust_are_held(
+    app, make_user, moderator, category, published_topic
+):
     app.config["FORUM_TRUST_THRESHOLD"] = 0  # everyone trusted: only the link rule can hold
     user = make_user()
-    assert services.create_reply(user, published_topic.id, "two links [a](https://a.example) https://b.example"
-                                 ).status == "published"
+    assert (
+        services.create_reply(
+            user, published_topic.id, "two links [a](https://a.example) https://b.example"
+        ).status
+        == "published"
+    )
     app.config["FORUM_TRUST_THRESHOLD"] = 3
-    held = services.create_reply(user, published_topic.id,
-                                 "[a](https://a.example) [b](https://b.example) [c](https://c.example)")
+    held = services.create_reply(
+        user, published_topic.id, "[a](https://a.example) [b](https://b.example) [c](https://c.example)"
+    )
     assert held.status == "pending" and held.held_because == "links"
 
 
@@ -99,8 +117,9 @@ def test_link_limit_is_configurable_and_trusted_members_may_link(app, make_trust
     assert services.hold_reason(trusted, many) is None
 
 
-def test_replies_publish_in_the_topic_and_counts_follow(client, make_trusted, make_user, moderator, published_topic,
-                                                         category):
+def test_replies_publish_in_the_topic_and_counts_follow(
+    client, make_trusted, make_user, moderator, published_topic, category
+):
     other = make_trusted(display_name="Otto Other")
     newbie = make_user(display_name="Nina New")
     services.create_reply(other, published_topic.id, "Try the 2 m braided one.")
@@ -108,9 +127,9 @@ def test_replies_publish_in_the_topic_and_counts_follow(client, make_trusted, ma
     page = client.get(f"/forums/topics/{published_topic.id}")
     assert "Try the 2 m braided one." in page.text and "HELD REPLY TEXT" not in page.text
     listing = client.get(f"/forums/{category.slug}").text
-    row = listing[listing.index("Which USB-C cable for 100 W?"):]
+    row = listing[listing.index("Which USB-C cable for 100 W?") :]
     assert "<td>1</td>" in row.split("</tr>")[0]  # one published reply, the held one not counted
-    assert "Otto Other" in row.split("</tr>")[0]   # last activity by
+    assert "Otto Other" in row.split("</tr>")[0]  # last activity by
     moderation.approve_submission("forum_post", held.id, moderator)
     assert services.topic_stats([published_topic.id])[published_topic.id].reply_count == 2
     assert "HELD REPLY TEXT" in client.get(f"/forums/topics/{published_topic.id}").text
@@ -162,7 +181,9 @@ def test_locked_topic_refuses_replies(client, make_trusted, moderator, published
     services.set_locked(moderator, published_topic.id, True)
     with pytest.raises(PermissionDenied, match="locked"):
         services.create_reply(replier, published_topic.id, "too late")
-    response = client_for(replier).post(f"/forums/topics/{published_topic.id}/reply", data={"body": "too late"})
+    response = client_for(replier).post(
+        f"/forums/topics/{published_topic.id}/reply", data={"body": "too late"}
+    )
     assert response.status_code == 403 and "locked" in response.text
     page = client_for(replier).get(f"/forums/topics/{published_topic.id}").text
     assert "locked" in page and f'action="/forums/topics/{published_topic.id}/reply"' not in page
@@ -183,8 +204,9 @@ def test_cannot_reply_to_a_topic_that_is_not_published(member, make_trusted, cat
 def test_posting_through_the_pages(client, member, category, login_as):
     login_as(member)
     assert client.get(f"/forums/{category.slug}/new").status_code == 200
-    preview = client.post(f"/forums/{category.slug}/new",
-                          data={"title": "Cable", "body": "*preview me*", "preview": "1"})
+    preview = client.post(
+        f"/forums/{category.slug}/new", data={"title": "Cable", "body": "*preview me*", "preview": "1"}
+    )
     assert preview.status_code == 200 and "<em>preview me</em>" in preview.text
     assert db.session.scalar(select(ForumTopic)) is None  # a preview stores nothing
     response = client.post(f"/forums/{category.slug}/new", data={"title": "Cable", "body": "*post me*"})
@@ -233,7 +255,12 @@ def test_posting_is_rate_limited_per_member(app_config, make_user, category):
     client = app.test_client()
     user = make_user()
     assert login(client, user.email).status_code == 302
-    codes = [client.post(f"/forums/{slug}/new", data={"title": f"t{n}", "body": "b"}).status_code for n in range(3)]
+    codes = [
+        client.post(f"/forums/{slug}/new", data={"title": f"t{n}", "body": "b"}).status_code for n in range(3)
+    ]
     assert codes == [302, 302, 429]
     # Previews do not count.
-    assert client.post(f"/forums/{slug}/new", data={"title": "t", "body": "b", "preview": "1"}).status_code == 200
+    assert (
+        client.post(f"/forums/{slug}/new", data={"title": "t", "body": "b", "preview": "1"}).status_code
+        == 200
+    )

@@ -22,7 +22,11 @@ def handle(user) -> str:
 
 def visible(user, decisions=False):
     """What the member's notifications page lists (without the approvals that made them trusted)."""
-    return [item for item in services.list_notifications(user)[1] if decisions or item["note"].kind != "moderation"]
+    return [
+        item
+        for item in services.list_notifications(user)[1]
+        if decisions or item["note"].kind != "moderation"
+    ]
 
 
 def outbox(user, unsent_only=False):
@@ -48,14 +52,20 @@ def test_mention_notifies_at_once_with_unsubscribe_headers(app, alice, bob, cate
     assert visible(alice) == []
 
 
-def test_pending_posts_notify_nobody_until_published(app, alice, bob, make_user, moderator, category, sent_mail):
+def test_pending_posts_notify_nobody_until_published(
+    app, alice, bob, make_user, moderator, category, sent_mail
+):
     topic = forums.create_topic(alice, category, "Docks", "Opening")
     newcomer = make_user(display_name="Nina New")
     reply = forums.create_reply(newcomer, topic.id, f"Hello @{handle(bob)} and @{handle(alice)}")
     assert reply.status == "pending"
     assert visible(alice) == [] and visible(bob) == []
-    assert db.session.scalar(select(func.count()).select_from(Notification)
-                             .where(Notification.post_id == reply.id)) == 0
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(Notification).where(Notification.post_id == reply.id)
+        )
+        == 0
+    )
     moderation.approve_submission("forum_post", reply.id, moderator)
     kinds = {n["note"].user_id: n["note"].kind for n in visible(alice) + visible(bob)}
     assert kinds == {alice.id: "mention", bob.id: "mention"}  # a mention beats "reply in your topic"
@@ -66,7 +76,8 @@ def test_pending_posts_notify_nobody_until_published(app, alice, bob, make_user,
 
 
 def test_mentions_of_suspended_or_unknown_members_do_nothing_and_ten_at_most(
-        app, alice, bob, make_user, moderator, category):
+    app, alice, bob, make_user, moderator, category
+):
     suspensions.suspend_member(moderator, bob.id, "Spamming", date.today() + timedelta(days=3))
     others = [make_user(display_name=f"Reader {n:02d}") for n in range(12)]
     body = f"@{handle(bob)} @nobody_here " + " ".join(f"@{handle(u)}" for u in others)
@@ -85,7 +96,9 @@ def test_mentions_of_suspended_or_unknown_members_do_nothing_and_ten_at_most(
 def test_mentions_inside_code_and_links_are_not_linked(app, alice, bob, category):
     from forum.members.markup import render_post
 
-    topic = forums.create_topic(alice, category, "Code", f"`@{handle(bob)}` and [@{handle(bob)}](https://x.example)")
+    topic = forums.create_topic(
+        alice, category, "Code", f"`@{handle(bob)}` and [@{handle(bob)}](https://x.example)"
+    )
     html = str(render_post(topic.opening))
     assert "/members/" not in html
 
@@ -111,7 +124,8 @@ def test_watched_topic_reply_waits_for_the_digest(app, runner, alice, bob, membe
 
 
 def test_removed_post_vanishes_from_notifications_mail_and_digest(
-        app, alice, bob, member_with_trust, moderator, category):
+    app, alice, bob, member_with_trust, moderator, category
+):
     topic = forums.create_topic(alice, category, "Cables", "Opening")
     carol = member_with_trust("Carol Cook")
     services.set_watching(carol, topic.id, True)
@@ -124,7 +138,9 @@ def test_removed_post_vanishes_from_notifications_mail_and_digest(
     assert services.unread_count(alice) == 0
     assert outbox(alice, unsent_only=True) == []  # withdrawn before it went out
     assert services.send_daily_digests() == 0
-    assert not db.session.scalars(select(OutboxMessage).where(OutboxMessage.body_text.contains("secret-ish"))).all()
+    assert not db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.body_text.contains("secret-ish"))
+    ).all()
 
 
 def test_hidden_topic_takes_its_notifications_along(app, alice, bob, make_user, moderator, category):

@@ -51,7 +51,9 @@ def test_profile_shows_public_facts_only(client, alice, bob, make_user, moderato
 
     from forum.accounts import suspensions
 
-    suspensions.suspend_member(moderator, newbie.id, "Secret suspension reason", date.today() + timedelta(days=2))
+    suspensions.suspend_member(
+        moderator, newbie.id, "Secret suspension reason", date.today() + timedelta(days=2)
+    )
     page = client.get(f"/members/{alice.id}").text
     assert "Alice Archer" in page and "Published topic ibis" in page and f"@{handle(alice)}" in page
     assert alice.email not in page
@@ -63,8 +65,9 @@ def test_profile_shows_public_facts_only(client, alice, bob, make_user, moderato
     assert client.get("/members/no-such-handle").status_code == 404
 
 
-def test_hidden_activity_is_hidden_from_the_public_but_not_moderators(client_for, client, alice, moderator,
-                                                                    category, bob):
+def test_hidden_activity_is_hidden_from_the_public_but_not_moderators(
+    client_for, client, alice, moderator, category, bob
+):
     forums.create_topic(alice, category, "Activity topic ibis", "words")
     services.update_profile(alice, handle(alice), True)
     public = client.get(f"/members/{alice.id}").text
@@ -91,23 +94,38 @@ def test_deleted_member_profile_and_mentions_are_gone(client, alice, bob, catego
 def test_preferences_page_changes_what_is_mailed(client, alice, bob, category, login_as):
     login_as(bob)
     page = client.get("/account/notifications").text
-    assert 'value="immediate" checked' in page.replace("checked ", "checked").replace('checked="checked"', "checked") \
+    assert (
+        'value="immediate" checked'
+        in page.replace("checked ", "checked").replace('checked="checked"', "checked")
         or "At once" in page
-    data = {"mention": "never", "reply": "digest", "quote": "immediate", "watched": "immediate", "like": "digest"}
+    )
+    data = {
+        "mention": "never",
+        "reply": "digest",
+        "quote": "immediate",
+        "watched": "immediate",
+        "like": "digest",
+    }
     assert client.post("/account/notifications", data=data).status_code == 302
     assert services.preferences(bob) == data
     assert client.post("/account/notifications", data={**data, "like": "sometimes"}).status_code == 422
     forums.create_topic(alice, category, "T", f"@{handle(bob)}")
-    assert [m for m in db.session.scalars(select(OutboxMessage).where(OutboxMessage.to_address == bob.email))
-            if m.headers] == []  # mentions: never
+    assert [
+        m
+        for m in db.session.scalars(select(OutboxMessage).where(OutboxMessage.to_address == bob.email))
+        if m.headers
+    ] == []  # mentions: never
 
 
 @pytest.mark.parametrize("csrf", [True])
 def test_one_click_unsubscribe_without_login(app, csrf, alice, bob, category):
     app.config["WTF_CSRF_ENABLED"] = csrf
     forums.create_topic(alice, category, "T", f"@{handle(bob)}")
-    mail = [m for m in db.session.scalars(select(OutboxMessage).where(OutboxMessage.to_address == bob.email))
-            if m.headers][0]
+    mail = [
+        m
+        for m in db.session.scalars(select(OutboxMessage).where(OutboxMessage.to_address == bob.email))
+        if m.headers
+    ][0]
     link = mail.headers["List-Unsubscribe"].strip("<>")
     path = link.split("://", 1)[1].split("/", 1)[1]
     anonymous = app.test_client()
@@ -155,4 +173,3 @@ def test_handle_form_answers_naughty_strings_with_a_message(client, member, logi
         response = client.post("/account/profile", data={"handle": value})
         assert response.status_code in (302, 422), value
     assert client.get("/account/profile").status_code == 200
-

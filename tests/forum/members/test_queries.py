@@ -17,7 +17,9 @@ def _activity(alice, bob, topic, n):
     """n replies by bob that quote alice, mention her and get liked by her."""
     for k in range(n):
         quoted = forums.create_reply(alice, topic.id, f"Alice says {k}")
-        reply = forums.create_reply(bob, topic.id, services.quote_source(bob, quoted.id) + f"@{handle(alice)} ok {k}")
+        reply = forums.create_reply(
+            bob, topic.id, services.quote_source(bob, quoted.id) + f"@{handle(alice)} ok {k}"
+        )
         services.like(alice, reply.id)
         services.like(bob, quoted.id)
 

@@ -46,7 +46,8 @@ def test_quote_notifies_and_renders_as_blockquote(client, alice, bob, make_trust
 
 
 def test_quote_of_removed_post_shows_quoted_post_removed_everywhere(
-        app, client, alice, bob, moderator, category):
+    app, client, alice, bob, moderator, category
+):
     topic = forums.create_topic(alice, category, "Docks", "Opening text")
     quoted = forums.create_reply(alice, topic.id, "Soon removed wallaby words")
     reply = forums.create_reply(bob, topic.id, services.quote_source(bob, quoted.id) + "My answer quokka")
@@ -96,8 +97,9 @@ def test_likes_are_grouped_in_one_notification(app, alice, bob, make_trusted, ca
     assert likes[0]["sentence"] == "Carol Cook and 1 other liked your post"
 
 
-def test_likes_on_unpublished_posts_are_refused_and_vanish_with_removal(client_for, alice, bob, moderator,
-                                                                     make_user, category):
+def test_likes_on_unpublished_posts_are_refused_and_vanish_with_removal(
+    client_for, alice, bob, moderator, make_user, category
+):
     topic = forums.create_topic(alice, category, "Docks", "Opening")
     reply = forums.create_reply(alice, topic.id, "A reply")
     services.like(bob, reply.id)
@@ -174,4 +176,3 @@ def test_posts_of_hidden_topics_cannot_be_quoted(app, client_for, alice, bob, ma
     assert bob_client.get(f"/forums/posts/{secret.id}/quote").status_code == 404
     page = bob_client.get(f"/forums/topics/{other.id}?quote={secret.id}").text
     assert "emu" not in page and "can no longer be quoted" in page
-

@@ -22,7 +22,7 @@ def main(arguments: dict) -> dict:
     time.sleep(max(0.0, arguments["start_at"] - time.time()))
     for review_id in arguments["review_ids"]:
         try:
-            with app.app_context():   # like one request: the index is updated at its end
+            with app.app_context():  # like one request: the index is updated at its end
                 moderator = db.session.get(User, arguments["moderator_id"])
                 moderation.approve_submission("review", review_id, moderator)
         except Exception as error:  # anything a moderator would have seen

@@ -34,8 +34,10 @@ def test_cranfield_format_loader(relevance):
     assert documents[0] == ["D:1", "flow over a flat plate", "flow over a flat plate at high speed ."]
     assert [d[0] for d in documents] == ["D:1", "D:2", "D:3"]
     # Queries numbered in file order (not by their .I), unjudged ones dropped, -1 not relevant.
-    assert [q["q"] for q in queries] == ["what is known about flow over a flat plate ?",
-                                         "how do shells buckle under load ?"]
+    assert [q["q"] for q in queries] == [
+        "what is known about flow over a flat plate ?",
+        "how do shells buckle under load ?",
+    ]
     assert queries[0]["judgments"] == {"D:1": 3, "D:2": 1}
     assert queries[1]["judgments"] == {"D:3": 4}
 

@@ -29,8 +29,11 @@ def test_check_is_clean_then_reports_missing_and_extra(app, runner, publish, sub
     assert result.exit_code == 0, result.output
     assert "OK: 3 published item(s), 3 indexed, 0 missing, 0 extra" in result.output
 
-    _tamper(backend, delete=f"review:{reviews[0].id}",
-            add=SearchDocument("review", pending.id, "Pending tern", "tern", None, utcnow(), "/", "reviews"))
+    _tamper(
+        backend,
+        delete=f"review:{reviews[0].id}",
+        add=SearchDocument("review", pending.id, "Pending tern", "tern", None, utcnow(), "/", "reviews"),
+    )
     result = runner.invoke(args=["search", "check"])
     assert result.exit_code == 1
     assert f"missing from the index (published): review:{reviews[0].id}" in result.output
@@ -41,8 +44,11 @@ def test_check_is_clean_then_reports_missing_and_extra(app, runner, publish, sub
 def test_reindex_rebuilds_from_the_database(app, runner, publish, drain, backend):
     reviews = [publish(f"Avocet {n}", "avocet") for n in range(4)]
     drain()
-    _tamper(backend, delete=f"review:{reviews[1].id}",
-            add=SearchDocument("review", 999, "Ghost", "avocet", None, utcnow(), "/", "reviews"))
+    _tamper(
+        backend,
+        delete=f"review:{reviews[1].id}",
+        add=SearchDocument("review", 999, "Ghost", "avocet", None, utcnow(), "/", "reviews"),
+    )
     result = runner.invoke(args=["search", "reindex"])
     assert result.exit_code == 0, result.output
     assert "Indexing 4 published item(s)" in result.output and "Indexed 4 item(s)." in result.output
@@ -50,8 +56,9 @@ def test_reindex_rebuilds_from_the_database(app, runner, publish, drain, backend
     assert runner.invoke(args=["search", "check"]).exit_code == 0
 
 
-def test_searches_keep_working_and_changes_are_kept_during_a_rebuild(app, publish, submit, moderator, drain,
-                                                                     backend):
+def test_searches_keep_working_and_changes_are_kept_during_a_rebuild(
+    app, publish, submit, moderator, drain, backend
+):
     """Reindex builds a new index aside; changes committed meanwhile wait in the outbox and follow."""
     from moderation import services as moderation
 

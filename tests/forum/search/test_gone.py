@@ -32,10 +32,13 @@ def _hits(backend, q):
     return {doc_id for doc_id, _ in backend.search(SearchRequest(parse(q), limit=50)).hits}
 
 
-@pytest.mark.parametrize("state", ["pending", "rejected", "withdrawn", "hidden", "removed", "superseded",
-                                   "withdrawn while pending"])
-def test_only_published_reviews_are_indexed(state, submit, publish, moderator, drain, backend, search_page,
-                                            make_user, product):
+@pytest.mark.parametrize(
+    "state",
+    ["pending", "rejected", "withdrawn", "hidden", "removed", "superseded", "withdrawn while pending"],
+)
+def test_only_published_reviews_are_indexed(
+    state, submit, publish, moderator, drain, backend, search_page, make_user, product
+):
     author = make_user()
     if state == "pending":
         review = submit("Kestrel cable", "kestrel", author=author)
@@ -69,11 +72,13 @@ def test_only_published_reviews_are_indexed(state, submit, publish, moderator, d
     assert status == 200 and result_ids(html) == []
 
 
-def test_removed_is_gone_at_once_in_a_long_lived_process(app, publish, moderator, backend, search_page, drain):
+def test_removed_is_gone_at_once_in_a_long_lived_process(
+    app, publish, moderator, backend, search_page, drain
+):
     """One process, one thread, a searcher opened before the removal: never shown again."""
     review = publish("Walrus charger", "The walrus charger is fine.")
     other = publish("Walrus cable", "The walrus cable is fine.")
-    status, html = search_page("walrus")            # (the worker drained) opens this thread's searcher
+    status, html = search_page("walrus")  # (the worker drained) opens this thread's searcher
     assert set(result_ids(html)) == {review.id, other.id}
     assert _hits(backend, "walrus") == {f"review:{review.id}", f"review:{other.id}"}
 
@@ -107,8 +112,9 @@ def test_whoosh_searcher_is_reopened_not_refreshed(app, publish, drain, backend,
     assert _hits(backend, "puffin") == set()
 
 
-def test_crash_between_commit_and_indexing_is_repaired_by_the_next_run(app_config, app, publish, moderator,
-                                                                       backend, drain):
+def test_crash_between_commit_and_indexing_is_repaired_by_the_next_run(
+    app_config, app, publish, moderator, backend, drain
+):
     gone = publish("Heron adapter", "heron")
     drain()
     # Commit the state changes, then "die" before the index is updated.
@@ -136,7 +142,7 @@ def test_crash_between_commit_and_indexing_is_repaired_by_the_next_run(app_confi
 
 def test_flask_search_sync_applies_what_a_crash_left(app_config, app, publish, drain):
     review = publish("Egret hub", "egret")
-    db.session.info.pop("search_outbox_committed", None)   # crashed before the drain
+    db.session.info.pop("search_outbox_committed", None)  # crashed before the drain
     restarted = create_app(app_config)
     result = restarted.test_cli_runner().invoke(args=["search", "sync"])
     assert result.exit_code == 0, result.output
@@ -146,8 +152,9 @@ def test_flask_search_sync_applies_what_a_crash_left(app_config, app, publish, d
         db.engine.dispose()
 
 
-def test_failure_to_index_never_reaches_the_moderator_and_is_retried(app, submit, moderator, backend,
-                                                                   monkeypatch, runner):
+def test_failure_to_index_never_reaches_the_moderator_and_is_retried(
+    app, submit, moderator, backend, monkeypatch, runner
+):
     from forum.search.registry import SEARCHABLES
 
     broken = submit("Crane cable", "crane one")
@@ -160,7 +167,7 @@ def test_failure_to_index_never_reaches_the_moderator_and_is_retried(app, submit
         return real(review)
 
     monkeypatch.setattr(SEARCHABLES["review"], "to_document", flaky)
-    moderation.approve_submission("review", broken.id, moderator)   # no exception for the moderator
+    moderation.approve_submission("review", broken.id, moderator)  # no exception for the moderator
     moderation.approve_submission("review", fine.id, moderator)
     report = indexing.drain_all()
     assert report.failed == 1 and "disk full" in report.errors[0]
@@ -202,27 +209,43 @@ def test_a_busy_index_leaves_the_change_queued(app, publish, moderator, backend,
     finally:
         release.set()
         thread.join()
-    status, html = search_page("gannet")   # the next search applies it
+    status, html = search_page("gannet")  # the next search applies it
     assert result_ids(html) == [review.id]
     assert indexing.pending_count() == 0
 
 
-def test_concurrent_approvals_from_several_processes_are_all_indexed(app, app_config, make_user, product,
-                                                                     moderator, backend):
+def test_concurrent_approvals_from_several_processes_are_all_indexed(
+    app, app_config, make_user, product, moderator, backend
+):
     workers, per_worker = 4, 5
-    reviews = [catalog.submit_review(make_user(), product, 4, f"Plover {n}", f"plover review number {n}")
-               for n in range(workers * per_worker)]
+    reviews = [
+        catalog.submit_review(make_user(), product, 4, f"Plover {n}", f"plover review number {n}")
+        for n in range(workers * per_worker)
+    ]
     config = {k: v for k, v in app_config.items() if isinstance(v, (str, int, float, bool)) or v is None}
     config["SEARCH_LOCK_TIMEOUT"] = 30
     start_at = time.time() + 3
     env = {**os.environ, "PYTHONPATH": str(PROJECT)}
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "tests.forum.search._approver", json.dumps({
-                "config": config, "start_at": start_at, "moderator_id": moderator.id,
-                "review_ids": [r.id for r in reviews[w::workers]],
-            })],
-            cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "tests.forum.search._approver",
+                json.dumps(
+                    {
+                        "config": config,
+                        "start_at": start_at,
+                        "moderator_id": moderator.id,
+                        "review_ids": [r.id for r in reviews[w::workers]],
+                    }
+                ),
+            ],
+            cwd=PROJECT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for w in range(workers)
     ]
@@ -251,12 +274,12 @@ def test_whoosh_reuses_only_segment_readers_without_new_deletions(app, publish, 
     assert _hits(backend, "skua") == {f"review:{first.id}", f"review:{second.id}"}
     readers_after = {r.segment().segment_id(): r for r, _ in backend._searcher().reader().leaf_readers()}
     kept = set(readers_before) & set(readers_after)
-    assert kept and all(readers_after[k] is readers_before[k] for k in kept)   # unchanged: reused
+    assert kept and all(readers_after[k] is readers_before[k] for k in kept)  # unchanged: reused
 
     moderation.transition(first, "remove", moderator, reason="spam")
     db.session.commit()
     drain()
-    assert _hits(backend, "skua") == {f"review:{second.id}"}   # its segment gained a deletion: reopened
+    assert _hits(backend, "skua") == {f"review:{second.id}"}  # its segment gained a deletion: reopened
     assert backend.search(SearchRequest(parse("skua"))).total == 1
 
 

@@ -13,14 +13,17 @@ def test_words_phrases_exclusions_or_and_prefixes():
         [Clause("prefix", ("batt",))],
     ]
     assert query.excluded == [Clause("word", ("noise",))]
-    assert query.required == {1}   # a quoted phrase must match; words need not
+    assert query.required == {1}  # a quoted phrase must match; words need not
     assert query.text() == 'battery "fast charger" cable OR wire batt* -noise'
 
 
 def test_operators_only_in_capitals_hyphens_inside_words_are_text():
     query = parse("usb-c or wi-fi and not 4k-ready")
-    assert query.groups == [[Clause("word", ("usb", "c"))], [Clause("word", ("wi", "fi"))],
-                            [Clause("word", ("4k", "ready"))]]
+    assert query.groups == [
+        [Clause("word", ("usb", "c"))],
+        [Clause("word", ("wi", "fi"))],
+        [Clause("word", ("4k", "ready"))],
+    ]
     assert not query.excluded and not query.required
     query = parse("cable AND laptop NOT noise -hum OR")
     assert query.groups == [[Clause("word", ("cable",))], [Clause("word", ("laptop",))]]
@@ -54,7 +57,7 @@ def test_unbalanced_quotes_and_lone_operators():
 
 
 def test_prefixes_need_three_characters_and_are_capped():
-    assert parse("a*").is_empty   # one letter: nothing to search
+    assert parse("a*").is_empty  # one letter: nothing to search
     assert parse("ab*").groups == [[Clause("word", ("ab",))]]
     query = parse("aaa* bbb* ccc* ddd* eee*")
     assert sum(c.kind == "prefix" for c in query.clauses()) == 3
@@ -82,6 +85,6 @@ def test_porter2_stems_not_old_porter():
 
 def test_accents_folded_and_cjk_bigrams():
     assert terms_of("Café Müller naïve") == terms_of("cafe muller naive") == ["cafe", "muller", "naiv"]
-    assert terms_of("cafe\u0301") == ["cafe"]   # decomposed accent
+    assert terms_of("cafe\u0301") == ["cafe"]  # decomposed accent
     assert terms_of("数据线") == ["数据", "据线"]
     assert terms_of("usb数据线") == ["usb", "数据", "据线"]

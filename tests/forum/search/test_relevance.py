@@ -45,7 +45,7 @@ def found(q: str, **options) -> set[str]:
 
 def test_a_question_typed_as_people_type_it_finds_the_best_match_first(corpus):
     page = search("what is the best cable to connect my laptop to a 4k monitor at 60hz")
-    assert page.total >= 5   # any meaningful word: most documents mention a cable, a laptop or a monitor
+    assert page.total >= 5  # any meaningful word: most documents mention a cable, a laptop or a monitor
     assert page.results[0].title in {"HDMI 2.1 cable for a 4K monitor", "DisplayPort cable"}
     assert not page.notices
 
@@ -77,8 +77,8 @@ def test_stop_words_neither_count_nor_need_to_match(corpus):
 
 def test_a_question_of_64_words_is_searched_whole(corpus):
     filler = " ".join(f"zq{n}x" for n in range(MAX_CLAUSES - 1))
-    assert "Battery pack" in found(filler + " batteries")   # the 64th meaningful word counts
-    page = search(filler + " zzlast batteries")      # the 65th does not, and the user is told
+    assert "Battery pack" in found(filler + " batteries")  # the 64th meaningful word counts
+    page = search(filler + " zzlast batteries")  # the 65th does not, and the user is told
     assert "Battery pack" not in titles(page)
     assert any("first 64 words" in n for n in page.notices)
 
@@ -87,11 +87,15 @@ def test_lowercase_and_or_not_are_plain_words(corpus):
     assert parse("cable or charger and not this").text() == "cable charger"
     assert found("cable or charger") == found("cable charger")
     both = found("cable AND laptop")
-    assert both and all(t in {"HDMI 2.1 cable for a 4K monitor", "Great USB-C cable", "DisplayPort cable",
-                              "数据线评测"} for t in both)
+    assert both and all(
+        t in {"HDMI 2.1 cable for a 4K monitor", "Great USB-C cable", "DisplayPort cable", "数据线评测"}
+        for t in both
+    )
     assert found("cable OR charger") == found("cable charger")
-    assert found("headphones NOT battery") == {"Noise cancelling headphones", "Headphones without noise cancelling"} - {
-        t for t in found("battery")}
+    assert found("headphones NOT battery") == {
+        "Noise cancelling headphones",
+        "Headphones without noise cancelling",
+    } - {t for t in found("battery")}
 
 
 def test_hyphen_inside_a_word_is_text_minus_at_the_start_excludes(corpus):
@@ -100,12 +104,15 @@ def test_hyphen_inside_a_word_is_text_minus_at_the_start_excludes(corpus):
     assert found("wi-fi") == {"Wi-Fi router", "Monitor arm"}
     assert found("4k-ready") >= {"Travel adapter"}
     assert "Noise cancelling headphones" not in found("headphones -battery")
-    assert found("headphones -battery") == set()   # both mention a battery
+    assert found("headphones -battery") == set()  # both mention a battery
     assert found("noise cancelling -wired") == {"Noise cancelling headphones"}
 
 
 def test_phrases_must_match_in_order(corpus):
-    assert found('"noise cancelling"') == {"Noise cancelling headphones", "Headphones without noise cancelling"}
+    assert found('"noise cancelling"') == {
+        "Noise cancelling headphones",
+        "Headphones without noise cancelling",
+    }
     assert found('"cancelling noise"') == set()
 
 
@@ -127,7 +134,7 @@ def test_chinese_japanese_and_korean_words_inside_sentences(corpus):
     assert found("ケーブル") == {"東京で買ったケーブル"}
     assert found("케이블") == {"한국어 리뷰"}
     assert found("노트북 충전") == {"한국어 리뷰"}
-    assert found("据") == {"数据线评测"}   # one character
+    assert found("据") == {"数据线评测"}  # one character
     page = search("笔记本")
     assert "<mark>笔记本</mark>" in str(page.results[0].snippet)
 
@@ -183,8 +190,10 @@ def test_postgres_out_of_time_for_bm25_still_shows_all_words_first(app, backend,
     real = db.session.execute
 
     def execute(statement, *args, **kwargs):
-        if "unnest(d.tsv)" in str(statement):   # the BM25 statement: as if past statement_timeout
-            raise OperationalError(str(statement), {}, Exception("canceling statement due to statement timeout"))
+        if "unnest(d.tsv)" in str(statement):  # the BM25 statement: as if past statement_timeout
+            raise OperationalError(
+                str(statement), {}, Exception("canceling statement due to statement timeout")
+            )
         return real(statement, *args, **kwargs)
 
     monkeypatch.setattr(db.session, "execute", execute)
@@ -194,7 +203,10 @@ def test_postgres_out_of_time_for_bm25_still_shows_all_words_first(app, backend,
 
 
 def test_pages_list_all_words_documents_first_then_the_rest_once(publish, make_user):
-    both = {publish("Cable and charger", f"Cable number {n} with its charger.", author=make_user()).id for n in range(3)}
+    both = {
+        publish("Cable and charger", f"Cable number {n} with its charger.", author=make_user()).id
+        for n in range(3)
+    }
     cable = {publish("Cable", f"Just cable number {n}.", author=make_user()).id for n in range(9)}
     seen = []
     for page in (1, 2, 3):

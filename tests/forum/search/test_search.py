@@ -18,8 +18,12 @@ from .conftest import indexed, result_ids
 
 def test_published_review_is_found_with_kind_product_rating_author_and_date(publish, search_page, make_user):
     author = make_user(display_name="Rita Reviewer")
-    review = publish("Sturdy braided cable", "The connector clicks in firmly and it charges my laptop.",
-                     rating=5, author=author)
+    review = publish(
+        "Sturdy braided cable",
+        "The connector clicks in firmly and it charges my laptop.",
+        rating=5,
+        author=author,
+    )
     status, html = search_page("connector")
     assert status == 200
     assert result_ids(html) == [review.id]
@@ -55,14 +59,19 @@ def test_title_counts_more_than_body(publish, search_page):
 
 
 def test_snippets_and_titles_are_escaped(publish, search_page):
-    review = publish('<script>alert("title")</script> battery',
-                     'Before <script>alert("x")</script><img src=x onerror=alert(1)> the battery & "quotes".')
+    review = publish(
+        '<script>alert("title")</script> battery',
+        'Before <script>alert("x")</script><img src=x onerror=alert(1)> the battery & "quotes".',
+    )
     status, html = search_page("battery")
     assert status == 200 and result_ids(html) == [review.id]
     results = html.split('class="result-list"', 1)[1]
     assert "<script>alert" not in results and "<img" not in results
     # (Each backend chooses its own excerpt around the match.)
-    assert "&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt; the <mark>battery</mark> &amp; &#34;quotes" in results
+    assert (
+        "&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt; the <mark>battery</mark> &amp; &#34;quotes"
+        in results
+    )
     assert "&lt;script&gt;alert(&#34;title&#34;)&lt;/script&gt; <mark>battery</mark>" in results
     # Searching for the markup itself is plain text too.
     status, html = search_page('<script>alert("x")</script>')
@@ -75,7 +84,7 @@ def test_did_you_mean_when_nothing_is_found(publish, search_page):
     status, html = search_page("batery")
     assert status == 200 and "No results" in html
     assert re.search(r'Did you mean <a href="/search\?q=battery"><q class="user-text">battery</q></a>', html)
-    status, html = search_page("batery lasts")   # "lasts" finds the review; the typo is still corrected
+    status, html = search_page("batery lasts")  # "lasts" finds the review; the typo is still corrected
     assert result_ids(html) and 'Did you mean <a href="/search?q=battery+lasts">' in html
     status, html = search_page("qwzxv")
     assert "Did you mean" not in html and "Nothing published matches your search." in html
@@ -111,8 +120,17 @@ def test_filter_by_forum_category_in_the_backend(app, backend):
     from forum.search.indexing import get_backend
 
     documents = [
-        SearchDocument("review", 900 + i, "Tent pegs", "Strong tent pegs.", "A", utcnow(), "/x", "reviews",
-                       category=category)
+        SearchDocument(
+            "review",
+            900 + i,
+            "Tent pegs",
+            "Strong tent pegs.",
+            "A",
+            utcnow(),
+            "/x",
+            "reviews",
+            category=category,
+        )
         for i, category in enumerate(["camping", "camping", "hiking"])
     ]
     with get_backend().writing(db.session, 5) as writer:
@@ -167,7 +185,7 @@ def test_results_rechecked_against_database(app, publish, search_page, moderator
     drain_all()
     moderation.transition(removed, "remove", moderator, reason="spam")
     db.session.commit()
-    db.session.info.pop("search_outbox_committed", None)   # the index is not told yet
+    db.session.info.pop("search_outbox_committed", None)  # the index is not told yet
     assert f"review:{removed.id}" in indexed(app.extensions["search"])
     status, html = search_page("charger")
     assert result_ids(html) == [kept.id] and "1 result" in html
@@ -232,8 +250,17 @@ def test_totals_are_exact_with_filters_over_several_segments(app, backend):
     from sqlalchemy.orm import Session
 
     documents = [
-        SearchDocument("review" if n % 4 else "forum_post", n, f"Plug {n}", "plug " * (1 + n % 7), "A",
-                       utcnow(), "/", "reviews" if n % 4 else "forum", product_sku=f"SKU-{n % 5}")
+        SearchDocument(
+            "review" if n % 4 else "forum_post",
+            n,
+            f"Plug {n}",
+            "plug " * (1 + n % 7),
+            "A",
+            utcnow(),
+            "/",
+            "reviews" if n % 4 else "forum",
+            product_sku=f"SKU-{n % 5}",
+        )
         for n in range(1, 1201)
     ]
     with Session(db.engine) as session:
@@ -266,7 +293,7 @@ def test_a_search_out_of_time_shows_what_it_found(app, publish, search_page, bac
     class OutOfTime(TimeLimitCollector):
         def prepare(self, top_searcher, q, context):
             super().prepare(top_searcher, q, context)
-            self.greedy, self.timedout = True, True   # keep one hit, then stop
+            self.greedy, self.timedout = True, True  # keep one hit, then stop
 
     monkeypatch.setattr(whoosh_backend, "TimeLimitCollector", OutOfTime)
     status, html = search_page("plug")

@@ -16,8 +16,9 @@ from moderation import services as moderation
 from .conftest import result_ids
 
 
-def test_drift_is_repaired_and_logged_by_the_search_check_job(app, runner, publish, drain, backend, moderator,
-                                                             search_page, caplog):
+def test_drift_is_repaired_and_logged_by_the_search_check_job(
+    app, runner, publish, drain, backend, moderator, search_page, caplog
+):
     kept = publish("Heron kettle", "heron")
     removed = publish("Heron lamp", "heron")
     drain()
@@ -57,14 +58,16 @@ def whoosh_only(backend_name):
         pytest.skip("the PostgreSQL backend keeps no files")
 
 
-def test_what_a_killed_reindex_left_is_removed(whoosh_only, app, runner, publish, drain, backend, search_page):
+def test_what_a_killed_reindex_left_is_removed(
+    whoosh_only, app, runner, publish, drain, backend, search_page
+):
     from whoosh import index as whoosh_index
 
     from forum.search.whoosh_backend import build_schema
 
     review = publish("Egret kettle", "egret")
     drain()
-    assert runner.invoke(args=["search", "reindex"]).exit_code == 0     # leaves one older directory
+    assert runner.invoke(args=["search", "reindex"]).exit_code == 0  # leaves one older directory
     live = os.readlink(backend.root / "current")
     older = sorted(p.name for p in backend.root.glob("ix-*") if p.name != live)
     assert len(older) == 1
@@ -89,6 +92,6 @@ def test_what_a_killed_reindex_left_is_removed(whoosh_only, app, runner, publish
     assert not partial.exists() and not orphan.exists()
     assert not (backend.root / ".current-dead1234").exists()
     assert os.readlink(backend.root / "current") == live
-    assert (backend.root / older[0]).exists()                          # kept for searchers still reading it
+    assert (backend.root / older[0]).exists()  # kept for searchers still reading it
     assert result_ids(search_page("egret")[1]) == [review.id]
     assert indexing.check(sync=False).ok

@@ -60,8 +60,9 @@ def add_reviews(make_user, moderator):
         reviews = []
         for i in range(n):
             author = make_user("member", display_name=f"{prefix} author {i}")
-            review = catalog.submit_review(author, product, rating, f"{prefix} title {i}",
-                                           f"{prefix} body {i} https://example.com/{i}")
+            review = catalog.submit_review(
+                author, product, rating, f"{prefix} title {i}", f"{prefix} body {i} https://example.com/{i}"
+            )
             moderation.approve_submission("review", review.id, moderator)
             reviews.append(review)
         return reviews

@@ -23,14 +23,22 @@ def _warm(client, *paths):
 
 
 def _stored(kind, item_id):
-    return db.session.scalar(select(RenderedText).where(RenderedText.kind == kind, RenderedText.item_id == item_id))
+    return db.session.scalar(
+        select(RenderedText).where(RenderedText.kind == kind, RenderedText.item_id == item_id)
+    )
 
 
 def test_review_removal_changes_every_page_count_average_and_api(client, product, add_reviews, moderator):
     five = add_reviews(product, 1, rating=5, prefix="Great")[0]
     add_reviews(product, 1, rating=1, prefix="Poor")
-    pages = ["/products", "/products/CAB-USB-C-2M", f"/reviews/{five.id}", f"/api/reviews/{five.id}",
-             "/api/products/CAB-USB-C-2M/reviews", "/"]
+    pages = [
+        "/products",
+        "/products/CAB-USB-C-2M",
+        f"/reviews/{five.id}",
+        f"/api/reviews/{five.id}",
+        "/api/products/CAB-USB-C-2M/reviews",
+        "/",
+    ]
     _warm(client, *pages)
     api = client.get("/api/products/CAB-USB-C-2M/reviews").get_json()
     assert (api["review_count"], api["average_rating"], api["histogram"]["5"]) == (2, 3.0, 1)

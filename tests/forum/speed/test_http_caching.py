@@ -7,8 +7,15 @@ import pytest
 from moderation import services as moderation
 
 PUBLIC_PAGES = [
-    "/", "/products", "/products/CAB-USB-C-2M", "/forums", "/forums/cables", "/blog", "/blog/feed.atom",
-    "/blog/hello-world", "/api/products/CAB-USB-C-2M/reviews",
+    "/",
+    "/products",
+    "/products/CAB-USB-C-2M",
+    "/forums",
+    "/forums/cables",
+    "/blog",
+    "/blog/feed.atom",
+    "/blog/hello-world",
+    "/api/products/CAB-USB-C-2M/reviews",
 ]
 
 
@@ -28,8 +35,10 @@ def csrf_on(app_config):
 
 @pytest.mark.parametrize("path", PUBLIC_PAGES + ["TOPIC", "REVIEW"])
 def test_anonymous_get_has_validators_and_no_session(csrf_on, client, store, path):
-    path = {"TOPIC": f"/forums/topics/{store['topic'].id}", "REVIEW": f"/reviews/{store['reviews'][0].id}"}.get(
-        path, path)
+    path = {
+        "TOPIC": f"/forums/topics/{store['topic'].id}",
+        "REVIEW": f"/reviews/{store['reviews'][0].id}",
+    }.get(path, path)
     response = client.get(path)
     assert response.status_code == 200
     assert "Set-Cookie" not in response.headers
@@ -64,8 +73,13 @@ def test_signed_in_pages_are_private(csrf_on, client, store, login_as, member):
     from tests.conftest import csrf_token_from
 
     token = csrf_token_from(client.get("/login").get_data(as_text=True))
-    assert client.post("/login", data={"email": member.email, "password": "correct horse battery staple",
-                                       "csrf_token": token}).status_code == 302
+    assert (
+        client.post(
+            "/login",
+            data={"email": member.email, "password": "correct horse battery staple", "csrf_token": token},
+        ).status_code
+        == 302
+    )
     response = client.get("/products/CAB-USB-C-2M")
     assert response.status_code == 200
     assert 'name="csrf_token"' in response.get_data(as_text=True)  # members get working forms

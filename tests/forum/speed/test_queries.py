@@ -23,11 +23,15 @@ def _statements(client, count_statements, path, expected=200):
 
 def test_product_page_and_api(client, product, add_reviews, count_statements):
     add_reviews(product, 2, prefix="A")
-    few = {p: _statements(client, count_statements, p)
-           for p in ("/products/CAB-USB-C-2M", "/api/products/CAB-USB-C-2M/reviews", "/products")}
+    few = {
+        p: _statements(client, count_statements, p)
+        for p in ("/products/CAB-USB-C-2M", "/api/products/CAB-USB-C-2M/reviews", "/products")
+    }
     add_reviews(product, 12, prefix="B")
-    many = {p: _statements(client, count_statements, p)
-            for p in ("/products/CAB-USB-C-2M", "/api/products/CAB-USB-C-2M/reviews", "/products")}
+    many = {
+        p: _statements(client, count_statements, p)
+        for p in ("/products/CAB-USB-C-2M", "/api/products/CAB-USB-C-2M/reviews", "/products")
+    }
     assert few == many
 
 

@@ -44,7 +44,9 @@ def test_recount_after_raw_sql_invalidates_cached_pages(app, client, product, ad
 
 def _row(kind, item_id):
     db.session.expire_all()
-    return db.session.scalar(select(RenderedText).where(RenderedText.kind == kind, RenderedText.item_id == item_id))
+    return db.session.scalar(
+        select(RenderedText).where(RenderedText.kind == kind, RenderedText.item_id == item_id)
+    )
 
 
 def test_stored_html_is_per_revision(app, client, add_topic, staff_author):

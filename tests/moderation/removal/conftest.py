@@ -46,7 +46,9 @@ def shop(app):
 def publish_review(shop, moderator, make_user):
     """publish_review(author=None, rating=4, title=..., body=...) -> a published review."""
 
-    def do(author=None, rating=4, title="Boils fast", body="My name is Jane Roe, 12 Elm Street.", product=None):
+    def do(
+        author=None, rating=4, title="Boils fast", body="My name is Jane Roe, 12 Elm Street.", product=None
+    ):
         author = author or make_user("member")
         review = catalog.submit_review(author, product or shop, rating, title, body)
         moderation.approve_submission("review", review.id, moderator)
@@ -58,14 +60,24 @@ def publish_review(shop, moderator, make_user):
 @pytest.fixture
 def form_data():
     def make(email="jane@example.com", links="", scope="links", removal_kind="whole", details=""):
-        return {"email": email, "links": links, "scope": scope, "removal_kind": removal_kind, "details": details}
+        return {
+            "email": email,
+            "links": links,
+            "scope": scope,
+            "removal_kind": removal_kind,
+            "details": details,
+        }
 
     return make
 
 
 def outbox(to: str | None = None) -> list[OutboxMessage]:
     """Every queued removal-request mail (to one address), oldest first: what the services wrote, sent or not."""
-    query = select(OutboxMessage).where(OutboxMessage.subject.contains("removal request")).order_by(OutboxMessage.id)
+    query = (
+        select(OutboxMessage)
+        .where(OutboxMessage.subject.contains("removal request"))
+        .order_by(OutboxMessage.id)
+    )
     if to:
         query = query.where(OutboxMessage.to_address == to)
     return list(db.session.scalars(query))
@@ -106,6 +118,7 @@ def forum_post(app, moderator):
 
 # --- a real SMTP server on 127.0.0.1 -------------------------------------------------
 
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -134,8 +147,15 @@ def smtp_inbox(app_config):
     from aiosmtpd.controller import Controller
 
     port = free_port()
-    app_config.update(MAIL_BACKEND="smtp", MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_USE_TLS=False,
-                      MAIL_USE_SSL=False, MAIL_TIMEOUT=5, SITE_URL="https://community.shop.example")
+    app_config.update(
+        MAIL_BACKEND="smtp",
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=port,
+        MAIL_USE_TLS=False,
+        MAIL_USE_SSL=False,
+        MAIL_TIMEOUT=5,
+        SITE_URL="https://community.shop.example",
+    )
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()

@@ -97,7 +97,8 @@ def test_unknown_links_answer_410_and_status_pages_404(client):
 
 
 def test_everything_resolves_every_item_of_the_account_at_confirmation(
-        client, publish_review, forum_post, make_user, moderator, form_data, shop):
+    client, publish_review, forum_post, make_user, moderator, form_data, shop
+):
     from forum.catalog.models import Product
 
     jane = make_user("member", email="jane@example.com")
@@ -126,14 +127,20 @@ def test_purge_expired_deletes_only_expired_unconfirmed_requests(client, runner,
     confirmed_token = submit(client, form_data, email="confirmed@example.com", scope="everything")
     client.post(f"/removal-request/confirm/{confirmed_token}")
     past = utcnow() - timedelta(hours=1)
-    db.session.execute(update(RemovalRequest).where(RemovalRequest.email.in_(["old@example.com", "confirmed@example.com"]))
-                       .values(confirm_expires_at=past))
+    db.session.execute(
+        update(RemovalRequest)
+        .where(RemovalRequest.email.in_(["old@example.com", "confirmed@example.com"]))
+        .values(confirm_expires_at=past)
+    )
     db.session.commit()
 
     result = runner.invoke(args=["removal", "purge-expired"])
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "Purged 1 expired unconfirmed removal request."
-    assert sorted(db.session.scalars(select(RemovalRequest.email))) == ["confirmed@example.com", "fresh@example.com"]
+    assert sorted(db.session.scalars(select(RemovalRequest.email))) == [
+        "confirmed@example.com",
+        "fresh@example.com",
+    ]
     assert client.get(f"/removal-request/confirm/{fresh_token}").status_code == 200
     again = runner.invoke(args=["removal", "purge-expired"])
     assert again.output.strip() == "Purged 0 expired unconfirmed removal requests."

@@ -25,10 +25,16 @@ def two_item_request(make_user, publish_review, submit_and_confirm):
     """Jane asks about her own review and about someone else's review that names her."""
     jane = make_user("member", email="jane@example.com", display_name="Jane")
     own = publish_review(author=jane, title="My kettle", body="I am Jane Roe from Elm Street.")
-    about = publish_review(author=make_user("member", display_name="Neighbour"), title="Nice",
-                           body="Bought it with Jane Roe, who lives at 12 Elm Street.")
-    rr, status_token = submit_and_confirm(links=[f"/reviews/{own.id}", f"/reviews/{about.id}"],
-                                          removal_kind="personal_info", details="Both mention my address.")
+    about = publish_review(
+        author=make_user("member", display_name="Neighbour"),
+        title="Nice",
+        body="Bought it with Jane Roe, who lives at 12 Elm Street.",
+    )
+    rr, status_token = submit_and_confirm(
+        links=[f"/reviews/{own.id}", f"/reviews/{about.id}"],
+        removal_kind="personal_info",
+        details="Both mention my address.",
+    )
     items = {item.item_id: item for item in rr.items}
     return rr, status_token, own, about, items[own.id], items[about.id]
 
@@ -43,7 +49,10 @@ def decision(item, **fields):
 
 # --- who may see what ------------------------------------------------------------
 
-def test_only_moderators_and_admins_see_requests(app, client, two_item_request, member, moderator, admin, client_for):
+
+def test_only_moderators_and_admins_see_requests(
+    app, client, two_item_request, member, moderator, admin, client_for
+):
     rr, _, _, _, own_item, _ = two_item_request
     urls = ["/moderation/removal-requests", f"/moderation/removal-requests/{rr.id}"]
     for url in urls:
@@ -51,7 +60,10 @@ def test_only_moderators_and_admins_see_requests(app, client, two_item_request, 
     member_client = client_for(member)
     for url in urls:
         assert member_client.get(url).status_code == 403
-    assert member_client.post(decide_url(rr, own_item), data=decision(own_item, decision="remove")).status_code == 403
+    assert (
+        member_client.post(decide_url(rr, own_item), data=decision(own_item, decision="remove")).status_code
+        == 403
+    )
     assert db.session.get(RemovalItem, own_item.id).decision is None
     for user in (moderator, admin):
         staff = client_for(user)
@@ -62,12 +74,17 @@ def test_only_moderators_and_admins_see_requests(app, client, two_item_request, 
 
 
 def test_queue_lists_requests_by_due_date_with_overdue_marked_and_counted(
-        client_for, moderator, submit_and_confirm):
+    client_for, moderator, submit_and_confirm
+):
     later, _ = submit_and_confirm(email="later@example.com", scope="everything")
     overdue, _ = submit_and_confirm(email="overdue@example.com", scope="everything")
     soon, _ = submit_and_confirm(email="soon@example.com", scope="everything")
     now = utcnow()
-    for rr, due in ((later, now + timedelta(days=20)), (overdue, now - timedelta(days=1)), (soon, now + timedelta(days=2))):
+    for rr, due in (
+        (later, now + timedelta(days=20)),
+        (overdue, now - timedelta(days=1)),
+        (soon, now + timedelta(days=2)),
+    ):
         db.session.execute(update(RemovalRequest).where(RemovalRequest.id == rr.id).values(due_at=due))
     db.session.commit()
 
@@ -75,13 +92,15 @@ def test_queue_lists_requests_by_due_date_with_overdue_marked_and_counted(
     html = staff.get("/moderation").get_data(as_text=True)
     positions = [html.index(rr.reference) for rr in (overdue, soon, later)]
     assert positions == sorted(positions)
-    row = html[html.rindex("<tr", 0, positions[0]):positions[0]]
+    row = html[html.rindex("<tr", 0, positions[0]) : positions[0]]
     assert 'class="desk-row overdue"' in row
     assert html.count('<strong class="overdue-tag">overdue</strong>') == 1
     # The header badge counts the three requests and marks the overdue one, like the tabs.
     assert '<span class="badge">3<span class="visually-hidden"> waiting' in html
     assert '<span class="badge badge-overdue">1<span class="visually-hidden"> overdue' in html
-    assert re.search(r'Removal requests <span class="badge">3</span> <span class="badge badge-overdue">1 overdue', html)
+    assert re.search(
+        r'Removal requests <span class="badge">3</span> <span class="badge badge-overdue">1 overdue', html
+    )
     alone = staff.get("/moderation?kind=removal_request").get_data(as_text=True)
     assert all(rr.reference in alone for rr in (overdue, soon, later))
     assert removal.overdue_count() == 1
@@ -91,7 +110,9 @@ def test_decision_page_marks_the_requesters_own_items(client_for, moderator, two
     rr, _, own, about, own_item, about_item = two_item_request
     html = client_for(moderator).get(f"/moderation/removal-requests/{rr.id}").get_data(as_text=True)
     assert html.count("requester is the author") == 1
-    own_card = html[html.index(f'id="item-{own_item.id}-title"'):html.index(f'id="item-{about_item.id}-title"')]
+    own_card = html[
+        html.index(f'id="item-{own_item.id}-title"') : html.index(f'id="item-{about_item.id}-title"')
+    ]
     assert "requester is the author" in own_card
     assert "Both mention my address." in html and "jane@example.com" in html
     assert "I am Jane Roe from Elm Street." in html  # the moderator reads what they decide on
@@ -102,7 +123,10 @@ def test_decision_page_marks_the_requesters_own_items(client_for, moderator, two
 
 # --- remove and refuse -----------------------------------------------------------------
 
-def test_remove_and_refuse_close_the_request_as_partially_completed(client_for, moderator, two_item_request, runner):
+
+def test_remove_and_refuse_close_the_request_as_partially_completed(
+    client_for, moderator, two_item_request, runner
+):
     rr, status_token, own, about, own_item, about_item = two_item_request
     staff = client_for(moderator)
     response = staff.post(decide_url(rr, own_item), data=decision(own_item, decision="remove"))
@@ -115,8 +139,12 @@ def test_remove_and_refuse_close_the_request_as_partially_completed(client_for, 
     assert db.session.get(RemovalRequest, rr.id).status == "open"
 
     explanation = "The review is about the kettle; the street name alone does not identify you."
-    response = staff.post(decide_url(rr, about_item), data=decision(
-        about_item, decision="refuse", refusal_reason="public_interest", explanation=explanation))
+    response = staff.post(
+        decide_url(rr, about_item),
+        data=decision(
+            about_item, decision="refuse", refusal_reason="public_interest", explanation=explanation
+        ),
+    )
     assert response.status_code == 303
     db.session.expire_all()
     rr = db.session.get(RemovalRequest, rr.id)
@@ -133,16 +161,31 @@ def test_remove_and_refuse_close_the_request_as_partially_completed(client_for, 
     assert "Partially completed" in status and explanation in status and "If you disagree" in status
 
     # The log: the review's removal names the request; every step of the request is there.
-    remove_row = db.session.scalars(select(ModerationLog).where(
-        ModerationLog.subject_kind == "review", ModerationLog.action == "remove")).one()
+    remove_row = db.session.scalars(
+        select(ModerationLog).where(ModerationLog.subject_kind == "review", ModerationLog.action == "remove")
+    ).one()
     assert (remove_row.reason, remove_row.reference, remove_row.fingerprint) == (
-        "removal_request", rr.reference, own.fingerprint)
-    steps = db.session.scalars(select(ModerationLog.action).where(
-        ModerationLog.subject_kind == "removal_request", ModerationLog.subject_id == rr.id)
-        .order_by(ModerationLog.seq)).all()
-    assert steps == ["request_submitted", "request_confirmed", "notified", "item_removed", "item_refused",
-                     "closed", "notified"]
-    rows = db.session.scalars(select(ModerationLog).where(ModerationLog.subject_kind == "removal_request")).all()
+        "removal_request",
+        rr.reference,
+        own.fingerprint,
+    )
+    steps = db.session.scalars(
+        select(ModerationLog.action)
+        .where(ModerationLog.subject_kind == "removal_request", ModerationLog.subject_id == rr.id)
+        .order_by(ModerationLog.seq)
+    ).all()
+    assert steps == [
+        "request_submitted",
+        "request_confirmed",
+        "notified",
+        "item_removed",
+        "item_refused",
+        "closed",
+        "notified",
+    ]
+    rows = db.session.scalars(
+        select(ModerationLog).where(ModerationLog.subject_kind == "removal_request")
+    ).all()
     assert all(row.reference == rr.reference for row in rows)
     # No personal text in the log: no address, no details, no explanation.
     for row in rows:
@@ -154,8 +197,9 @@ def test_remove_and_refuse_close_the_request_as_partially_completed(client_for, 
     assert verified.exit_code == 0, verified.output
 
 
-def test_everything_removed_completes_and_everything_refused_refuses(moderator, two_item_request, make_user,
-                                                                    publish_review, submit_and_confirm):
+def test_everything_removed_completes_and_everything_refused_refuses(
+    moderator, two_item_request, make_user, publish_review, submit_and_confirm
+):
     rr, _, _, _, own_item, about_item = two_item_request
     removal.decide_item(rr.id, own_item.id, moderator, "remove")
     removal.decide_item(rr.id, about_item.id, moderator, "remove")
@@ -163,21 +207,32 @@ def test_everything_removed_completes_and_everything_refused_refuses(moderator, 
 
     review = publish_review()
     other, _ = submit_and_confirm(email="sam@example.com", links=[f"/reviews/{review.id}"])
-    removal.decide_item(other.id, other.items[0].id, moderator, "refuse", "identity_unverified",
-                        "We could not link this review to you.")
+    removal.decide_item(
+        other.id,
+        other.items[0].id,
+        moderator,
+        "refuse",
+        "identity_unverified",
+        "We could not link this review to you.",
+    )
     assert db.session.get(RemovalRequest, other.id).status == "refused"
     assert "We could not link this review to you." in outbox("sam@example.com")[-1].body_text
 
 
-@pytest.mark.parametrize("reason, explanation", [
-    (None, "A fine explanation."),
-    ("", "A fine explanation."),
-    ("negative_review", "A fine explanation."),
-    ("public_interest", None),
-    ("public_interest", ""),
-    ("public_interest", " \n\t "),
-])
-def test_refusal_without_a_reason_is_impossible_in_the_service(moderator, two_item_request, reason, explanation):
+@pytest.mark.parametrize(
+    "reason, explanation",
+    [
+        (None, "A fine explanation."),
+        ("", "A fine explanation."),
+        ("negative_review", "A fine explanation."),
+        ("public_interest", None),
+        ("public_interest", ""),
+        ("public_interest", " \n\t "),
+    ],
+)
+def test_refusal_without_a_reason_is_impossible_in_the_service(
+    moderator, two_item_request, reason, explanation
+):
     rr, _, _, _, own_item, _ = two_item_request
     with pytest.raises(ValidationFailed):
         removal.decide_item(rr.id, own_item.id, moderator, "refuse", reason, explanation)
@@ -188,9 +243,11 @@ def test_refusal_without_a_reason_is_impossible_in_the_service(moderator, two_it
 def test_refusal_without_a_reason_is_refused_by_the_form(client_for, moderator, two_item_request):
     rr, _, _, _, own_item, _ = two_item_request
     staff = client_for(moderator)
-    for fields in ({"decision": "refuse"},
-                   {"decision": "refuse", "refusal_reason": "legal_claims", "explanation": "   "},
-                   {"decision": "refuse", "explanation": "Because."}):
+    for fields in (
+        {"decision": "refuse"},
+        {"decision": "refuse", "refusal_reason": "legal_claims", "explanation": "   "},
+        {"decision": "refuse", "explanation": "Because."},
+    ):
         response = staff.post(decide_url(rr, own_item), data=decision(own_item, **fields))
         html = response.get_data(as_text=True)
         assert response.status_code == 422
@@ -219,13 +276,17 @@ def test_a_closed_request_takes_no_more_decisions(client_for, moderator, two_ite
     with pytest.raises(Conflict):
         removal.extend_deadline(rr.id, moderator, 10, "More time.")
     db.session.rollback()
-    response = client_for(moderator).post(f"/moderation/removal-requests/{rr.id}/extend",
-                                          data={"days": "5", "reason": "x"}, follow_redirects=True)
+    response = client_for(moderator).post(
+        f"/moderation/removal-requests/{rr.id}/extend",
+        data={"days": "5", "reason": "x"},
+        follow_redirects=True,
+    )
     assert "already closed" in response.get_data(as_text=True)
 
 
-def test_personal_information_in_a_forum_post_removes_the_whole_post(make_user, forum_post, moderator,
-                                                                      submit_and_confirm):
+def test_personal_information_in_a_forum_post_removes_the_whole_post(
+    make_user, forum_post, moderator, submit_and_confirm
+):
     from forum.community.models import ForumPost
 
     post = forum_post(make_user("member"), title="Party", body="Jane Roe's number is 0123 456 789.")
@@ -238,6 +299,7 @@ def test_personal_information_in_a_forum_post_removes_the_whole_post(make_user, 
 
 
 # --- requests naming nothing ----------------------------------------------------------------
+
 
 def test_a_request_naming_nothing_is_closed_with_a_reason(client_for, moderator, submit_and_confirm):
     rr, status_token = submit_and_confirm(email="nobody@example.com", scope="everything")
@@ -265,8 +327,9 @@ def test_a_request_with_items_cannot_be_closed_without_deciding_them(moderator, 
         removal.close_without_items(rr.id, moderator, "nothing_found", "Nothing.")
 
 
-def test_moderators_can_add_items_the_details_describe(client_for, moderator, submit_and_confirm, publish_review,
-                                                       make_user):
+def test_moderators_can_add_items_the_details_describe(
+    client_for, moderator, submit_and_confirm, publish_review, make_user
+):
     rr, _ = submit_and_confirm(email="jane@example.com", scope="everything")
     review = publish_review()
     staff = client_for(moderator)
@@ -283,7 +346,10 @@ def test_moderators_can_add_items_the_details_describe(client_for, moderator, su
 
 # --- deadlines -------------------------------------------------------------------------------
 
-def test_extending_needs_a_reason_that_is_mailed_and_at_most_60_days_in_all(client_for, moderator, two_item_request):
+
+def test_extending_needs_a_reason_that_is_mailed_and_at_most_60_days_in_all(
+    client_for, moderator, two_item_request
+):
     rr, status_token, *_ = two_item_request
     first_due = rr.due_at
     staff = client_for(moderator)
@@ -320,8 +386,9 @@ def test_extending_needs_a_reason_that_is_mailed_and_at_most_60_days_in_all(clie
     assert len(extended) == 2 and all(row.reference == rr.reference for row in extended)
 
 
-def test_items_already_gone_are_decided_without_a_second_removal(client_for, moderator, make_user, publish_review,
-                                                                 submit_and_confirm):
+def test_items_already_gone_are_decided_without_a_second_removal(
+    client_for, moderator, make_user, publish_review, submit_and_confirm
+):
     from forum.catalog import services as catalog
     from forum.catalog.models import Product
     from moderation import services as moderation
@@ -345,8 +412,11 @@ def test_items_already_gone_are_decided_without_a_second_removal(client_for, mod
     removal.decide_item(rr.id, items[removed.id].id, moderator, "remove")
     # The withdrawn review's text is erased now; the removed one is not removed twice.
     assert db.session.get(Review, withdrawn.id).body is None
-    removes = db.session.scalars(select(ModerationLog.subject_id).where(
-        ModerationLog.subject_kind == "review", ModerationLog.action == "remove")).all()
+    removes = db.session.scalars(
+        select(ModerationLog.subject_id).where(
+            ModerationLog.subject_kind == "review", ModerationLog.action == "remove"
+        )
+    ).all()
     assert sorted(removes) == sorted([withdrawn.id, removed.id])
     assert db.session.get(RemovalRequest, rr.id).status == "completed"
     assert verify_chain().ok

@@ -19,10 +19,12 @@ def drain_search_index():
 
 
 def test_removed_review_is_gone_from_pages_average_api_search_and_database(
-        client, shop, publish_review, make_user, moderator, submit_and_confirm, runner):
+    client, shop, publish_review, make_user, moderator, submit_and_confirm, runner
+):
     jane = make_user("member", email="jane@example.com")
-    removed = publish_review(author=jane, rating=1, title="Quokka kettle woes",
-                             body="Quokka: signed Jane Roe, 12 Elm Street.")
+    removed = publish_review(
+        author=jane, rating=1, title="Quokka kettle woes", body="Quokka: signed Jane Roe, 12 Elm Street."
+    )
     kept = publish_review(rating=5, title="Lovely", body="No complaints at all.")
     drain_search_index()
     product_page = client.get(f"/products/{shop.sku}").get_data(as_text=True)
@@ -48,18 +50,24 @@ def test_removed_review_is_gone_from_pages_average_api_search_and_database(
     assert "Quokka" not in products
 
     # Erased in the database too; the tombstone keeps id, dates and fingerprint.
-    row = db.session.execute(text("SELECT title, body, status, fingerprint, created_at FROM review WHERE id = :id"),
-                             {"id": removed.id}).one()
+    row = db.session.execute(
+        text("SELECT title, body, status, fingerprint, created_at FROM review WHERE id = :id"),
+        {"id": removed.id},
+    ).one()
     assert (row.title, row.body, row.status, row.fingerprint) == (None, None, "removed", removed.fingerprint)
     assert row.created_at is not None
-    dumped = " ".join(str(v) for r in db.session.execute(select(ModerationLog)).scalars() for v in vars(r).values())
+    dumped = " ".join(
+        str(v) for r in db.session.execute(select(ModerationLog)).scalars() for v in vars(r).values()
+    )
     assert "Quokka" not in dumped and "Elm Street" not in dumped
     assert verify_chain().ok
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 0, result.output
 
 
-def test_requester_still_sees_what_happened_to_an_erased_item(client, publish_review, moderator, submit_and_confirm):
+def test_requester_still_sees_what_happened_to_an_erased_item(
+    client, publish_review, moderator, submit_and_confirm
+):
     review = publish_review(title="Erase me", body="Private stuff.")
     rr, status_token = submit_and_confirm(links=[f"/reviews/{review.id}"])
     removal.decide_item(rr.id, rr.items[0].id, moderator, "remove")

@@ -80,13 +80,20 @@ def test_naughty_strings_in_the_moderators_forms(client_for, moderator, submit_a
     strings = naughty_strings()
     for s in strings[::3]:
         # A made-up reason never records a refusal; whatever the text, the answer is a 422.
-        response = staff.post(f"{base}/items/{item.id}", data={
-            f"item{item.id}-decision": "refuse", f"item{item.id}-refusal_reason": s,
-            f"item{item.id}-explanation": s})
+        response = staff.post(
+            f"{base}/items/{item.id}",
+            data={
+                f"item{item.id}-decision": "refuse",
+                f"item{item.id}-refusal_reason": s,
+                f"item{item.id}-explanation": s,
+            },
+        )
         assert response.status_code == 422, repr(s)
     for s in strings[1::9]:
         assert staff.post(f"{base}/extend", data={"days": s, "reason": s}).status_code in (303, 422), repr(s)
-        assert staff.post(f"{base}/close", data={"reason": s, "explanation": s}).status_code in (303, 422), repr(s)
+        assert staff.post(f"{base}/close", data={"reason": s, "explanation": s}).status_code in (303, 422), (
+            repr(s)
+        )
         assert staff.post(f"{base}/items", data={"links": s}).status_code in (303, 422), repr(s)
     db.session.expire_all()
     assert db.session.get(RemovalRequest, rr.id).status == "open"
@@ -115,15 +122,25 @@ def test_header_injection_in_the_address_is_refused(client, form_data, address):
     assert db.session.scalars(select(OutboxMessage)).all() == []
 
 
-def test_header_injection_in_other_fields_never_reaches_a_header(smtp_inbox, client, form_data, publish_review,
-                                                                 moderator):
+def test_header_injection_in_other_fields_never_reaches_a_header(
+    smtp_inbox, client, form_data, publish_review, moderator
+):
     review = publish_review()
     evil = "x\r\nBcc: thief@evil.example\r\nSubject: pwned\r\n\r\nbody"
-    response = client.post("/removal-request", data=form_data(
-        email="jane@example.com", links=f"/reviews/{review.id}", details=evil, removal_kind="personal_info"))
+    response = client.post(
+        "/removal-request",
+        data=form_data(
+            email="jane@example.com",
+            links=f"/reviews/{review.id}",
+            details=evil,
+            removal_kind="personal_info",
+        ),
+    )
     assert response.status_code == 200
     messages = [m for m in smtp_inbox.messages if "removal" in (m["Subject"] or "")]
-    envelopes = [e for e, m in zip(smtp_inbox.envelopes, smtp_inbox.messages) if "removal" in (m["Subject"] or "")]
+    envelopes = [
+        e for e, m in zip(smtp_inbox.envelopes, smtp_inbox.messages) if "removal" in (m["Subject"] or "")
+    ]
     assert len(messages) == 1
     assert envelopes[0].rcpt_tos == ["jane@example.com"]
     assert messages[0]["Subject"] == "Please confirm your removal request"

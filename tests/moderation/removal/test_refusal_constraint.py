@@ -30,21 +30,30 @@ def insert_item(request_id: int, decision, reason, explanation, item_id: int = 4
             "refusal_explanation, decided_at) VALUES (:request_id, 'review', :item_id, :decision, :reason, "
             ":explanation, :decided_at)"
         ),
-        {"request_id": request_id, "item_id": item_id, "decision": decision, "reason": reason,
-         "explanation": explanation, "decided_at": NOW if decision else None},
+        {
+            "request_id": request_id,
+            "item_id": item_id,
+            "decision": decision,
+            "reason": reason,
+            "explanation": explanation,
+            "decided_at": NOW if decision else None,
+        },
     )
     db.session.flush()
 
 
-@pytest.mark.parametrize("reason, explanation", [
-    (None, "We keep it."),
-    ("legal_claims", None),
-    ("legal_claims", ""),
-    ("legal_claims", "   "),
-    ("legal_claims", " \n\t\r "),
-    ("negative_review", "We keep it."),
-    ("", "We keep it."),
-])
+@pytest.mark.parametrize(
+    "reason, explanation",
+    [
+        (None, "We keep it."),
+        ("legal_claims", None),
+        ("legal_claims", ""),
+        ("legal_claims", "   "),
+        ("legal_claims", " \n\t\r "),
+        ("negative_review", "We keep it."),
+        ("", "We keep it."),
+    ],
+)
 def test_database_refuses_a_refusal_without_reason(open_request, reason, explanation):
     with pytest.raises(IntegrityError, match="refusal_has_reason"):
         insert_item(open_request.id, "refused", reason, explanation)
@@ -61,8 +70,12 @@ def test_database_accepts_a_refusal_with_reason_and_removals_without(open_reques
 def test_database_refuses_blanking_the_reason_of_an_existing_refusal(open_request):
     insert_item(open_request.id, "refused", "legal_obligation", "Tax law: ten years.")
     db.session.commit()
-    for assignment in ("refusal_explanation = ''", "refusal_explanation = NULL", "refusal_reason = NULL",
-                       "decision = 'refused', refusal_reason = 'made_up'"):
+    for assignment in (
+        "refusal_explanation = ''",
+        "refusal_explanation = NULL",
+        "refusal_reason = NULL",
+        "decision = 'refused', refusal_reason = 'made_up'",
+    ):
         with pytest.raises(IntegrityError):
             db.session.execute(text(f"UPDATE removal_request_item SET {assignment} WHERE item_id = 4242"))
             db.session.flush()
@@ -73,15 +86,20 @@ def test_database_refuses_unknown_decisions_and_closing_without_reason(open_requ
     with pytest.raises(IntegrityError):
         insert_item(open_request.id, "ignored", None, None)
     db.session.rollback()
-    for values in ("close_reason = NULL, close_explanation = 'x'",
-                   "close_reason = 'nothing_found', close_explanation = ' '"):
+    for values in (
+        "close_reason = NULL, close_explanation = 'x'",
+        "close_reason = 'nothing_found', close_explanation = ' '",
+    ):
         with pytest.raises(IntegrityError, match="closed_with_reason"):
-            db.session.execute(text(f"UPDATE removal_request SET status = 'closed', {values} WHERE id = :id"),
-                               {"id": open_request.id})
+            db.session.execute(
+                text(f"UPDATE removal_request SET status = 'closed', {values} WHERE id = :id"),
+                {"id": open_request.id},
+            )
             db.session.flush()
         db.session.rollback()
     with pytest.raises(IntegrityError, match="extension_at_most_60_days"):
-        db.session.execute(text("UPDATE removal_request SET extension_days = 61 WHERE id = :id"),
-                           {"id": open_request.id})
+        db.session.execute(
+            text("UPDATE removal_request SET extension_days = 61 WHERE id = :id"), {"id": open_request.id}
+        )
         db.session.flush()
     db.session.rollback()

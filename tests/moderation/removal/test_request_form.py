@@ -58,8 +58,10 @@ def test_same_answer_whether_or_not_the_address_has_content(client, publish_revi
 def test_confirmation_mail_quotes_nothing_the_requester_wrote(client, publish_review, form_data):
     review = publish_review()
     details = "BUY CHEAP PILLS at pills.example now"
-    response = client.post("/removal-request", data=form_data(
-        links=f"/reviews/{review.id}", details=details, email="victim@example.com"))
+    response = client.post(
+        "/removal-request",
+        data=form_data(links=f"/reviews/{review.id}", details=details, email="victim@example.com"),
+    )
     assert response.status_code == 200
     [mail] = outbox("victim@example.com")
     assert details not in mail.body_text and f"/reviews/{review.id}" not in mail.body_text
@@ -77,16 +79,18 @@ def test_confirmation_mail_quotes_nothing_the_requester_wrote(client, publish_re
 
 def test_each_bad_link_gets_its_own_message(client, publish_review, shop, form_data):
     review = publish_review()
-    links = "\n".join([
-        f"/reviews/{review.id}",                      # fine
-        f"http://localhost/reviews/{review.id}",      # fine, and the same item
-        "https://evil.example/reviews/1",             # another site
-        f"/products/{shop.sku}",                      # a page, but not one item
-        "/reviews/999999",                            # no such review
-        "hello there",                                # not a link
-        "javascript:alert(1)",                        # not http(s)
-        "/no/such/page",
-    ])
+    links = "\n".join(
+        [
+            f"/reviews/{review.id}",  # fine
+            f"http://localhost/reviews/{review.id}",  # fine, and the same item
+            "https://evil.example/reviews/1",  # another site
+            f"/products/{shop.sku}",  # a page, but not one item
+            "/reviews/999999",  # no such review
+            "hello there",  # not a link
+            "javascript:alert(1)",  # not http(s)
+            "/no/such/page",
+        ]
+    )
     response = client.post("/removal-request", data=form_data(links=links))
     html = response.get_data(as_text=True)
     assert response.status_code == 422
@@ -111,8 +115,11 @@ def test_missing_choices_and_address_are_explained(client):
     response = client.post("/removal-request", data={"links": "/reviews/1"})
     html = response.get_data(as_text=True)
     assert response.status_code == 422
-    for message in ("Enter your email address.", "Choose what you want removed.",
-                    "Choose what kind of removal you ask for."):
+    for message in (
+        "Enter your email address.",
+        "Choose what you want removed.",
+        "Choose what kind of removal you ask for.",
+    ):
         assert message in html
 
 
@@ -132,7 +139,9 @@ def test_withdrawn_and_removed_items_still_resolve(client, publish_review, make_
     db.session.commit()
     links = f"/reviews/{withdrawn.id}\n/reviews/{removed.id}"
     assert client.post("/removal-request", data=form_data(links=links)).status_code == 200
-    assert sorted(i.item_id for i in db.session.scalars(select(RemovalItem))) == sorted([withdrawn.id, removed.id])
+    assert sorted(i.item_id for i in db.session.scalars(select(RemovalItem))) == sorted(
+        [withdrawn.id, removed.id]
+    )
 
 
 def test_nul_characters_are_refused_with_a_message(client, form_data):
@@ -163,33 +172,49 @@ def test_the_form_needs_its_csrf_token(app_config, app, client, form_data):
 
 # --- rate limits ------------------------------------------------------------------
 
+
 @pytest.fixture
 def limited(app_config):
-    app_config.update(RATELIMIT_ENABLED=True, RATELIMIT_REMOVAL_IP="3 per hour", RATELIMIT_REMOVAL_EMAIL="2 per hour")
+    app_config.update(
+        RATELIMIT_ENABLED=True, RATELIMIT_REMOVAL_IP="3 per hour", RATELIMIT_REMOVAL_EMAIL="2 per hour"
+    )
     return app_config
 
 
 def test_rate_limited_per_address(limited, app, form_data):
     client = app.test_client()
     for n in range(3):
-        response = client.post("/removal-request", data=form_data(email=f"person{n}@example.com", scope="everything"))
+        response = client.post(
+            "/removal-request", data=form_data(email=f"person{n}@example.com", scope="everything")
+        )
         assert response.status_code == 200
-    response = client.post("/removal-request", data=form_data(email="person9@example.com", scope="everything"))
+    response = client.post(
+        "/removal-request", data=form_data(email="person9@example.com", scope="everything")
+    )
     assert response.status_code == 429
     assert "Please wait a little" in response.get_data(as_text=True)
     assert client.get("/removal-request").status_code == 200  # reading the form is not limited
-    other_ip = client.post("/removal-request", data=form_data(email="person8@example.com", scope="everything"),
-                           environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    other_ip = client.post(
+        "/removal-request",
+        data=form_data(email="person8@example.com", scope="everything"),
+        environ_base={"REMOTE_ADDR": "10.0.0.9"},
+    )
     assert other_ip.status_code == 200
 
 
 def test_rate_limited_per_email_across_ip_addresses(limited, app, form_data):
     client = app.test_client()
     for n in range(2):
-        response = client.post("/removal-request", data=form_data(email="Target@Example.com ", scope="everything"),
-                               environ_base={"REMOTE_ADDR": f"10.0.1.{n}"})
+        response = client.post(
+            "/removal-request",
+            data=form_data(email="Target@Example.com ", scope="everything"),
+            environ_base={"REMOTE_ADDR": f"10.0.1.{n}"},
+        )
         assert response.status_code == 200
-    response = client.post("/removal-request", data=form_data(email="target@example.com", scope="everything"),
-                           environ_base={"REMOTE_ADDR": "10.0.1.50"})
+    response = client.post(
+        "/removal-request",
+        data=form_data(email="target@example.com", scope="everything"),
+        environ_base={"REMOTE_ADDR": "10.0.1.50"},
+    )
     assert response.status_code == 429
     assert len(outbox("target@example.com")) == 2

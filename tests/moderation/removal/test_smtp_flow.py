@@ -28,29 +28,33 @@ def complaint_config(app_config):
 
 def path_of(link: str) -> str:
     assert link.startswith(SITE + "/"), link
-    return link[len(SITE):]
+    return link[len(SITE) :]
 
 
-def test_request_to_outcome_over_real_smtp(complaint_config, smtp_inbox, app, client, client_for, make_user,
-                                           publish_review, moderator):
+def test_request_to_outcome_over_real_smtp(
+    complaint_config, smtp_inbox, app, client, client_for, make_user, publish_review, moderator
+):
     jane = make_user("member", email="jane@example.com", display_name="Jane")
     own = publish_review(author=jane, title="Mine", body="Written by me, Jane Roe.")
     about = publish_review(title="Delivery", body="The courier Jane Roe was late.")
     old = publish_review(title="Old", body="Jane Roe sold me this in 2019.")
     from forum.mail import send_pending
 
-    send_pending()          # the worker sends the approval notices before the story starts
+    send_pending()  # the worker sends the approval notices before the story starts
     smtp_inbox.envelopes.clear()
     smtp_inbox.messages.clear()
 
     # 1. The request, with absolute links to this site and a relative one.
-    response = client.post("/removal-request", data={
-        "email": "Jane@Example.com",
-        "scope": "links",
-        "links": f"{SITE}/reviews/{own.id}\n{SITE}/reviews/{about.id}\n/reviews/{old.id}",
-        "removal_kind": "personal_info",
-        "details": "These name me.",
-    })
+    response = client.post(
+        "/removal-request",
+        data={
+            "email": "Jane@Example.com",
+            "scope": "links",
+            "links": f"{SITE}/reviews/{own.id}\n{SITE}/reviews/{about.id}\n/reviews/{old.id}",
+            "removal_kind": "personal_info",
+            "details": "These name me.",
+        },
+    )
     assert response.status_code == 200 and "Check your email" in response.get_data(as_text=True)
 
     # 2. The confirmation mail, delivered over SMTP, headers all ours.
@@ -84,15 +88,23 @@ def test_request_to_outcome_over_real_smtp(complaint_config, smtp_inbox, app, cl
     items = {item.item_id: item for item in rr.items}
     decide = f"/moderation/removal-requests/{rr.id}/items/"
     own_item, about_item, old_item = items[own.id], items[about.id], items[old.id]
-    assert staff.post(decide + str(own_item.id), data={f"item{own_item.id}-decision": "remove"}).status_code == 303
+    assert (
+        staff.post(decide + str(own_item.id), data={f"item{own_item.id}-decision": "remove"}).status_code
+        == 303
+    )
     refusals = {
         about_item: ("not_requester_content", "The review names a courier, not you: the name is common."),
         old_item: ("legal_claims", "The seller has started a legal claim that relies on this review."),
     }
     for item, (reason, explanation) in refusals.items():
-        response = staff.post(decide + str(item.id), data={
-            f"item{item.id}-decision": "refuse", f"item{item.id}-refusal_reason": reason,
-            f"item{item.id}-explanation": explanation})
+        response = staff.post(
+            decide + str(item.id),
+            data={
+                f"item{item.id}-decision": "refuse",
+                f"item{item.id}-refusal_reason": reason,
+                f"item{item.id}-explanation": explanation,
+            },
+        )
         assert response.status_code == 303
 
     # 5. The outcome mail: every refusal reason and explanation, and how to complain.
@@ -114,8 +126,15 @@ def test_request_to_outcome_over_real_smtp(complaint_config, smtp_inbox, app, cl
     # The requester's status page shows the outcome; every mail was sent, none is waiting.
     status = client.get(path_of(status_link)).get_data(as_text=True)
     assert "Partially completed" in status and refusals[old_item][1] in status
-    assert all(m.sent_at is not None for m in db.session.scalars(
-        select(OutboxMessage).where(OutboxMessage.subject.contains("removal request"))))
+    assert all(
+        m.sent_at is not None
+        for m in db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.subject.contains("removal request"))
+        )
+    )
     assert [m["Subject"] for m in smtp_inbox.messages] == [
-        "Please confirm your removal request", "We received your removal request", "Your removal request: our decision"]
+        "Please confirm your removal request",
+        "We received your removal request",
+        "Your removal request: our decision",
+    ]
     assert verify_chain().ok
