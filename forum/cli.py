@@ -81,8 +81,10 @@ def list_users():
 )
 def send_pending(include_not_due):
     """Send queued mail that is due now (`flask worker` does this continuously)."""
+    from .accounts.services import resolve_password_reset_requests
     from .mail import send_pending as send
 
+    resolve_password_reset_requests()  # as the worker's mail pass: reset requests become mail first
     sent, failed = send(include_not_due=include_not_due)
     click.echo(f"Sent {sent}, failed {failed}.")
     if failed:

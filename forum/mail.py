@@ -420,7 +420,7 @@ def _forget_rolled_back_messages(session):
     session.info.pop("outbox_uncommitted", None)
 
 
-def _transaction_in_progress() -> bool:
+def transaction_in_progress() -> bool:
     session = db.session
     return bool(session.info.get("writes_in_progress") or session.new or session.dirty or session.deleted)
 
@@ -431,7 +431,7 @@ def deliver_committed() -> None:
         return
     # A teardown can come while a change is still in progress (a short request context
     # opened inside a CLI command): then wait for the next teardown.
-    if _transaction_in_progress():
+    if transaction_in_progress():
         return
     db.session.info.pop("outbox_committed")
     try:

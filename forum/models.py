@@ -70,6 +70,20 @@ class AuthToken(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     user: Mapped[User] = relationship(back_populates="tokens")
 
 
+class PasswordResetRequest(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
+    """ "Password reset requested" for an address: all the reset form writes, known address or not.
+
+    The worker resolves each row within a second (a token and a mail if an account has the
+    address, nothing otherwise) and deletes it, so no address is kept longer than needed.
+    """
+
+    __tablename__ = "password_reset_request"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))  # normalised
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class OutboxMessage(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     """A mail queued in the same transaction as the change that caused it.
 

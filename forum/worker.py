@@ -2,7 +2,8 @@
 
 One long-running process (run as many as you like, on as many hosts as share the
 database) that
-  - sends the mail outbox within a second of the commit (retries with back-off are
+  - turns password reset requests into reset mail (or nothing, for an unknown
+    address) and sends the mail outbox within a second of the commit (retries with back-off are
     part of the same pass: a failed message becomes due again after its back-off);
   - applies the search outbox within a second;
   - runs the scheduled jobs registered on the app with `register_job`.
@@ -331,10 +332,15 @@ class Worker:
             self.stop_event.wait(self.poll if pause is None else pause)
 
     def mail_step(self) -> float | None:
+        from .accounts.services import resolve_password_reset_requests
+
+        # Password reset requests become mail here (the form only stores the address),
+        # so the link is sent in the same pass.
+        resolved = resolve_password_reset_requests()
         sent, failed = send_pending(stop_on_failure=True)
         if failed:
             return min(60.0, max(self.poll, 5.0))  # the server is probably down: do not hammer it
-        return 0 if sent else None
+        return 0 if sent or resolved else None
 
     def search_step(self) -> float | None:
         from .search.indexing import drain_all

@@ -10,15 +10,16 @@ from typing import cast
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, event, select
 from sqlalchemy.engine import CursorResult
+from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..database import commit_unique
 from ..errors import AuthenticationFailed, Gone, NotFound, ValidationFailed
 from ..extensions import db
-from ..mail import queue_mail
-from ..models import ROLES, AuthToken, User
+from ..mail import queue_mail, transaction_in_progress
+from ..models import ROLES, AuthToken, PasswordResetRequest, User
 from ..registries import AppList, add_once
 from ..timeutil import utcnow
 from ..urls import external_url
@@ -180,25 +181,90 @@ def _issue_token(user: User, purpose: str, hours: int) -> str:
 
 
 def request_password_reset(email: str) -> None:
-    """Mail a reset link if the address has an account; say nothing either way."""
+    """Store "a reset was asked for this address" and nothing else; say nothing either way.
+
+    The same write for every address, known or not: the worker looks the address up,
+    issues the token and queues the mail (`resolve_password_reset_requests`).
+    """
     try:
         email = normalise_email(email)
     except ValidationFailed:
         return
-    user = find_user_by_email(email)
-    if user is None:
-        return
-    hours = current_app.config["PASSWORD_RESET_HOURS"]
-    token = _issue_token(user, PASSWORD_RESET, hours)
-    queue_mail(
-        user.email,
-        "Reset your password",
-        "password_reset",
-        user=user,
-        link=external_url("accounts.reset_password", token=token),
-        hours=hours,
-    )
+    db.session.add(PasswordResetRequest(email=email, created_at=utcnow()))
     db.session.commit()
+
+
+def resolve_password_reset_requests(limit: int = 100) -> int:
+    """Worker: mail a reset link for each stored request whose address has an account, then
+    forget the request. Returns how many requests were resolved.
+
+    Each row is claimed by deleting it in the transaction that issues its token and mail,
+    so of two workers exactly one resolves it, and a failure leaves it to be tried again.
+    """
+    ids = db.session.scalars(
+        select(PasswordResetRequest.id).order_by(PasswordResetRequest.id).limit(limit)
+    ).all()
+    db.session.rollback()
+    resolved = 0
+    hours = current_app.config["PASSWORD_RESET_HOURS"]
+    for request_id in ids:
+        email = db.session.scalar(
+            delete(PasswordResetRequest)
+            .where(PasswordResetRequest.id == request_id)
+            .returning(PasswordResetRequest.email)
+        )
+        if email is None:  # another worker took it
+            db.session.rollback()
+            continue
+        user = find_user_by_email(email)
+        if user is not None:
+            token = _issue_token(user, PASSWORD_RESET, hours)
+            queue_mail(
+                user.email,
+                "Reset your password",
+                "password_reset",
+                user=user,
+                link=external_url("accounts.reset_password", token=token),
+                hours=hours,
+            )
+        db.session.commit()
+        resolved += 1
+    return resolved
+
+
+# WORKER_INLINE (tests only): resolve the requests a context committed at its end, before
+# the mail drain (forum.mail) sends what they queued. Flags as in forum.mail.
+
+
+@event.listens_for(Session, "after_flush")
+def _remember_new_reset_requests(session, flush_context):
+    if any(isinstance(obj, PasswordResetRequest) for obj in session.new):
+        session.info["reset_requests_uncommitted"] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _promote_committed_reset_requests(session):
+    if session.info.pop("reset_requests_uncommitted", None):
+        session.info["reset_requests_committed"] = True
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back_reset_requests(session):
+    session.info.pop("reset_requests_uncommitted", None)
+
+
+def resolve_committed_reset_requests() -> None:
+    """WORKER_INLINE only: run the worker's resolve once if this context committed a request."""
+    if not current_app.config.get("WORKER_INLINE") or not db.session.info.get("reset_requests_committed"):
+        return
+    if transaction_in_progress():
+        return
+    db.session.info.pop("reset_requests_committed")
+    try:
+        resolve_password_reset_requests()
+    except Exception:  # the rows stay for the worker
+        db.session.rollback()
+        current_app.logger.exception("inline password reset resolution failed; still stored")
 
 
 def _usable_token(token: str, purpose: str) -> AuthToken:
