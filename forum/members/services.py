@@ -19,6 +19,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload
 
+from forum.accounts.suspensions import check_can_post
 from forum.community.models import ForumPost, ForumTopic
 from forum.errors import NotFound, PermissionDenied, ValidationFailed
 from forum.extensions import db
@@ -251,6 +252,7 @@ def _likeable(user, post_id: int) -> ForumPost:
 
 def like(user, post_id: int) -> ForumPost:
     """Like a published post of someone else; liking again changes nothing. Commits."""
+    check_can_post(user)  # a suspended member cannot like (Suspended: 403 with the reason)
     post = _likeable(user, post_id)
     if db.session.get(PostLike, (user.id, post.id)) is not None:
         return post

@@ -176,3 +176,34 @@ def test_posts_of_hidden_topics_cannot_be_quoted(app, client_for, alice, bob, ma
     assert bob_client.get(f"/forums/posts/{secret.id}/quote").status_code == 404
     page = bob_client.get(f"/forums/topics/{other.id}?quote={secret.id}").text
     assert "emu" not in page and "can no longer be quoted" in page
+
+
+def test_likes_and_watching_are_rate_limited_per_member(app_config, request):
+    app_config.update(RATELIMIT_ENABLED=True, RATELIMIT_VOTES="3 per hour")
+    client_for, alice, bob = (request.getfixturevalue(n) for n in ("client_for", "alice", "bob"))
+    topic = forums.create_topic(alice, request.getfixturevalue("category"), "Docks", "Opening")
+    bob_client = client_for(bob)
+    codes = [
+        bob_client.post(f"/forums/posts/{topic.opening.id}/like").status_code,
+        bob_client.post(f"/forums/posts/{topic.opening.id}/unlike").status_code,
+        bob_client.post(f"/forums/topics/{topic.id}/watch").status_code,
+        bob_client.post(f"/forums/topics/{topic.id}/unwatch").status_code,
+        bob_client.post(f"/forums/posts/{topic.opening.id}/like").status_code,
+    ]
+    assert codes == [302, 302, 302, 429, 429]
+    # The budget is per member: another member is not held back.
+    assert client_for(alice).post(f"/forums/topics/{topic.id}/unwatch").status_code == 302
+
+
+def test_suspended_members_cannot_like(client_for, alice, bob, moderator, category):
+    from datetime import timedelta
+
+    from forum.accounts import suspensions
+    from forum.timeutil import utcnow
+
+    topic = forums.create_topic(alice, category, "Docks", "Opening")
+    suspensions.suspend_member(moderator, bob.id, "Cool <b>off</b>", utcnow().date() + timedelta(days=3))
+    response = client_for(bob).post(f"/forums/posts/{topic.opening.id}/like")
+    assert response.status_code == 403
+    assert "Cool &lt;b&gt;off&lt;/b&gt;" in response.text
+    assert db.session.scalar(select(db.func.count()).select_from(PostLike)) == 0
