@@ -186,12 +186,22 @@ def _unread_clause(user_id: int):
     return state, and_(ForumPost.status == PUBLISHED, ForumPost.published_at > state.read_until)
 
 
-def unread_counts(user, topic_ids) -> dict[int, tuple[int, int]]:
+def unread_counts(user, topic_ids, unopened: bool = False) -> dict[int, tuple[int, int]]:
     """topic id -> (new published posts since the member last read it, first of them), for
-    topics the member has read before. One query."""
+    topics the member has read before; with `unopened`, also for topics they never opened that
+    were started after they joined (every post is new to them, except their own). One query."""
     ids = list(topic_ids)
     if user is None or not ids:
         return {}
+    state = aliased(TopicState)
+    new_post = and_(state.read_until.is_not(None), ForumPost.published_at > state.read_until)
+    if unopened:
+        never_opened = and_(
+            state.read_until.is_(None),
+            ForumTopic.created_at > user.created_at,
+            or_(ForumPost.author_id.is_(None), ForumPost.author_id != user.id),
+        )
+        new_post = or_(new_post, never_opened)
     ranked = (
         select(
             ForumPost.topic_id,
@@ -201,13 +211,9 @@ def unread_counts(user, topic_ids) -> dict[int, tuple[int, int]]:
             .over(partition_by=ForumPost.topic_id, order_by=(ForumPost.created_at, ForumPost.id))
             .label("rank"),
         )
-        .join(TopicState, and_(TopicState.topic_id == ForumPost.topic_id, TopicState.user_id == user.id))
-        .where(
-            ForumPost.topic_id.in_(ids),
-            ForumPost.status == PUBLISHED,
-            TopicState.read_until.is_not(None),
-            ForumPost.published_at > TopicState.read_until,
-        )
+        .join(ForumTopic, ForumTopic.id == ForumPost.topic_id)
+        .outerjoin(state, and_(state.topic_id == ForumPost.topic_id, state.user_id == user.id))
+        .where(ForumPost.topic_id.in_(ids), ForumPost.status == PUBLISHED, new_post)
         .subquery()
     )
     rows = db.session.execute(select(ranked.c.topic_id, ranked.c.n, ranked.c.id).where(ranked.c.rank == 1))
