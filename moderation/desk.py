@@ -61,6 +61,7 @@ class DeskRow:
     reasons: list[str] = field(default_factory=list)
     why: str = ""
     author: str | None = None
+    author_id: int | None = None  # links the name to the member's profile
     flag_count: int = 0
     due_at: datetime | None = None
     overdue: bool = False
@@ -188,7 +189,7 @@ def _reason_of(kind, item) -> str:
     return getattr(item, "held_because", None) or "submitted"
 
 
-def content_row(kind, item, author: str | None) -> DeskRow:
+def content_row(kind, item, author: str | None, author_id: int | None = None) -> DeskRow:
     from .forms import selection_value
 
     code = _reason_of(kind, item)
@@ -204,6 +205,7 @@ def content_row(kind, item, author: str | None) -> DeskRow:
         reasons=[code],
         why=REASONS.get(code, code.replace("_", " ").capitalize()),
         author=author,
+        author_id=author_id,
         approvable=True,
         version=item.version,
         selection=selection_value(kind.name, item.id, item.version),
@@ -246,7 +248,8 @@ def _load_content(keys) -> list[DeskRow]:
         item = loaded.get((name, item_id))
         if item is not None:
             author = names.get(item.author_id) if item.author_id else None
-            rows.append(content_row(KINDS[name], item, author or "a deleted account"))
+            author_id = item.author_id if author else None
+            rows.append(content_row(KINDS[name], item, author or "a deleted account", author_id))
     return rows
 
 

@@ -386,6 +386,7 @@ def flags_queue_section(moderator=None) -> QueueSection:
                 reasons=["flagged", "hidden"] if hidden else ["flagged"],
                 why=("Hidden after flags: " if hidden else "Flagged: ") + reasons,
                 author=authors.get(item.author_id) if item.author_id else "a deleted account",
+                author_id=item.author_id if authors.get(item.author_id) else None,
                 flag_count=entry.count,
             )
         )

@@ -92,7 +92,7 @@ def category(slug: str):
         pagination=pagination,
         stats=stats,
         suspension=suspensions.active_suspension(_user()),
-        unread=unread_counts(_user(), [t.id for t in pagination.items]),
+        unread=unread_counts(_user(), [t.id for t in pagination.items], unopened=True),
     )
 
 

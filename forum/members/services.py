@@ -19,6 +19,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload
 
+from forum.accounts.suspensions import check_can_post
 from forum.community.models import ForumPost, ForumTopic
 from forum.errors import NotFound, PermissionDenied, ValidationFailed
 from forum.extensions import db
@@ -185,12 +186,22 @@ def _unread_clause(user_id: int):
     return state, and_(ForumPost.status == PUBLISHED, ForumPost.published_at > state.read_until)
 
 
-def unread_counts(user, topic_ids) -> dict[int, tuple[int, int]]:
+def unread_counts(user, topic_ids, unopened: bool = False) -> dict[int, tuple[int, int]]:
     """topic id -> (new published posts since the member last read it, first of them), for
-    topics the member has read before. One query."""
+    topics the member has read before; with `unopened`, also for topics they never opened that
+    were started after they joined (every post is new to them, except their own). One query."""
     ids = list(topic_ids)
     if user is None or not ids:
         return {}
+    state = aliased(TopicState)
+    new_post = and_(state.read_until.is_not(None), ForumPost.published_at > state.read_until)
+    if unopened:
+        never_opened = and_(
+            state.read_until.is_(None),
+            ForumTopic.created_at > user.created_at,
+            or_(ForumPost.author_id.is_(None), ForumPost.author_id != user.id),
+        )
+        new_post = or_(new_post, never_opened)
     ranked = (
         select(
             ForumPost.topic_id,
@@ -200,13 +211,9 @@ def unread_counts(user, topic_ids) -> dict[int, tuple[int, int]]:
             .over(partition_by=ForumPost.topic_id, order_by=(ForumPost.created_at, ForumPost.id))
             .label("rank"),
         )
-        .join(TopicState, and_(TopicState.topic_id == ForumPost.topic_id, TopicState.user_id == user.id))
-        .where(
-            ForumPost.topic_id.in_(ids),
-            ForumPost.status == PUBLISHED,
-            TopicState.read_until.is_not(None),
-            ForumPost.published_at > TopicState.read_until,
-        )
+        .join(ForumTopic, ForumTopic.id == ForumPost.topic_id)
+        .outerjoin(state, and_(state.topic_id == ForumPost.topic_id, state.user_id == user.id))
+        .where(ForumPost.topic_id.in_(ids), ForumPost.status == PUBLISHED, new_post)
         .subquery()
     )
     rows = db.session.execute(select(ranked.c.topic_id, ranked.c.n, ranked.c.id).where(ranked.c.rank == 1))
@@ -251,6 +258,7 @@ def _likeable(user, post_id: int) -> ForumPost:
 
 def like(user, post_id: int) -> ForumPost:
     """Like a published post of someone else; liking again changes nothing. Commits."""
+    check_can_post(user)  # a suspended member cannot like (Suspended: 403 with the reason)
     post = _likeable(user, post_id)
     if db.session.get(PostLike, (user.id, post.id)) is not None:
         return post

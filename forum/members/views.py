@@ -3,10 +3,11 @@ like / watch / quote buttons of forum posts. They parse, call a service, render.
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from forum.errors import ValidationFailed
+from forum.extensions import limiter
 from forum.forms import apply_errors, render_form
 
 from . import bp, services
@@ -131,8 +132,22 @@ def edit_profile():
 # --- forum buttons --------------------------------------------------------------
 
 
+def _reactions_limit() -> str:
+    return current_app.config.get("RATELIMIT_VOTES", "120 per hour")
+
+
+def _member_key() -> str:
+    # Per member (these pages need a login), like the other posting limits.
+    return f"member:{current_user.id}"
+
+
+# Like, Unlike, Watch and Unwatch share one per-member budget (RATELIMIT_VOTES).
+reactions_limit = limiter.shared_limit(_reactions_limit, scope="forum-reactions", key_func=_member_key)
+
+
 @bp.route("/forums/topics/<int:topic_id>/watch", methods=["POST"])
 @login_required
+@reactions_limit
 def watch(topic_id: int):
     _check_form()
     services.set_watching(_user(), topic_id, True)
@@ -142,6 +157,7 @@ def watch(topic_id: int):
 
 @bp.route("/forums/topics/<int:topic_id>/unwatch", methods=["POST"])
 @login_required
+@reactions_limit
 def unwatch(topic_id: int):
     _check_form()
     services.set_watching(_user(), topic_id, False)
@@ -151,6 +167,7 @@ def unwatch(topic_id: int):
 
 @bp.route("/forums/posts/<int:post_id>/like", methods=["POST"])
 @login_required
+@reactions_limit
 def like(post_id: int):
     _check_form()
     post = services.like(_user(), post_id)
@@ -159,6 +176,7 @@ def like(post_id: int):
 
 @bp.route("/forums/posts/<int:post_id>/unlike", methods=["POST"])
 @login_required
+@reactions_limit
 def unlike(post_id: int):
     _check_form()
     post = services.unlike(_user(), post_id)

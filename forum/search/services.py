@@ -43,6 +43,7 @@ class Result:
     author: str | None
     published_at: datetime
     url: str
+    author_id: int | None = None  # links the name to /members/<id>; None for a former member
     product_sku: str | None = None
     product_name: str | None = None
     rating: int | None = None
@@ -160,6 +161,12 @@ def search(
             'Add words (or use "quotes") to narrow it down.'
         )
     documents = [found[doc_id][1] for doc_id, _ in hits.hits if doc_id in found]
+    # The author's account, read with the item (every searchable kind has `author_id`).
+    author_ids = {
+        doc_id: getattr(found[doc_id][0], "author_id", None) if found[doc_id][1].author else None
+        for doc_id, _ in hits.hits
+        if doc_id in found
+    }
     if documents:
         titles = backend.highlight(query, [d.title for d in documents], whole=True)
         snippets = backend.highlight(query, [d.body for d in documents])
@@ -179,6 +186,7 @@ def search(
                     title_html=title_html or Markup.escape(document.title),
                     snippet=snippet or excerpt(document.body),
                     author=document.author,
+                    author_id=author_ids.get(document.doc_id),
                     published_at=document.published_at,
                     url=document.url,
                     product_sku=document.product_sku,

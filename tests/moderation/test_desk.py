@@ -264,3 +264,18 @@ def test_bulk_errors_are_in_the_shared_summary(mod_client, submit):
     page = response.get_data(as_text=True)
     summary = page[page.index('<div class="error-summary" id="bulk-bulkform-errors"') :]
     assert "Select at least one item." in summary[: summary.index("</div>")]
+
+
+def test_author_names_link_to_profiles_on_the_list_and_item_pages(
+    mod_client, submit, flagged_post, make_user
+):
+    author = make_user("member", display_name="Rita Reviewer")
+    review = submit(title="Linked", author=author)
+    link = f'<a href="/members/{author.id}" class="member-link">Rita Reviewer</a>'
+    assert link in mod_client.get("/moderation").get_data(as_text=True)
+    assert link in mod_client.get(f"/moderation/items/review/{review.id}").get_data(as_text=True)
+    poster = f'<a href="/members/{flagged_post.author_id}" class="member-link">Poster</a>'
+    assert poster in mod_client.get("/moderation?kind=flags").get_data(as_text=True)
+    item = mod_client.get(f"/moderation/items/forum_post/{flagged_post.id}").get_data(as_text=True)
+    assert poster in item
+    assert author.email not in mod_client.get("/moderation").get_data(as_text=True)

@@ -176,3 +176,73 @@ def test_posts_of_hidden_topics_cannot_be_quoted(app, client_for, alice, bob, ma
     assert bob_client.get(f"/forums/posts/{secret.id}/quote").status_code == 404
     page = bob_client.get(f"/forums/topics/{other.id}?quote={secret.id}").text
     assert "emu" not in page and "can no longer be quoted" in page
+
+
+def test_likes_and_watching_are_rate_limited_per_member(app_config, request):
+    app_config.update(RATELIMIT_ENABLED=True, RATELIMIT_VOTES="3 per hour")
+    client_for, alice, bob = (request.getfixturevalue(n) for n in ("client_for", "alice", "bob"))
+    topic = forums.create_topic(alice, request.getfixturevalue("category"), "Docks", "Opening")
+    bob_client = client_for(bob)
+    codes = [
+        bob_client.post(f"/forums/posts/{topic.opening.id}/like").status_code,
+        bob_client.post(f"/forums/posts/{topic.opening.id}/unlike").status_code,
+        bob_client.post(f"/forums/topics/{topic.id}/watch").status_code,
+        bob_client.post(f"/forums/topics/{topic.id}/unwatch").status_code,
+        bob_client.post(f"/forums/posts/{topic.opening.id}/like").status_code,
+    ]
+    assert codes == [302, 302, 302, 429, 429]
+    # The budget is per member: another member is not held back.
+    assert client_for(alice).post(f"/forums/topics/{topic.id}/unwatch").status_code == 302
+
+
+def test_suspended_members_cannot_like(client_for, alice, bob, moderator, category):
+    from datetime import timedelta
+
+    from forum.accounts import suspensions
+    from forum.timeutil import utcnow
+
+    topic = forums.create_topic(alice, category, "Docks", "Opening")
+    suspensions.suspend_member(moderator, bob.id, "Cool <b>off</b>", utcnow().date() + timedelta(days=3))
+    response = client_for(bob).post(f"/forums/posts/{topic.opening.id}/like")
+    assert response.status_code == 403
+    assert "Cool &lt;b&gt;off&lt;/b&gt;" in response.text
+    assert db.session.scalar(select(db.func.count()).select_from(PostLike)) == 0
+
+
+def test_topics_never_opened_since_joining_are_new(
+    app, client_for, alice, bob, make_trusted, category, count_queries
+):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from forum.community.models import ForumTopic
+    from forum.models import User
+    from forum.timeutil import utcnow
+
+    old = forums.create_topic(alice, category, "Old news", "Before Carol came")
+    forums.create_reply(bob, old.id, "Still before")
+    carol = make_trusted(display_name="Carol Cook")
+    # Topics started before she joined are not new to her; make the clock's order certain.
+    db.session.execute(update(ForumTopic).values(created_at=utcnow() - timedelta(hours=2)))  # all so far
+    db.session.get(User, carol.id).created_at = utcnow() - timedelta(hours=1)
+    db.session.commit()
+    fresh = forums.create_topic(alice, category, "Fresh topic", "After Carol came")
+    forums.create_reply(bob, fresh.id, "A reply")
+    forums.create_reply(carol, fresh.id, "Carol's own reply")  # her own post is not new to her
+    carol_client = client_for(carol)
+    listing = carol_client.get(f"/forums/{category.slug}").text
+    assert listing.count("new post") == 1
+    assert f'href="/forums/posts/{fresh.opening.id}" class="status-tag unread-tag">2 new posts<' in listing
+    # Opening it shows page 1 (where the first new post is) and reads it.
+    assert carol_client.get(f"/forums/topics/{fresh.id}").status_code == 200
+    assert "new post" not in carol_client.get(f"/forums/{category.slug}").text
+    # Constant queries: more unopened topics add none.
+    with count_queries() as before:
+        carol_client.get(f"/forums/{category.slug}")
+    for n in range(3):
+        forums.create_topic(alice, category, f"More {n}", "Body")
+    carol_client.get(f"/forums/{category.slug}")  # the page cache is refilled once after changes
+    with count_queries() as after:
+        assert "1 new post" in carol_client.get(f"/forums/{category.slug}").text
+    assert after[0] == before[0]

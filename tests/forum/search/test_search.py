@@ -299,3 +299,43 @@ def test_a_search_out_of_time_shows_what_it_found(app, publish, search_page, bac
     status, html = search_page("plug")
     assert status == 200 and len(result_ids(html)) == 1
     assert "More than 1 result" in html and "only part of them were ranked" in html
+
+
+def test_author_names_link_to_profiles_in_constant_queries(app, publish, search_page, make_user, client):
+    from sqlalchemy import event
+
+    from forum.accounts.services import delete_account
+    from forum.search import indexing
+    from tests.conftest import STRONG_PASSWORD
+
+    rita, gone = make_user(display_name="Rita Reviewer"), make_user(display_name="Gina Gone")
+    publish("Sturdy cable", "The connector clicks in.", author=rita)
+    publish("Other cable", "This connector is loose.", author=gone)
+    html = search_page("connector")[1]
+    assert (
+        f'<a href="/members/{rita.id}" class="member-link"><span class="user-text">Rita Reviewer</span></a>'
+        in html
+    )
+    delete_account(gone, STRONG_PASSWORD)
+    html = search_page("connector")[1]
+    assert "Gina Gone" not in html and f"/members/{gone.id}" not in html  # her reviews went with her
+    assert gone.email not in html and rita.email not in html  # nothing private
+
+    def queries_for(q):
+        indexing.drain_all()
+        counter = [0]
+
+        def before(*args):
+            counter[0] += 1
+
+        event.listen(db.engine, "before_cursor_execute", before)
+        try:
+            assert client.get("/search", query_string={"q": q}).status_code == 200
+        finally:
+            event.remove(db.engine, "before_cursor_execute", before)
+        return counter[0]
+
+    one = queries_for("sturdy")
+    for n in range(4):
+        publish(f"Sturdy cable {n}", "Sturdy and fine.", author=make_user(display_name=f"Author {n}"))
+    assert queries_for("sturdy") == one
