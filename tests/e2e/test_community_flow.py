@@ -63,7 +63,7 @@ def test_mention_notification_reply_quote_like(live_server, new_page, create_use
     # Held for a moderator: Ben hears nothing yet.
     ben_page.goto("/notifications")
     assert "mentioned you" not in ben_page.locator("main").inner_text()
-    _approve(desk, "I am torn")
+    _approve(desk, "Two screens or one ultrawide?")  # the desk lists a topic by its title
 
     # Ben sees the unread count in the header, opens the notification and lands on the post.
     ben_page.goto("/forums")
@@ -86,7 +86,7 @@ def test_mention_notification_reply_quote_like(live_server, new_page, create_use
     body.fill(body.input_value() + "Absolutely worth it for spreadsheets.")
     ben_page.get_by_role("button", name="Post reply").click()
     assert "awaiting moderation" in ben_page.locator(".flashes").inner_text()
-    _approve(desk, "Absolutely worth it")
+    _approve(desk, "wrote")  # a reply by its excerpt, which starts with the quote's attribution
 
     # Ann is told her post was quoted, reads the reply with the quote, and likes it.
     ann_page.goto("/notifications")

@@ -62,7 +62,7 @@ def test_verify_page_shows_the_reviews_log_entry_and_its_inclusion_proof(
     desk = new_page()
     _log_in(desk, moderator.email)
     desk.goto("/moderation")
-    desk.locator("tr.desk-row", has_text="Transparency log lamp review.").locator("a.desk-open").click()
+    desk.locator("tr.desk-row", has_text="Bright enough to read by").locator("a.desk-open").click()
     desk.locator("main").get_by_role("button", name="Approve", exact=True).click()
     assert "published exactly as submitted" in desk.locator(".flashes").inner_text()
 

@@ -170,7 +170,8 @@ def test_parity_both_backends_find_the_same_documents(app, corpus, tmp_path):
     db.session.commit()
     compared = 0
     for q in PARITY["queries"]:
-        request = SearchRequest(query=parse(q), limit=100, time_budget=5)
+        # A generous budget: on a loaded machine a partial (timed-out) answer is not a parity failure.
+        request = SearchRequest(query=parse(q), limit=100, time_budget=30)
         if request.query.is_empty:
             continue
         w, p = whoosh.search(request), postgres.search(request)
