@@ -352,37 +352,65 @@ def main(argv=None):
     parser.add_argument("--backend", choices=("whoosh", "postgres"), default="whoosh")
     parser.add_argument("--database-url", help="PostgreSQL database to use (it is emptied!)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary instance folder")
+    parser.add_argument(
+        "--reuse",
+        metavar="DIR",
+        help="build the instance in DIR and keep it; when DIR already holds one built with the same "
+        "--docs, --backend and --database-url, time the queries on it without inserting or reindexing "
+        "(publications add documents to it: use --publishes 0 for runs meant to be compared)",
+    )
     args = parser.parse_args(argv)
 
-    instance = Path(tempfile.mkdtemp(prefix="search-bench-"))
+    if args.reuse:
+        instance = Path(args.reuse).resolve()
+        instance.mkdir(parents=True, exist_ok=True)
+    else:
+        instance = Path(tempfile.mkdtemp(prefix="search-bench-"))
+    built_marker = instance / "bench-built.json"
+    build_key = {"docs": args.docs, "backend": args.backend, "database_url": args.database_url}
     try:
         app = build_app(instance, args.database_url, args.backend)
-        reset_database(app, args.database_url)
         corpus = Corpus()
-        start = time.perf_counter()
-        counts = insert_corpus(app, args.docs, corpus)
-        print(
-            f"corpus: {counts['reviews']} reviews + {counts['forum_posts']} forum posts inserted "
-            f"in {time.perf_counter() - start:.1f} s",
-            flush=True,
-        )
-
         from forum.search import indexing
 
-        with app.app_context():
-            start, cpu = time.perf_counter(), time.process_time()
-            indexed = indexing.reindex()
-            seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-            size = indexing.get_backend().size_bytes()
-        print(
-            f"reindex: {indexed} docs in {seconds:.1f} s = {indexed / seconds:,.0f} docs/s "
-            f"(process CPU {cpu:.1f} s)",
-            flush=True,
+        reused = (
+            args.reuse and built_marker.exists() and json.loads(built_marker.read_text())["key"] == build_key
         )
+        if reused:
+            built = json.loads(built_marker.read_text())
+            indexed, seconds = built["indexed"], built["seconds"]
+            with app.app_context():
+                size = indexing.get_backend().size_bytes()
+            print(f"reusing the instance in {instance} ({indexed} documents)", flush=True)
+        else:
+            built_marker.unlink(missing_ok=True)
+            reset_database(app, args.database_url)
+            start = time.perf_counter()
+            counts = insert_corpus(app, args.docs, corpus)
+            print(
+                f"corpus: {counts['reviews']} reviews + {counts['forum_posts']} forum posts inserted "
+                f"in {time.perf_counter() - start:.1f} s",
+                flush=True,
+            )
 
-        queries = pick_queries(app, corpus, args.queries)
+            with app.app_context():
+                start, cpu = time.perf_counter(), time.process_time()
+                indexed = indexing.reindex()
+                seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+                size = indexing.get_backend().size_bytes()
+            print(
+                f"reindex: {indexed} docs in {seconds:.1f} s = {indexed / seconds:,.0f} docs/s "
+                f"(process CPU {cpu:.1f} s)",
+                flush=True,
+            )
+            if args.reuse:
+                built_marker.write_text(
+                    json.dumps({"key": build_key, "indexed": indexed, "seconds": seconds})
+                )
+
+        queries = pick_queries(app, corpus, args.queries)  # (only its vocabulary: same when reused)
         figures = time_queries(app, queries)
-        publish = time_publish_to_findable(app, corpus, args.publishes)
+        publish = time_publish_to_findable(app, corpus, args.publishes) if args.publishes else None
 
         print(f"\nbackend {args.backend}, {indexed} documents, index size {size / 1e6:.1f} MB")
         # Process CPU time beside the wall clock: on a shared, loaded machine the wall clock
@@ -393,14 +421,17 @@ def main(argv=None):
                 f"{name + ' (incl. highlights)':<42}{f['p50']:>9.1f}{f['p95']:>9.1f}{f['cpu_p50']:>9.1f}"
                 f"{f['cpu_p95']:>9.1f}{f['median_hits']:>13,.0f}"
             )
-        print(f"{'publish until findable':<34}{publish['p50']:>9.1f}{publish['p95']:>9.1f}")
-        print(f"{'reindex docs/s':<34}{indexed / seconds:>9,.0f}")
+        if publish:
+            print(f"{'publish until findable':<34}{publish['p50']:>9.1f}{publish['p95']:>9.1f}")
+        print(f"{'reindex docs/s':<34}{indexed / seconds:>9,.0f}{' (when built)' if reused else ''}")
         with app.app_context():
             from forum.extensions import db
 
             db.engine.dispose()
     finally:
-        if args.keep:
+        if args.reuse:
+            pass
+        elif args.keep:
             print(f"instance kept in {instance}")
         else:
             shutil.rmtree(instance, ignore_errors=True)
