@@ -32,6 +32,7 @@ from whoosh import columns, fields
 from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3Codec
 from whoosh.collectors import TimeLimit, TimeLimitCollector
+from whoosh.matching import AndNotMatcher
 from whoosh.query import And, AndMaybe, AndNot, ConstantScoreQuery, NullQuery, Or, Phrase, Term
 from whoosh.reading import EmptyReader, MultiReader, SegmentReader
 from whoosh.scoring import BM25F
@@ -122,6 +123,30 @@ def document_fields(document: SearchDocument) -> dict:
     if document.category:
         values["category"] = document.category
     return values
+
+
+class _AndNotMatcher(AndNotMatcher):
+    """Whoosh's AndNotMatcher, checking its first document too.
+
+    Whoosh's checks the first document of the wanted side against the excluded side only
+    when the excluded side happens to start on that very document: when it starts on an
+    earlier one, the first match is kept even if it is excluded. So "headphones -battery"
+    found a review of headphones with a battery whenever a battery review came earlier in
+    the index (the parity test's "divergence", depending on the order of the rebuild).
+    """
+
+    def _find_first(self):
+        if self.a.is_active() and self.b.is_active():
+            self._find_next()  # skips the excluded side forward, then past excluded documents
+
+
+class _AndNot(AndNot):
+    """AndNot with `_AndNotMatcher` (normalize(), with_boost() and replace() keep the class)."""
+
+    def matcher(self, searcher, context=None):
+        return _AndNotMatcher(
+            self.a.matcher(searcher, context), self.b.matcher(searcher, searcher.boolean_context())
+        )
 
 
 class _Lock:
@@ -572,9 +597,9 @@ class WhooshBackend(SearchBackend):
         every = And([q for q, _ in groups]) if len(groups) > 1 and optional and ALL_WORDS_BONUS > 0 else None
         excluded = [q for q, _ in (self._clause_query(c, reader) for c in query.excluded) if q is not None]
         if excluded:
-            positive = AndNot(positive, Or(excluded))
+            positive = _AndNot(positive, Or(excluded))
             if every is not None:
-                every = AndNot(every, Or(excluded))
+                every = _AndNot(every, Or(excluded))
         parts = {"groups": groups, "excluded": excluded, "plain": positive, "every": every}
         if every is not None:
             # One query with the same order (what a caller without search() gets): every
