@@ -202,27 +202,32 @@ class BulkPostings:
         leaves = term_leaves(query)
         return None if leaves is None else self.docs(leaves)
 
-    def bm25(self, leaves: list[TermLeaf], docs: set[int]) -> tuple[dict[int, float], bool]:
-        """(BM25F score of each document of `docs` summed over `leaves`, complete?).
+    def bm25(self, leaves: list[TermLeaf], docs: set[int]) -> dict[int, float]:
+        """The BM25F score of each document of `docs`, summed over `leaves`.
 
         The formula and statistics are BM25FScorer's (whoosh.scoring.bm25): idf and average
         field length of the whole index, the document's field length decoded from its byte.
-        Terms are added rarest first, so when the time budget runs out (complete=False), the
-        scores so far hold the words that say most about a document.
+        Terms are added rarest first: when the time budget runs out, the remaining (most
+        common) terms are left out (the rarest is always scored), so the scores hold the
+        words that say most about a document (as PostgreSQL then ranks by its ts_rank: an
+        approximate order, the total still exact).
         """
         searcher = self.searcher
         scores = dict.fromkeys(docs, 0.0)
         k1, b = BM25_K1, BM25_B
         k1_plus_1 = k1 + 1
-        ordered = sorted(leaves, key=lambda leaf: self.doc_frequency(leaf[0], leaf[1]))
-        for field, text, boost in ordered:
-            if self.out_of_time():
-                return scores, False
+        present = [leaf for leaf in leaves if self.doc_frequency(leaf[0], leaf[1])]
+        ordered = sorted(present, key=lambda leaf: self.doc_frequency(leaf[0], leaf[1]))
+        for index, (field, text, boost) in enumerate(ordered):
+            if index and self.out_of_time():  # (the rarest term always counts)
+                break
             chunks = self.chunks(field, text)
-            if not chunks:
+            if not searcher.schema[field].scorable:  # Whoosh's WeightScorer: the frequency
+                for chunk in chunks:
+                    for local, tf in zip(chunk.ids, chunk.weights):
+                        if local + chunk.offset in scores:
+                            scores[local + chunk.offset] += boost * tf
                 continue
-            if not searcher.schema[field].scorable:
-                continue  # (no such terms in our queries: the pairs field is never scored alone)
             btext = searcher.schema[field].to_bytes(text)
             idf = searcher.idf(field, btext)
             avgfl = searcher.avg_field_length(field) or 1
@@ -234,4 +239,4 @@ class BulkPostings:
                     docnum = local + offset
                     if docnum in scores:
                         scores[docnum] += boost * (idf * ((tf * k1_plus_1) / (tf + norms[lengths[local]])))
-        return scores, True
+        return scores

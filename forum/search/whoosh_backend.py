@@ -639,9 +639,13 @@ class WhooshBackend(SearchBackend):
                 # Part of the query (scoring nothing) rather than a FilterCollector: that one
                 # bypasses the time limit and is not applied when counting.
                 q = And([q, ConstantScoreQuery(filter_query, 0.0)])
-            if request.sort != "newest" and parts is not None and parts["every"] is not None:
-                return self._all_words_first(searcher, request, parts, filter_query, limit)
-            collector = searcher.collector(**options)
+            if request.sort != "newest" and parts is not None:
+                if all(term_leaves(group) is not None for group, _ in parts["groups"]):
+                    # Words and prefixes (what people type): ranked from the posting lists.
+                    return self._rank_in_bulk(searcher, request, parts, filter_query, limit)
+                if parts["every"] is not None:
+                    return self._all_words_first(searcher, request, parts, filter_query, limit)
+            collector = self._collector(searcher, **options)
             limited = TimeLimitCollector(collector, timelimit=request.time_budget, use_alarm=False)
             try:
                 searcher.search_with_collector(q, limited)
@@ -665,38 +669,38 @@ class WhooshBackend(SearchBackend):
 
         return self._with_searcher(run, SearchHits(0, []))
 
-    def _all_words_first(
-        self, searcher, request: SearchRequest, parts, filter_query, limit: int
-    ) -> SearchHits:
-        """Rank a several-word query: documents matching every group first, then the rest, each by BM25F.
+    @staticmethod
+    def _collector(searcher, **options):
+        """Whoosh's top-N collector, without its matcher replacement.
 
-        One query carrying the bonus would make Whoosh score every match (a constant-score
-        part defeats its block skipping), and counting by walking the union matcher costs a
-        Python call per document and tree level. Instead: each group's documents as a set,
-        read in bulk from the posting lists (set algebra in C gives the exact total and the
-        all-words documents), then the ranking. When every group is made of plain terms
-        (words, prefixes: what people type), the matching documents are scored in bulk from
-        the same postings (postings.BulkPostings.bm25, Whoosh's BM25F formula): a loop step
-        per posting instead of a walk down Whoosh's matcher tree for each of ~12,700 matches
-        of a 12-word question. Groups with phrases are ranked by Whoosh's matchers.
+        Every ten matches the collector "replaces" the matcher tree by a cheaper one that can
+        still beat the N-th best score so far; over several segments with a filter this
+        dropped documents that belonged on the page (test_search.py's comparison with the
+        bulk ranking found one scoring 9.54 left out for one scoring 9.50). Block skipping
+        (supports_block_quality) stays on.
         """
-        started = time.monotonic()
-        deadline = started + request.time_budget
-        bulk = BulkPostings(searcher, deadline)
+        collector = searcher.collector(**options)
+        collector.replace = 0
+        return collector
+
+    @staticmethod
+    def _matching(searcher, bulk: BulkPostings, parts, filter_query) -> tuple[set[int], set[int]]:
+        """(documents the query matches, those matching every group), as sets of document numbers.
+
+        Each group's documents come from its posting lists in bulk (BulkPostings.docs), or for
+        phrases from Whoosh's matchers; set algebra in C does the rest. `every` is empty when
+        the query gives no all-words bonus (one group, or only required groups).
+        """
 
         def docs(q) -> set[int]:
             leaves = term_leaves(q)
             return bulk.docs(leaves) if leaves is not None else set(searcher.docs_for_query(q))
 
         groups = parts["groups"]
-        required = [q for q, must in groups if must]
         sets = [docs(q) for q, _ in groups]
-        matching = (
-            set.intersection(*[d for d, (_, must) in zip(sets, groups) if must])
-            if required
-            else set().union(*sets)
-        )
-        every = set.intersection(*sets)
+        required = [found for found, (_, must) in zip(sets, groups) if must]
+        matching = set.intersection(*required) if required else set().union(*sets)
+        every = set.intersection(*sets) if parts["every"] is not None else set()
         for q in parts["excluded"]:
             gone = docs(q)
             matching -= gone
@@ -707,19 +711,61 @@ class WhooshBackend(SearchBackend):
                 allowed = set(searcher.docs_for_query(filter_query))
             matching &= allowed
             every &= allowed
+        return matching, every
+
+    def _rank_in_bulk(self, searcher, request: SearchRequest, parts, filter_query, limit: int) -> SearchHits:
+        """Rank a query of words and prefixes from its posting lists, read in bulk.
+
+        Whoosh's own way walks its matcher tree: several Python calls per posting and tree
+        level, for each of ~12,700 matches of a 12-word question at 100,000 documents (and
+        block skipping barely helps with fourteen title/body terms), then once more to count
+        them. Here (see postings.py) each term's postings are read once: the sets give the
+        exact total and the documents with every word, and the matching documents are scored
+        with Whoosh's BM25F formula, one loop step per posting. The best `limit`: the all-words
+        documents (`every`, ALL_WORDS_BONUS) first, each part by BM25F, ties by document
+        number (as Whoosh's collector breaks them): the order Whoosh gives.
+
+        The total is always exact. Past the time budget (only for dozens of common words),
+        the rarest words are still scored and the commonest left out (BulkPostings.bm25), the
+        documents with all the words first: the same promise as PostgreSQL's fallback to ts_rank.
+        """
+        bulk = BulkPostings(searcher, time.monotonic() + request.time_budget)
+        matching, every = self._matching(searcher, bulk, parts, filter_query)
+        leaves = [leaf for group, _ in parts["groups"] for leaf in term_leaves(group) or ()]
+        scores = bulk.bm25(leaves, matching)
+
+        def key(docnum: int):
+            return (-scores[docnum], docnum)
+
+        ranked = [(d, scores[d] + ALL_WORDS_BONUS) for d in heapq.nsmallest(limit, every, key=key)]
+        if len(ranked) < limit and len(matching) > len(every):
+            rest = heapq.nsmallest(limit - len(ranked), (d for d in matching if d not in every), key=key)
+            ranked += [(d, scores[d]) for d in rest]
+        stored = searcher.stored_fields
+        hits = [(stored(docnum)["doc_id"], score) for docnum, score in ranked[request.offset : limit]]
+        return SearchHits(len(matching), hits)
+
+    def _all_words_first(
+        self, searcher, request: SearchRequest, parts, filter_query, limit: int
+    ) -> SearchHits:
+        """Rank a several-word query with phrases: documents matching every group first, then the rest, each by BM25F.
+
+        One query carrying the bonus would make Whoosh score every match (a constant-score
+        part defeats its block skipping). Instead: each group's documents as a set (the exact
+        total and the all-words documents), then the best all-words documents, and only if
+        they do not fill the page, the best of the plain query with block skipping (asking
+        for as many more as there are all-words documents).
+        """
+        deadline = time.monotonic() + request.time_budget
+        matching, every = self._matching(searcher, BulkPostings(searcher, deadline), parts, filter_query)
         if time.monotonic() > deadline:
             return SearchHits(len(matching), [], exact=False)
-
-        group_leaves = [term_leaves(q) for q, _ in groups]
-        if all(leaves is not None for leaves in group_leaves):
-            leaves = [leaf for found in group_leaves if found is not None for leaf in found]
-            return self._rank_in_bulk(searcher, bulk, request, leaves, matching, every, limit)
 
         def restrict(q):
             return q if filter_query is None else And([q, ConstantScoreQuery(filter_query, 0.0)])
 
         def best(q, count: int) -> tuple[list, bool]:
-            collector = searcher.collector(limit=count, terms=False)
+            collector = self._collector(searcher, limit=count, terms=False)
             limited = TimeLimitCollector(
                 collector, timelimit=max(deadline - time.monotonic(), 0.01), use_alarm=False
             )
@@ -740,27 +786,6 @@ class WhooshBackend(SearchBackend):
             ranked += [hit for hit in rest if hit[0] not in every][: limit - len(ranked)]
         hits = [(doc_id, score) for _, doc_id, score in ranked[request.offset : limit]]
         return SearchHits(len(matching), hits, exact=not timed_out)
-
-    @staticmethod
-    def _rank_in_bulk(searcher, bulk, request: SearchRequest, leaves, matching, every, limit) -> SearchHits:
-        """The best `limit` of `matching`: the all-words documents (`every`) first, each part by
-        BM25F, ties by document number (as Whoosh's collector breaks them).
-
-        The total is exact (the sets are complete); if the budget runs out while scoring, the
-        order is by the words scored so far and the result is marked inexact.
-        """
-        scores, complete = bulk.bm25(leaves, matching)
-
-        def key(docnum: int):
-            return (-scores[docnum], docnum)
-
-        ranked = [(d, scores[d] + ALL_WORDS_BONUS) for d in heapq.nsmallest(limit, every, key=key)]
-        if len(ranked) < limit and len(matching) > len(every):
-            rest = heapq.nsmallest(limit - len(ranked), (d for d in matching if d not in every), key=key)
-            ranked += [(d, scores[d]) for d in rest]
-        stored = searcher.stored_fields
-        hits = [(stored(docnum)["doc_id"], score) for docnum, score in ranked[request.offset : limit]]
-        return SearchHits(len(matching), hits, exact=complete)
 
     @staticmethod
     def _count(searcher, query, budget: float) -> tuple[int, bool]:

@@ -288,7 +288,7 @@ def test_a_search_out_of_time_shows_what_it_found(app, publish, search_page, bac
     from forum.search import whoosh_backend
 
     for n in range(3):
-        publish(f"Plug {n}", "A plug.")
+        publish(f"Plug {n}", "A wall plug.")
 
     class OutOfTime(TimeLimitCollector):
         def prepare(self, top_searcher, q, context):
@@ -296,9 +296,30 @@ def test_a_search_out_of_time_shows_what_it_found(app, publish, search_page, bac
             self.greedy, self.timedout = True, True  # keep one hit, then stop
 
     monkeypatch.setattr(whoosh_backend, "TimeLimitCollector", OutOfTime)
-    status, html = search_page("plug")
+    # A phrase: ranked by Whoosh's matchers (words alone are ranked from the posting lists).
+    status, html = search_page('"wall plug"')
     assert status == 200 and len(result_ids(html)) == 1
     assert "More than 1 result" in html and "only part of them were ranked" in html
+
+
+def test_words_out_of_time_still_rank_all_words_first_by_the_rarest_word(
+    app, publish, search_page, backend, monkeypatch
+):
+    """Words are counted exactly; past the budget only the rarest term is scored, and the
+    documents with every word still come first."""
+    if backend.name != "whoosh":
+        pytest.skip("whoosh: its bulk ranking's time budget is simulated")
+    from forum.search import postings
+
+    plain = [publish(f"Plug {n}", "A plug for the wall.").id for n in range(3)]
+    rare = publish("Plug", "A travel plug.").id
+    both = publish("Travel adapter", "A wall plug, for travel.").id
+    monkeypatch.setattr(postings.BulkPostings, "out_of_time", lambda self: True)
+    status, html = search_page("plug wall travel")
+    assert status == 200 and "5 results" in html and "More than" not in html
+    assert "only part of them were ranked" not in html
+    ids = result_ids(html)
+    assert ids[0] == both and set(ids[1:]) == {rare, *plain}
 
 
 def test_author_names_link_to_profiles_in_constant_queries(app, publish, search_page, make_user, client):
@@ -376,3 +397,104 @@ def test_an_excluded_word_excludes_whatever_order_documents_were_indexed_in(app,
     ]:
         hits = backend.search(SearchRequest(parse(q)))
         assert ({d for d, _ in hits.hits}, hits.total, hits.exact) == (expected, len(expected), True), q
+
+
+WORDS = "cable charger laptop monitor battery screen sound plug adapter travel".split()
+
+
+def _document(n: int, rng) -> SearchDocument:
+    return SearchDocument(
+        "review" if n % 3 else "forum_post",
+        n,
+        " ".join(rng.sample(WORDS, 2)),
+        " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 40))),
+        "A",
+        utcnow(),
+        "/",
+        "reviews" if n % 3 else "forum",
+        product_sku=f"SKU-{n % 4}",
+        category=None if n % 3 else f"cat-{n % 2}",
+    )
+
+
+def test_several_words_rank_the_same_as_whoosh_scores_them_over_segments_with_deletions(
+    app, backend, monkeypatch
+):
+    """Several-word queries read the posting lists in bulk and score the matches themselves:
+    the same totals, pages and scores as Whoosh's own matchers give, over a rebuilt segment with
+    deleted documents and a drained one, with exclusions, filters, prefixes and phrases."""
+    if backend.name != "whoosh":
+        pytest.skip("compares the Whoosh backend's two ways of ranking")
+    import random
+
+    from forum.search import whoosh_backend
+
+    rng = random.Random(4)
+    _rebuild(backend, [_document(n, rng) for n in range(1, 401)])
+    with backend.writing(db.session, 5) as writer:
+        for n in [*range(401, 451), *range(1, 400, 7)]:  # new documents; rebuilt ones replaced
+            writer.index(_document(n, rng))
+        writer.delete("review:2")
+    db.session.commit()
+    leaves = [leaf for leaf, _ in backend._searcher().reader().leaf_readers()]
+    assert len(leaves) == 2 and leaves[0].has_deletions()  # what this test is about
+
+    requests = [
+        SearchRequest(parse(q), offset=offset, limit=10, **filters)
+        for q in (
+            "cable",
+            "plug*",
+            "cable AND charger",
+            "cable charger",
+            "how do i plug my laptop to a monitor with a cable",
+            "battery screen sound -travel",
+            "adapter NOT cable travel",
+            "batt* sound",
+            'cable "laptop monitor" screen',
+            "cable AND charger screen",
+        )
+        for offset in (0, 20)
+        for filters in ({}, {"kinds": ["forum_post"]}, {"product_sku": "SKU-1"}, {"category": "cat-0"})
+    ]
+    bulk = [backend.search(request) for request in requests]
+    monkeypatch.setattr(whoosh_backend, "term_leaves", lambda q: None)  # Whoosh's matchers throughout
+    monkeypatch.setattr(whoosh_backend.BulkPostings, "filter_docs", lambda self, q: None)
+    matchers = [backend.search(request) for request in requests]
+    assert sum(hits.total for hits in bulk) > 1000
+    for request, mine, whoosh in zip(requests, bulk, matchers):
+        assert (mine.total, mine.exact) == (whoosh.total, whoosh.exact) == (mine.total, True), request
+        assert [d for d, _ in mine.hits] == [d for d, _ in whoosh.hits], request
+        # (Whoosh's matchers add 1.0 to every score under a filter: a ConstantScoreQuery of 0.0
+        # counts as 1.0. The same for every document, so the order is the same.)
+        shift = round(whoosh.hits[0][1] - mine.hits[0][1]) if mine.hits else 0
+        assert shift in ((0, 1) if request.kinds or request.product_sku or request.category else (0,))
+        expected = [s - shift for _, s in whoosh.hits]
+        assert [s for _, s in mine.hits] == pytest.approx(expected, rel=1e-12, abs=1e-9), request
+
+
+def test_documents_with_every_word_come_first_over_several_segments(app, backend):
+    """All-words documents first, across segments and pages, the rest after them, each once."""
+    import random
+
+    rng = random.Random(9)
+    documents = [_document(n, rng) for n in range(1, 341)]
+    _rebuild(backend, documents[:300])
+    with backend.writing(db.session, 5) as writer:
+        for document in documents[300:]:
+            writer.index(document)
+    db.session.commit()
+
+    def words(d: SearchDocument) -> set[str]:
+        return set(f"{d.title} {d.body}".split())
+
+    wanted = {"cable", "charger", "travel"}
+    matching = {d.doc_id: words(d) for d in documents if words(d) & wanted and "sound" not in words(d)}
+    every = {doc_id for doc_id, found in matching.items() if wanted <= found}
+    assert 10 < len(every) < len(matching) - 10
+    seen: list[str] = []
+    for offset in range(0, len(matching) + 10, 10):
+        hits = backend.search(SearchRequest(parse("cable charger travel -sound"), offset=offset, limit=10))
+        assert (hits.total, hits.exact) == (len(matching), True)
+        seen += [d for d, _ in hits.hits]
+    assert len(seen) == len(set(seen)) == len(matching)
+    assert set(seen[: len(every)]) == every and set(seen) == set(matching)
