@@ -40,7 +40,7 @@ _LENGTHS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 # category): the same few filters are asked for again and again, a group's kinds may cover
 # most of the index.
 _FILTERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-MAX_CACHED_FILTERS = 64
+MAX_CACHED_FILTERS = 8  # a group's kinds: ~7 MB of set for 80,000 documents
 
 
 def term_leaves(query) -> list[TermLeaf] | None:
@@ -68,29 +68,32 @@ class _Chunk:
 
     __slots__ = ("offset", "ids", "weights", "lengths")
 
-    def __init__(self, offset: int, ids: list[int], weights: list[float], lengths):
+    def __init__(self, offset: int, ids: list[int], weights: list[float] | None, lengths):
         self.offset = offset
         self.ids = ids
         self.weights = weights
         self.lengths = lengths
 
 
-def _read_matcher(matcher) -> tuple[list[int], list[float]]:
+def _read_matcher(matcher, with_weights: bool) -> tuple[list[int], list[float] | None]:
+    """(document numbers, frequencies or None) of a fresh matcher, in posting order."""
     ids: list[int] = []
-    weights: list[float] = []
+    weights: list[float] | None = [] if with_weights else None
     if type(matcher) is W3LeafMatcher and not matcher._byteids:
-        # Block by block: a block's ids and weights are decoded in one go (what the matcher
-        # does lazily on its first id()/weight() call in the block); one step per block.
+        # Block by block: a block's ids (and weights) are decoded in one go, what the matcher
+        # does lazily on the first id() (weight()) call in a block; one Python step per block.
         while matcher.is_active():
             matcher._read_ids()
-            matcher._read_weights()
             ids.extend(matcher._ids)
-            weights.extend(matcher._weights)
+            if weights is not None:
+                matcher._read_weights()
+                weights.extend(matcher._weights)
             matcher._next_block()
         return ids, weights
     while matcher.is_active():  # any other matcher, e.g. a single inlined posting
         ids.append(matcher.id())
-        weights.append(matcher.weight())
+        if weights is not None:
+            weights.append(matcher.weight())
         matcher.next()
     return ids, weights
 
@@ -148,13 +151,18 @@ class BulkPostings:
                 if isinstance(matcher, FilterMatcher):  # the segment has deleted documents
                     deleted = leaf.deleted_docs_set
                     matcher = matcher.child
-                ids, weights = _read_matcher(matcher)
+                # Frequencies and lengths only for the fields scored (title, body): the
+                # filters' ID fields need the documents only.
+                scorable = schema[field].scorable
+                ids, weights = _read_matcher(matcher, with_weights=scorable)
                 if deleted:
                     kept = [i for i, d in enumerate(ids) if d not in deleted]
-                    ids, weights = [ids[i] for i in kept], [weights[i] for i in kept]
+                    ids = [ids[i] for i in kept]
+                    weights = [weights[i] for i in kept] if weights is not None else None
                 if ids:
-                    lengths = _field_lengths(leaf, field) if schema[field].scorable else None
-                    found.append(_Chunk(offset, ids, weights, lengths))
+                    found.append(
+                        _Chunk(offset, ids, weights, _field_lengths(leaf, field) if scorable else None)
+                    )
         self._terms[key] = found
         return found
 
@@ -222,11 +230,13 @@ class BulkPostings:
             if index and self.out_of_time():  # (the rarest term always counts)
                 break
             chunks = self.chunks(field, text)
-            if not searcher.schema[field].scorable:  # Whoosh's WeightScorer: the frequency
+            if not searcher.schema[field].scorable:
+                # Whoosh's WeightScorer scores the frequency: 1.0 in the ID fields (filters,
+                # never searched words), whose frequencies are not read.
                 for chunk in chunks:
-                    for local, tf in zip(chunk.ids, chunk.weights):
+                    for local in chunk.ids:
                         if local + chunk.offset in scores:
-                            scores[local + chunk.offset] += boost * tf
+                            scores[local + chunk.offset] += boost
                 continue
             btext = searcher.schema[field].to_bytes(text)
             idf = searcher.idf(field, btext)
@@ -235,6 +245,7 @@ class BulkPostings:
             norms = [k1 * ((1 - b) + b * byte_to_length(n) / avgfl) for n in range(256)]
             for chunk in chunks:
                 offset, lengths = chunk.offset, chunk.lengths
+                assert chunk.weights is not None  # (read for every scored field)
                 for local, tf in zip(chunk.ids, chunk.weights):
                     docnum = local + offset
                     if docnum in scores:
