@@ -31,6 +31,7 @@ from whoosh import columns, fields
 from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3Codec
 from whoosh.collectors import TimeLimit, TimeLimitCollector
+from whoosh.matching import AndNotMatcher
 from whoosh.query import And, AndMaybe, AndNot, ConstantScoreQuery, NullQuery, Or, Phrase, Term
 from whoosh.reading import EmptyReader, MultiReader, SegmentReader
 from whoosh.scoring import BM25F
@@ -77,6 +78,30 @@ class SearchCodec(W3Codec):
 
     def __init__(self):
         super().__init__(compression=1)
+
+
+class _ExcludingMatcher(AndNotMatcher):
+    """whoosh-reloaded 2.7.5's AndNotMatcher, with its first document checked like the rest.
+
+    Its `_find_first` looks at the excluded matcher only when both matchers start on the
+    same document: when the excluded one starts earlier (a document with the excluded word
+    only) and also holds the first positive document, that document is returned anyway.
+    Which documents come first depends on indexing order, so "headphones -battery" found
+    a document about a battery or not, by the order the database listed them in.
+    """
+
+    def _find_first(self):
+        if self.a.is_active() and self.b.is_active():
+            self._find_next()
+
+
+class Excluding(AndNot):
+    """`a` without the documents matching `b` (AndNot, with the fixed matcher above)."""
+
+    def matcher(self, searcher, context=None):
+        scored = self.a.matcher(searcher, context)
+        excluded = self.b.matcher(searcher, searcher.boolean_context())
+        return _ExcludingMatcher(scored, excluded)
 
 
 def build_schema(common_terms=frozenset()) -> fields.Schema:
@@ -570,9 +595,9 @@ class WhooshBackend(SearchBackend):
         every = And([q for q, _ in groups]) if len(groups) > 1 and optional and ALL_WORDS_BONUS > 0 else None
         excluded = [q for q, _ in (self._clause_query(c, reader) for c in query.excluded) if q is not None]
         if excluded:
-            positive = AndNot(positive, Or(excluded))
+            positive = Excluding(positive, Or(excluded))
             if every is not None:
-                every = AndNot(every, Or(excluded))
+                every = Excluding(every, Or(excluded))
         parts = {"groups": groups, "excluded": excluded, "plain": positive, "every": every}
         if every is not None:
             # One query with the same order (what a caller without search() gets): every
