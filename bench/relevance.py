@@ -13,8 +13,8 @@ every query goes through `forum.search.services.search` as typed, first 100 resu
 
 `--collection DIR` measures a public test collection in the Cranfield format instead
 (DIR/cran.all.1400, DIR/cran.qry, DIR/cranqrel; the questions are searched as typed).
-The collection is not shipped: no package on the registries this project can reach
-carries it. Give it the files and it prints the same table.
+The collection is not shipped (its licence is unclear): docs/search.md says where the
+measured copy came from. Give it the files and it prints the same table.
 
 The anchor is a bare BM25 engine written here (k1 1.2, b 0.75, title and body as one
 text, any word matches, the same analysis as the index): the service should be at
@@ -113,8 +113,9 @@ def load_cranfield(folder: Path) -> tuple[list, list]:
     """(documents, queries) in this script's format from a Cranfield-format collection.
 
     Queries are numbered 1..n in file order (the ".I" numbers of cran.qry are not the ones
-    cranqrel uses); relevance codes 1 (most) .. 4 become grades 4 .. 1, and -1 ("of no
-    interest") is not relevant.
+    cranqrel uses); relevance codes 1 (most) .. 4 become grades 4 .. 1, and -1 is not
+    relevant: one pair per question, it names what looks like the paper the question was
+    drawn from ("of no interest" in ir_datasets; trec_eval's default counts only codes >= 1).
     """
     documents = [
         [f"D:{r['I']}", r.get("T", ""), r.get("W", "")]

@@ -193,7 +193,7 @@ def test_delete_account_explains_then_deletes(client, member, login_as):
 def test_naughty_strings_in_registration_never_500(client, app):
     from tests.conftest import naughty_strings
 
-    for n, value in enumerate(naughty_strings()):
+    for n, value in enumerate(naughty_strings("registration form")):
         response = client.post(
             "/register",
             data={

@@ -45,3 +45,28 @@ def test_markdown_links_use_the_same_allowlist():
 def test_code_is_never_linkified():
     html = str(render_markdown("`https://in.code.com` and\n\n    https://block.code.com\n"))
     assert "<a " not in html
+
+
+def test_every_naughty_string_renders_to_allowed_html_only():
+    """The whole list through both renderers every form's text goes through (the forms'
+    own tests each send a share of it over HTTP: tests/conftest.py naughty_strings)."""
+    from html.parser import HTMLParser
+
+    from forum.sanitize import ALLOWED_ATTRIBUTES, ALLOWED_PROTOCOLS, ALLOWED_TAGS
+
+    from ..conftest import naughty_strings
+
+    class Check(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            assert tag in ALLOWED_TAGS, tag
+            for name, value in attrs:
+                assert name in ALLOWED_ATTRIBUTES.get(tag, []), (tag, name)
+                if name == "href":
+                    scheme = (value or "").split(":", 1)[0].lower() if ":" in (value or "") else "http"
+                    assert scheme in ALLOWED_PROTOCOLS, value
+
+    for text in naughty_strings():
+        for html in (render_markdown(text), linkify_plain_text(text)):
+            checker = Check()
+            checker.feed(str(html))
+            checker.close()

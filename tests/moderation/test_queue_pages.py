@@ -103,7 +103,9 @@ def test_item_page_shows_exact_text_escaped(mod_client, submit):
 def test_queue_shows_every_naughty_string_escaped(mod_client, submit, make_user):
     from moderation.desk import excerpt
 
-    strings = [s for s in naughty_strings() if s.strip() and "\x00" not in s and len(s) <= 150]
+    strings = [
+        s for s in naughty_strings("queue excerpts") if s.strip() and "\x00" not in s and len(s) <= 150
+    ]
     author = make_user()
     from forum.catalog.models import Product
 

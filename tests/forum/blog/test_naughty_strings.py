@@ -31,7 +31,7 @@ def _login(client, user):
 def test_naughty_post_titles_and_bodies(app, client, editor):
     _login(client, editor)
     accepted, refused = [], []
-    for n, text in enumerate(naughty_strings()):
+    for n, text in enumerate(naughty_strings("blog post form")):
         title = text if len(text) <= POST_TITLE_MAX else f"Long string {n}"
         # Saved as drafts through the form (blank bodies are fine in a draft)...
         response = client.post("/blog/manage/new", data={"title": title, "body": text, "action": "save"})
@@ -71,7 +71,7 @@ def test_naughty_post_titles_and_bodies(app, client, editor):
 def test_naughty_comments(app, client, member, moderator, post):
     _login(client, member)
     accepted, refused = [], []
-    for text in naughty_strings():
+    for text in naughty_strings("blog comment form"):
         response = client.post(f"/blog/{post.slug}/comments", data={"body": text})
         if response.status_code == 302:
             accepted.append(text)

@@ -127,8 +127,6 @@ def test_titles_are_plain_text(client, make_trusted, category):
 
 # --- naughty strings in every field -------------------------------------------------
 
-NAUGHTY = naughty_strings()
-
 
 @pytest.fixture
 def quick_index(monkeypatch):
@@ -159,10 +157,11 @@ def _refusal_is_explained(text, response, limit):
 
 
 def test_naughty_topic_titles_and_bodies(quick_index, client_for, make_user, category):
+    naughty = naughty_strings("topic form")
     author = make_user("moderator")  # publishes at once, so every string is shown back publicly
     client = client_for(author)
     shown = []
-    for text in NAUGHTY:
+    for text in naughty:
         response = client.post(f"/forums/{category.slug}/new", data={"title": text, "body": text})
         _ok(response, 302, 422)
         if response.status_code == 422:
@@ -171,7 +170,7 @@ def test_naughty_topic_titles_and_bodies(quick_index, client_for, make_user, cat
         post = db.session.scalars(select(ForumPost).order_by(ForumPost.id.desc())).first()
         assert (post.title, post.body) == (text, text), repr(text)
         shown.append(text)
-    assert len(shown) > len(NAUGHTY) * 0.85
+    assert len(shown) > len(naughty) * 0.85
     # Every title is shown back exactly (escaped) in the topic lists.
     pages = "".join(
         client.get(f"/forums/{category.slug}?page={n}").text for n in range(1, len(shown) // 25 + 2)
@@ -183,11 +182,12 @@ def test_naughty_topic_titles_and_bodies(quick_index, client_for, make_user, cat
 
 
 def test_naughty_replies_edits_and_previews(quick_index, client_for, make_user, category):
+    naughty = naughty_strings("reply form")
     author = make_user("admin")
     client = client_for(author)
     topic = services.create_topic(author, category, "Naughty thread", "start")
     reply = services.create_reply(author, topic.id, "to edit")
-    for n, text in enumerate(NAUGHTY):
+    for n, text in enumerate(naughty):
         _ok(client.post(f"/forums/topics/{topic.id}/reply", data={"body": text}), 302, 422)
         # The edit and preview forms share the topic form's fields (tested with every string above): a sample.
         if n % 10 == 0:
@@ -205,15 +205,16 @@ def test_naughty_replies_edits_and_previews(quick_index, client_for, make_user, 
             if "\x00" not in text and text.strip():
                 assert db.session.get(ForumPost, reply.id).body == text
     stored = {p.body for p in db.session.scalars(select(ForumPost).where(ForumPost.topic_id == topic.id))}
-    assert {t for t in NAUGHTY if t.strip() and "\x00" not in t} <= stored
+    assert {t for t in naughty if t.strip() and "\x00" not in t} <= stored
     app_pages = [client.get(f"/forums/topics/{topic.id}?page={n}") for n in range(1, len(stored) // 20 + 2)]
     assert all(page.status_code == 200 for page in app_pages)
 
 
 def test_naughty_category_names_and_descriptions(quick_index, client_for, admin):
+    naughty = naughty_strings("category form")
     client = client_for(admin)
     created = 0
-    for n, text in enumerate(NAUGHTY):
+    for n, text in enumerate(naughty):
         response = client.post("/forums/admin/categories", data={"name": text, "description": text})
         _ok(response, 302, 422)
         if response.status_code == 302:
@@ -226,7 +227,7 @@ def test_naughty_category_names_and_descriptions(quick_index, client_for, admin)
             ) > 80 or not text.strip() else None
         if n % 10 == 0:
             _ok(client.post("/forums/admin/categories", data={"name": f"ok {n}", "position": text}), 302, 422)
-    assert created > len(NAUGHTY) * 0.75
+    assert created > len(naughty) * 0.75
     listing = client.get("/forums")
     assert listing.status_code == 200
     for category in db.session.scalars(select(ForumCategory)):
@@ -237,15 +238,17 @@ def test_naughty_category_names_and_descriptions(quick_index, client_for, admin)
 
 
 def test_naughty_flag_reasons_and_notes(quick_index, app, client_for, make_user, category):
+    naughty = naughty_strings("flag reason")
     app.config["FLAG_HIDE_THRESHOLD"] = 10_000
     post = services.create_topic(make_user("moderator"), category, "Flag me", "x").opening
     client = client_for(make_user())
-    for text in NAUGHTY:
+    for text in naughty:
         _ok(client.post(f"/flag/forum_post/{post.id}", data={"reason": text}), 422)
     assert db.session.scalar(select(Flag)) is None
 
 
 def test_naughty_flag_notes_are_stored_exactly(app, make_user, category):
+    naughty = naughty_strings("flag note")
     from moderation import flags
 
     app.config["FLAG_HIDE_THRESHOLD"] = 10_000
@@ -254,12 +257,12 @@ def test_naughty_flag_notes_are_stored_exactly(app, make_user, category):
 
     users = [
         User(email=f"flagger{n}@example.com", display_name=f"F{n}", password_hash="x")
-        for n in range(len(NAUGHTY))
+        for n in range(len(naughty))
     ]
     db.session.add_all(users)
     db.session.commit()
     expected = {}
-    for user, text in zip(users, NAUGHTY):
+    for user, text in zip(users, naughty):
         if "\x00" in text or len(text) > 1000:
             with pytest.raises(Exception):  # noqa: B017  (refused by validation or by the database: either will do)
                 flags.flag_item("forum_post", post.id, user, "spam", text)
@@ -273,9 +276,10 @@ def test_naughty_flag_notes_are_stored_exactly(app, make_user, category):
 def test_naughty_flag_note_through_the_form_and_queue(
     quick_index, app, client_for, make_user, moderator, category
 ):
+    naughty = naughty_strings()
     app.config["FLAG_HIDE_THRESHOLD"] = 10_000
     post = services.create_topic(make_user("moderator"), category, "Flag me", "x").opening
-    sample = [t for t in NAUGHTY if t.strip()][::25]
+    sample = [t for t in naughty if t.strip()][::25]
     for text in sample:
         _ok(
             client_for(make_user()).post(
@@ -292,11 +296,12 @@ def test_naughty_flag_note_through_the_form_and_queue(
 
 
 def test_naughty_suspension_reasons_and_move_targets(quick_index, client_for, moderator, make_user, category):
+    naughty = naughty_strings("suspension form")
     client = client_for(moderator)
     member = make_user()
     topic = services.create_topic(moderator, category, "Move me", "x")
     until = (utcnow().date() + timedelta(days=2)).isoformat()
-    for n, text in enumerate(NAUGHTY):
+    for n, text in enumerate(naughty):
         _ok(
             client.post(f"/moderation/members/{member.id}/suspend", data={"reason": text, "until": until}),
             302,
@@ -312,7 +317,7 @@ def test_naughty_suspension_reasons_and_move_targets(quick_index, client_for, mo
     from forum.accounts.suspensions import suspensions_of
 
     stored = {s.reason for s in suspensions_of(member)}
-    assert {t for t in NAUGHTY if t.strip() and "\x00" not in t and len(t) <= 1000} == stored
+    assert {t for t in naughty if t.strip() and "\x00" not in t and len(t) <= 1000} == stored
     listing = client.get("/moderation/suspensions")
     assert listing.status_code == 200
     for reason in stored:
@@ -322,8 +327,9 @@ def test_naughty_suspension_reasons_and_move_targets(quick_index, client_for, mo
 
 
 def test_naughty_strings_in_urls_never_500(quick_index, client):
+    naughty = naughty_strings("forum addresses")
     from urllib.parse import quote
 
-    for text in NAUGHTY[::3]:
+    for text in naughty:
         _ok(client.get("/forums/" + quote(text, safe="")), 404, 308, 200)
         _ok(client.get("/forums/topics/1?page=" + quote(text, safe="")), 404)

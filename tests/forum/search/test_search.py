@@ -417,6 +417,13 @@ def _document(n: int, rng) -> SearchDocument:
     )
 
 
+def _by_score(hits) -> list[tuple[float, str]]:
+    """(score, doc id) by score, ties by id; a tie cut by the end of the page left out."""
+    scored = [(-round(score, 6), doc_id) for doc_id, score in hits]
+    last = scored[-1][0] if scored else None
+    return sorted(entry for entry in scored if entry[0] != last or len(scored) < 10)
+
+
 def test_several_words_rank_the_same_as_whoosh_scores_them_over_segments_with_deletions(
     app, backend, monkeypatch
 ):
@@ -463,13 +470,17 @@ def test_several_words_rank_the_same_as_whoosh_scores_them_over_segments_with_de
     assert sum(hits.total for hits in bulk) > 1000
     for request, mine, whoosh in zip(requests, bulk, matchers):
         assert (mine.total, mine.exact) == (whoosh.total, whoosh.exact) == (mine.total, True), request
-        assert [d for d, _ in mine.hits] == [d for d, _ in whoosh.hits], request
         # (Whoosh's matchers add 1.0 to every score under a filter: a ConstantScoreQuery of 0.0
         # counts as 1.0. The same for every document, so the order is the same.)
         shift = round(whoosh.hits[0][1] - mine.hits[0][1]) if mine.hits else 0
         assert shift in ((0, 1) if request.kinds or request.product_sku or request.category else (0,))
-        expected = [s - shift for _, s in whoosh.hits]
-        assert [s for _, s in mine.hits] == pytest.approx(expected, rel=1e-12, abs=1e-9), request
+        # Equal scores may come out in either order: the two sum a document's terms in a
+        # different order, so a tie can differ in its last bit (title and body share one idf).
+        assert _by_score(mine.hits) == _by_score([(d, s - shift) for d, s in whoosh.hits]), request
+        expected = sorted((s - shift for _, s in whoosh.hits), reverse=True)
+        assert sorted((s for _, s in mine.hits), reverse=True) == pytest.approx(
+            expected, rel=1e-12, abs=1e-9
+        ), request
 
 
 def test_documents_with_every_word_come_first_over_several_segments(app, backend):

@@ -37,7 +37,7 @@ INJECTIONS = [
 
 
 def test_naughty_strings_in_the_request_form(client, form_data):
-    strings = naughty_strings()
+    strings = naughty_strings("removal request form")
     for s in strings:
         # As the address and the choices: refused with each field's message (none is valid there).
         response = client.post("/removal-request", data=form_data(email=s, scope=s, removal_kind=s))
