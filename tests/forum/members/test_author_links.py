@@ -66,7 +66,9 @@ def test_suspensions_list_links_members_and_moderators_in_constant_queries(
     def suspend(n):
         for i in range(n):
             member = make_user(display_name=f"Suspended {n}-{i}")
-            suspensions.suspend_member(moderator, member.id, "Spamming links", date.today() + timedelta(days=3))
+            suspensions.suspend_member(
+                moderator, member.id, "Spamming links", date.today() + timedelta(days=3)
+            )
 
     login_as(moderator)
 
