@@ -13,7 +13,7 @@ from typing import cast
 
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, Text, select, update
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
 from ..errors import NotFound, PermissionDenied, ValidationFailed
 from ..extensions import db
@@ -202,6 +202,8 @@ def active_suspensions() -> list[MemberSuspension]:
             select(MemberSuspension)
             .where(MemberSuspension.lifted_at.is_(None), MemberSuspension.ends_at > utcnow())
             .order_by(MemberSuspension.ends_at)
+            # the list links each member and moderator: one query however many there are
+            .options(joinedload(MemberSuspension.user), joinedload(MemberSuspension.created_by))
         )
     )
 

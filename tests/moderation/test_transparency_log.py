@@ -354,6 +354,46 @@ def test_rotate_key_starts_a_new_origin_with_a_handover_signed_by_both(client, r
     assert list(tlog._key_path().parent.glob("log-signing-key.retired-*"))
 
 
+# --- the signing key from the environment ------------------------------------------------------
+
+
+@pytest.mark.parametrize("source", ["setting", "FLASK_LOG_SIGNING_KEY", "LOG_SIGNING_KEY"])
+def test_signing_key_from_the_setting_or_environment_signs_and_cannot_be_rotated(
+    source, app_config, monkeypatch, request
+):
+    """LOG_SIGNING_KEY (a setting, FLASK_LOG_SIGNING_KEY, or the plain environment variable) is the
+    key checkpoints are signed with, no key file is made, and `flask log rotate-key` refuses."""
+    key = lv.Signer.generate("keys.example/moderation-log")
+    monkeypatch.delenv("LOG_SIGNING_KEY", raising=False)
+    monkeypatch.delenv("FLASK_LOG_SIGNING_KEY", raising=False)
+    if source == "setting":
+        app_config["LOG_SIGNING_KEY"] = key.skey
+    else:
+        monkeypatch.setenv(source, key.skey)
+    app = request.getfixturevalue("app")  # created now, with the key in place
+    client, runner = app.test_client(), app.test_cli_runner()
+    request.getfixturevalue("published")  # log entries to sign
+
+    assert runner.invoke(args=["log", "key"]).output.strip() == key.verifier.vkey
+    assert served_key(client) == key.verifier
+    cp = checkpoint_now(runner)
+    assert cp.origin == key.name and cp.tree_size == 8
+    note = client.get("/transparency/log/checkpoint").get_data(as_text=True)
+    checkpoint = lv.parse_checkpoint(lv.open_note(note, key.verifier))  # signed by our key
+    assert (checkpoint.origin, checkpoint.size, checkpoint.root.hex()) == (key.name, 8, cp.root_hash)
+    with pytest.raises(lv.NoteError):
+        lv.open_note(note, lv.Signer.generate(key.name).verifier)
+    assert not tlog._key_path().exists()  # nothing written to the instance folder
+
+    refused = runner.invoke(args=["log", "rotate-key", "--origin", "keys.example/other", "--yes"])
+    assert refused.exit_code == 1 and "comes from LOG_SIGNING_KEY" in refused.output
+    db.session.expire_all()
+    assert served_key(client) == key.verifier and tlog.latest_checkpoint().id == cp.id
+    assert get_json(client, "/transparency/log/handovers")["handovers"] == []
+    assert len(get_json(client, "/transparency/log/entries")["entries"]) == 8  # no rotate_key entry
+    assert not list(tlog._key_path().parent.glob("log-signing-key*"))
+
+
 # --- pages ------------------------------------------------------------------------------------
 
 

@@ -173,3 +173,24 @@ def test_handle_form_answers_naughty_strings_with_a_message(client, member, logi
         response = client.post("/account/profile", data={"handle": value})
         assert response.status_code in (302, 422), value
     assert client.get("/account/profile").status_code == 200
+
+
+def test_likes_send_no_mail_by_default_only_an_in_site_notification(
+    client_for, alice, bob, make_trusted, category, sent_mail
+):
+    topic = forums.create_topic(alice, category, "Docks", "Opening")
+    assert services.preferences(alice)["like"] == "never"  # DEFAULT_MODES
+    sent_mail.clear()
+    assert client_for(bob).post(f"/forums/posts/{topic.opening.id}/like").status_code == 302
+    assert "Bob Baker liked your post" in client_for(alice).get("/notifications").text
+    like_subject = services.MAIL_SUBJECTS["like"]
+    assert [m for m in sent_mail if alice.email in m.to and m.subject == like_subject] == []
+    outbox = db.session.scalars(select(OutboxMessage).where(OutboxMessage.to_address == alice.email)).all()
+    assert [m for m in outbox if m.subject == like_subject] == []  # not even queued
+
+    # The same like with mail asked for is mailed: the test above would see one.
+    services.set_preferences(alice, {**services.preferences(alice), "like": "immediate"})
+    carol = make_trusted(display_name="Carol Cook")
+    sent_mail.clear()
+    assert client_for(carol).post(f"/forums/posts/{topic.opening.id}/like").status_code == 302
+    assert [m for m in sent_mail if alice.email in m.to and m.subject == like_subject] != []
