@@ -172,6 +172,10 @@ def _ratelimit_store_check(app: Flask) -> Check:
 
     uri = str(app.config.get("RATELIMIT_STORAGE_URI") or "memory://")
     options = app.config.get("RATELIMIT_STORAGE_OPTIONS") or {}
+    problem = app.extensions.get("ratelimit_storage_error")
+    if problem:
+        hint = " (pip install -c constraints.txt '.[production]')" if "prerequisite" in problem else ""
+        return Check("rate-limit store", False, f"cannot be used: {problem}{hint}"[:300])
     try:
         answered = storage_from_string(uri, **options).check()
     except Exception as error:

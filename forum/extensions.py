@@ -32,6 +32,24 @@ mail = Mail()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
+def _init_limiter(app) -> None:
+    """The limiter, on the configured store; a store that cannot be used at all (its client
+    package missing, a malformed address) is reported instead of crashing every command:
+    the limits then count in this process, `flask check-deploy` fails with the reason and
+    gunicorn.conf.py refuses to start on it."""
+    from limits.errors import ConfigurationError
+
+    try:
+        limiter.init_app(app)
+    except (ConfigurationError, ValueError) as error:
+        wanted = app.config.get("RATELIMIT_STORAGE_URI")
+        app.extensions["ratelimit_storage_error"] = f"{error}"
+        app.logger.error("rate-limit store cannot be used (%s); counting per process", error)
+        app.config["RATELIMIT_STORAGE_URI"] = "memory://"
+        limiter.init_app(app)
+        app.config["RATELIMIT_STORAGE_URI"] = wanted
+
+
 def init_app(app) -> None:
     from pathlib import Path
 
@@ -39,6 +57,6 @@ def init_app(app) -> None:
     migrations = Path(__file__).resolve().parent.parent / "migrations"
     migrate.init_app(app, db, directory=str(migrations), render_as_batch=True)
     csrf.init_app(app)
-    limiter.init_app(app)
+    _init_limiter(app)
     mail.init_app(app)
     login_manager.init_app(app)

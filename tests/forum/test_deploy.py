@@ -140,6 +140,48 @@ def test_whoosh_with_postgresql_and_unreachable_services_fail(production_env, tm
     assert not checks["rate-limit store"]
 
 
+def _redis_listens() -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _redis_listens(), reason="no Redis on 127.0.0.1:6379")
+def test_with_a_shared_redis_store_only_sqlite_is_left(production_env):
+    production_env.setenv("FLASK_RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379/15")
+    app = create_app()
+    failing = {name for name, ok in verdicts(app).items() if not ok}
+    assert failing == (
+        {"DATABASE_URL"} if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite") else set()
+    )
+
+
+@pytest.mark.parametrize(
+    ("uri", "reason"),
+    [
+        ("memcached://127.0.0.1:1", "prerequisite not available"),  # its client package is not installed
+        ("nosuchstore://127.0.0.1/", "nosuchstore"),
+    ],
+)
+def test_a_rate_limit_store_that_cannot_be_used_is_reported_not_a_crash(production_env, uri, reason):
+    """Found on 2026-12-01: FLASK_RATELIMIT_STORAGE_URI=redis://... without the redis package
+    made every command, `flask check-deploy` included, end in a traceback."""
+    production_env.setenv("FLASK_RATELIMIT_STORAGE_URI", uri)
+    app = create_app()
+    result = app.test_cli_runner().invoke(args=["check-deploy"])
+    assert result.exit_code == 1
+    line = next(
+        (line for line in result.output.splitlines() if line.startswith("FAIL  rate-limit store")),
+        result.output,
+    )
+    assert "cannot be used" in line and reason in line
+    assert app.config["RATELIMIT_STORAGE_URI"] == uri  # reported as configured
+    with pytest.raises(SystemExit):
+        check_or_exit(app, io.StringIO())  # gunicorn.conf.py refuses to start
+
+
 def test_secret_key_must_come_from_the_environment(production_env):
     production_env.delenv("FLASK_SECRET_KEY")
     assert not verdicts(create_app())["SECRET_KEY"]
