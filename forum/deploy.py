@@ -155,14 +155,29 @@ def _settings_checks(app: Flask) -> list[Check]:
 
 
 def _database_check(app: Flask) -> Check:
+    """The database answers and its schema is at the latest migration (an unmigrated or
+    older schema would answer every page with an error)."""
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     from .extensions import db
 
     try:
         with db.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
+            current = set(MigrationContext.configure(connection).get_current_heads())
     except Exception as error:  # any driver error means "does not answer"
         return Check("database", False, f"does not answer: {type(error).__name__}: {error}"[:300])
-    return Check("database", True, "answers")
+    latest = set(ScriptDirectory(app.extensions["migrate"].directory).get_heads())
+    if current != latest:
+        found = ", ".join(sorted(current)) or "no migration"
+        return Check(
+            "database",
+            False,
+            f"answers, but its schema is at {found} and this code needs {', '.join(sorted(latest))}: "
+            "run flask db upgrade",
+        )
+    return Check("database", True, f"answers; schema at the latest migration ({', '.join(sorted(latest))})")
 
 
 def _ratelimit_store_check(app: Flask) -> Check:

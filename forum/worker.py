@@ -38,7 +38,7 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from .extensions import db
@@ -275,20 +275,24 @@ def health() -> tuple[dict, int]:
     def seconds_since(moment) -> int | None:
         return None if moment is None else max(0, int((now - moment).total_seconds()))
 
-    seen = seconds_since(db.session.scalar(select(func.max(WorkerHeartbeat.seen_at))))
     waiting_mail = [
         OutboxMessage.sent_at.is_(None),
         OutboxMessage.given_up_at.is_(None),
         OutboxMessage.attempts < config["MAIL_MAX_ATTEMPTS"],
     ]
-    mail_pending, mail_oldest = db.session.execute(
-        select(func.count(), func.min(OutboxMessage.created_at))
-        .select_from(OutboxMessage)
-        .where(*waiting_mail)
-    ).one()
-    search_pending, search_oldest = db.session.execute(
-        select(func.count(), func.min(SearchOutbox.created_at)).select_from(SearchOutbox)
-    ).one()
+    try:
+        seen = seconds_since(db.session.scalar(select(func.max(WorkerHeartbeat.seen_at))))
+        mail_pending, mail_oldest = db.session.execute(
+            select(func.count(), func.min(OutboxMessage.created_at))
+            .select_from(OutboxMessage)
+            .where(*waiting_mail)
+        ).one()
+        search_pending, search_oldest = db.session.execute(
+            select(func.count(), func.min(SearchOutbox.created_at)).select_from(SearchOutbox)
+        ).one()
+    except SQLAlchemyError:  # it answers, but not with our tables (not migrated)
+        db.session.rollback()
+        return {"status": "unavailable", "database": "schema not up to date"}, 503
     body = {
         "database": "ok",
         "worker_seen_seconds_ago": seen,

@@ -391,3 +391,25 @@ def test_errors_are_logged_with_traceback_and_level_from_log_level(app_config, c
     assert logging.getLogger("forum").level == logging.WARNING
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors and errors[0].exc_info and "kaboom" in str(errors[0].exc_info[1])
+
+
+def test_an_unmigrated_database_fails_the_check_and_healthz_says_so(production_env, tmp_path):
+    """Found on 2026-12-01: check-deploy said the database answers when `flask db upgrade`
+    had not run, and gunicorn then answered /healthz (and every page) with a 500."""
+    empty = tmp_path / "empty.sqlite3"
+    production_env.setenv("FLASK_SQLALCHEMY_DATABASE_URI", f"sqlite:///{empty}")
+    production_env.setenv("FLASK_SEARCH_BACKEND", "whoosh")
+    app = create_app()
+    result = app.test_cli_runner().invoke(args=["check-deploy"])
+    assert result.exit_code == 1
+    assert re.search(
+        r"^FAIL  database: answers, but its schema is at no migration .*flask db upgrade", result.output, re.M
+    )
+    response = app.test_client().get("/healthz", headers={"Host": "community.shop.example"})
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "unavailable", "database": "schema not up to date"}
+
+
+def test_a_migrated_database_passes_with_its_revision(production_env):
+    line = next(c for c in deployment_checks(create_app()) if c.name == "database")
+    assert line.ok and "latest migration" in line.message
