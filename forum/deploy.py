@@ -7,6 +7,7 @@ runs the same checks before it starts serving.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from dataclasses import dataclass
@@ -162,12 +163,17 @@ def _database_check(app: Flask) -> Check:
 
     from .extensions import db
 
+    migration_log = logging.getLogger("alembic.runtime.migration")
+    level = migration_log.level
+    migration_log.setLevel(logging.WARNING)  # its "Context impl ..." lines are noise here
     try:
         with db.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
             current = set(MigrationContext.configure(connection).get_current_heads())
     except Exception as error:  # any driver error means "does not answer"
         return Check("database", False, f"does not answer: {type(error).__name__}: {error}"[:300])
+    finally:
+        migration_log.setLevel(level)
     latest = set(ScriptDirectory(app.extensions["migrate"].directory).get_heads())
     if current != latest:
         found = ", ".join(sorted(current)) or "no migration"
