@@ -22,6 +22,30 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
         cursor.close()
 
 
+@event.listens_for(Engine, "savepoint")
+def _sqlite_savepoint_starts_a_write_transaction(conn, name):
+    """On SQLite, a SAVEPOINT outside a transaction begins one with BEGIN IMMEDIATE.
+
+    The sqlite3 driver (legacy transaction control) issues no BEGIN before a SELECT, only
+    before INSERT/UPDATE/DELETE: reads run outside any transaction and the first write
+    begins one, taking the write lock at once and waiting up to `busy_timeout` for it.
+    A SAVEPOINT issued outside a transaction, though, begins a *deferred* one (SQLite's
+    rule): its reads then hold a snapshot, and the first write must upgrade it to a write
+    lock. SQLite never waits for that upgrade: if another connection holds the write lock,
+    or has committed since the snapshot, the write fails at once with "database is
+    locked", whatever the busy timeout (`begin_nested()` around read-then-insert, as in
+    `send_due_invitations`, beside a worker or another process writing). Taking the
+    write lock at the start (waiting for it like any first write) makes the savepoint's
+    reads and writes one consistent transaction. A savepoint nearly always precedes a
+    write, so nothing is serialised that would not be anyway.
+    """
+    if conn.dialect.name != "sqlite":
+        return
+    driver = conn.connection.driver_connection
+    if driver is not None and not getattr(driver, "in_transaction", True):
+        driver.execute("BEGIN IMMEDIATE")
+
+
 @contextmanager
 def duplicate_refused(message: str | None = None, field_errors: dict | None = None):
     """Inside this block, a unique constraint refusing a row (the same thing sent twice at
