@@ -132,3 +132,65 @@ def test_review_invitations_wait_for_another_writer(app, sent_mail):
         assert invitations.send_due_invitations() == 2
     statuses = sorted(db.session.scalars(select(ReviewInvitation.status)))
     assert statuses == ["sent", "sent", "too_old"]
+
+
+# --- longer than the busy timeout: a clear message, nothing half-written ----------------------
+
+
+@pytest.fixture
+def impatient_app(app_config, monkeypatch):
+    """An app whose connections wait only 0.3 s for a lock, with a route that writes two rows."""
+    from forum import create_app
+    from forum.models import OutboxMessage
+
+    monkeypatch.setattr("forum.database.BUSY_TIMEOUT_MS", 300)
+    app = create_app(app_config)
+
+    @app.post("/test-two-rows")
+    def two_rows():
+        db.session.add(User(email="half@example.com", display_name="Half", password_hash="x", role="member"))
+        db.session.add(OutboxMessage(to_address="half@example.com", subject="Half", body_text="never"))
+        db.session.commit()
+        return "saved"
+
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_a_request_meeting_a_lock_held_too_long_answers_503_and_saves_nothing(impatient_app, caplog):
+    from forum.models import OutboxMessage
+
+    client = impatient_app.test_client()
+    with OtherWriter(_database_file(), hold=2.0):
+        response = client.post("/test-two-rows")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    html = response.get_data(as_text=True)
+    assert "<h1>Busy for a moment</h1>" in html
+    assert "Nothing you sent was half-saved" in html
+    assert "OperationalError" not in html and "locked" not in html
+    assert db.session.scalar(select(func.count()).select_from(User)) == 0
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+    assert "Database busy on POST /test-two-rows" in caplog.text
+    # Once the other writer is done, the same request works.
+    assert client.post("/test-two-rows").status_code == 200
+    assert db.session.scalar(select(func.count()).select_from(User)) == 1
+
+
+def test_a_command_meeting_a_lock_held_too_long_stops_with_a_message(impatient_app):
+    from forum.accounts import services
+
+    services.register_user("someone@example.com", "Someone", "correct horse battery staple")
+    runner = impatient_app.test_cli_runner()
+    with OtherWriter(_database_file(), hold=2.0):
+        result = runner.invoke(args=["users", "set-role", "someone@example.com", "moderator"])
+    assert result.exit_code == 1, result.output
+    assert "The database was busy" in result.output
+    assert "Run the command again" in result.output
+    assert "Traceback" not in result.output
+    db.session.expire_all()
+    assert db.session.scalar(select(User.role).where(User.email == "someone@example.com")) == "member"
+    result = runner.invoke(args=["users", "set-role", "someone@example.com", "moderator"])
+    assert result.exit_code == 0, result.output
