@@ -249,6 +249,53 @@ def test_error_summary_is_reached_without_javascript(new_page, demo_site):
         }
 
 
+# Each wide table's box: does it scroll sideways, and is its "scroll sideways" line shown?
+_TABLE_BOXES = """() => [...document.querySelectorAll('.table-scroll')]
+    .filter(box => !box.querySelector(':scope > .desk-list'))
+    .map(box => ({
+        table: (box.getAttribute('aria-label') || box.getAttribute('aria-labelledby') || '')
+               + ' / ' + (box.querySelector('th') || box).textContent.trim().slice(0, 30),
+        overflows: box.scrollWidth > box.clientWidth + 1,
+        hint: getComputedStyle(box, '::after').display !== 'none'
+              && getComputedStyle(box, '::after').content.includes('Scroll sideways'),
+    }))"""
+
+
+def test_every_wide_table_shows_a_scroll_hint_on_a_phone(new_page, demo_site):
+    server, passwords, _ = demo_site
+    paths = ["/moderation/stats", "/forums", "/transparency", "/moderation?kind=removal_request"]
+    seen_overflowing = []
+    for javascript in (True, False):
+        page = new_page(
+            base_url=str(server), viewport={"width": 390, "height": 844}, java_script_enabled=javascript
+        )
+        _log_in(page, "moderator@demo.shop.example", passwords["moderator"])
+        for path in paths:
+            page.goto(path)
+            boxes = page.evaluate(_TABLE_BOXES)
+            for box in boxes:
+                if box["overflows"]:
+                    seen_overflowing.append((path, box["table"]))
+                    assert box["hint"], f"{path}: {box['table']} scrolls sideways without the hint"
+                elif javascript:  # the enhancement hides the line where the table fits
+                    assert not box["hint"], f"{path}: {box['table']} fits but shows the hint"
+            if javascript:
+                page.screenshot(
+                    path=str(
+                        ARTIFACTS
+                        / "screenshots"
+                        / f"table-hint{path.replace('/', '-').replace('?', '-')}-390.png"
+                    ),
+                    full_page=True,
+                )
+        # At 1280 px nothing scrolls and no line is shown.
+        page.set_viewport_size({"width": 1280, "height": 800})
+        for path in paths:
+            page.goto(path)
+            assert not [b for b in page.evaluate(_TABLE_BOXES) if b["hint"]], path
+    assert any(path == "/moderation/stats" for path, _ in seen_overflowing), seen_overflowing
+
+
 def test_queue_height_and_keyboard_moderation_of_20_items(new_page, demo_site):
     server, passwords, _ = demo_site
     _seed_pending(server, 0, 60)
