@@ -89,7 +89,7 @@ def database_busy(error: BaseException) -> bool:
 
 BUSY_MESSAGE = (
     "The database was busy: another process kept it locked for more than {seconds} s. "
-    "What was being saved was undone, nothing is half-written."
+    "The change in progress was undone: nothing is half-written."
 )
 
 
@@ -110,10 +110,13 @@ def _guard_command(command) -> None:
                 raise
             from .extensions import db
 
-            db.session.rollback()
+            try:
+                db.session.rollback()
+            except Exception:  # no app context left: the connection's rollback already happened
+                pass
             raise click.ClickException(
                 BUSY_MESSAGE.format(seconds=BUSY_TIMEOUT_MS // 1000)
-                + " Run the command again when the other process is done (running it twice is safe)."
+                + " Run the command again when the other process is done."
             ) from None
 
     guarded._busy_guarded = True  # type: ignore[attr-defined]
