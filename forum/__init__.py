@@ -33,6 +33,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     with initialising(app):  # registries filled by the areas belong to this app
         for area in _areas():
             area.init_app(app)
+    from .database import guard_cli_commands
+
+    guard_cli_commands(app)  # last: every area's commands are registered now
     return app
 
 

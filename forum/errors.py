@@ -70,6 +70,7 @@ ERROR_TITLES = {
     422: "Please correct the form",
     429: "Too many requests",
     500: "Something went wrong",
+    503: "Busy for a moment",
 }
 
 ERROR_EXPLANATIONS = {

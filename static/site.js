@@ -9,5 +9,22 @@
     if (summary && document.activeElement !== summary) {
       summary.focus();
     }
+    // Wide tables: the phone's "scroll sideways" line only under tables that do not fit.
+    var boxes = document.querySelectorAll(".table-scroll");
+    function markFits() {
+      Array.prototype.forEach.call(boxes, function (box) {
+        box.classList.toggle("fits", box.scrollWidth <= box.clientWidth + 1);
+      });
+    }
+    if (boxes.length) {
+      markFits();
+      var pending = false;
+      window.addEventListener("resize", function () {
+        if (!pending) {
+          pending = true;
+          window.requestAnimationFrame(function () { pending = false; markFits(); });
+        }
+      });
+    }
   });
 })();

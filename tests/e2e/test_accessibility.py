@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -248,6 +249,53 @@ def test_error_summary_is_reached_without_javascript(new_page, demo_site):
         }
 
 
+# Each wide table's box: does it scroll sideways, and is its "scroll sideways" line shown?
+_TABLE_BOXES = """() => [...document.querySelectorAll('.table-scroll')]
+    .filter(box => !box.querySelector(':scope > .desk-list'))
+    .map(box => ({
+        table: (box.getAttribute('aria-label') || box.getAttribute('aria-labelledby') || '')
+               + ' / ' + (box.querySelector('th') || box).textContent.trim().slice(0, 30),
+        overflows: box.scrollWidth > box.clientWidth + 1,
+        hint: getComputedStyle(box, '::after').display !== 'none'
+              && getComputedStyle(box, '::after').content.includes('Scroll sideways'),
+    }))"""
+
+
+def test_every_wide_table_shows_a_scroll_hint_on_a_phone(new_page, demo_site):
+    server, passwords, _ = demo_site
+    paths = ["/moderation/stats", "/forums", "/transparency", "/moderation?kind=removal_request"]
+    seen_overflowing = []
+    for javascript in (True, False):
+        page = new_page(
+            base_url=str(server), viewport={"width": 390, "height": 844}, java_script_enabled=javascript
+        )
+        _log_in(page, "moderator@demo.shop.example", passwords["moderator"])
+        for path in paths:
+            page.goto(path)
+            boxes = page.evaluate(_TABLE_BOXES)
+            for box in boxes:
+                if box["overflows"]:
+                    seen_overflowing.append((path, box["table"]))
+                    assert box["hint"], f"{path}: {box['table']} scrolls sideways without the hint"
+                elif javascript:  # the enhancement hides the line where the table fits
+                    assert not box["hint"], f"{path}: {box['table']} fits but shows the hint"
+            if javascript:
+                page.screenshot(
+                    path=str(
+                        ARTIFACTS
+                        / "screenshots"
+                        / f"table-hint{path.replace('/', '-').replace('?', '-')}-390.png"
+                    ),
+                    full_page=True,
+                )
+        # At 1280 px nothing scrolls and no line is shown.
+        page.set_viewport_size({"width": 1280, "height": 800})
+        for path in paths:
+            page.goto(path)
+            assert not [b for b in page.evaluate(_TABLE_BOXES) if b["hint"]], path
+    assert any(path == "/moderation/stats" for path, _ in seen_overflowing), seen_overflowing
+
+
 def test_queue_height_and_keyboard_moderation_of_20_items(new_page, demo_site):
     server, passwords, _ = demo_site
     _seed_pending(server, 0, 60)
@@ -279,12 +327,50 @@ def test_queue_height_and_keyboard_moderation_of_20_items(new_page, demo_site):
         desk.locator(".queue-filters a", has_text="Product reviews").locator(".badge").inner_text()
     )
 
-    # `?` shows the keys; `j` chooses the first row, `o` opens it.
+    # `?` shows the keys (each one listed); `j` chooses the first row, `j` the next,
+    # `k` the previous one again ("Next / previous row in the list"), `o` opens it.
     desk.keyboard.press("?")
-    assert desk.locator("#keys-help").get_attribute("open") is not None
+    help_box = desk.locator("#keys-help")
+    assert help_box.get_attribute("open") is not None
+    keys = [k.strip() for k in help_box.locator("kbd").all_inner_texts()]
+    assert {"j", "k", "o", "a", "r", "u", "?"} <= set(keys), keys
+    assert "previous row" in help_box.inner_text() and "Back to the list" in help_box.inner_text()
     desk.keyboard.press("?")
+    assert help_box.get_attribute("open") is None
+    rows = desk.locator("tr.desk-row")
+    chosen = desk.locator("tr.desk-row.chosen")
+
+    def chosen_index() -> int:
+        assert chosen.count() == 1
+        return desk.evaluate(
+            "() => [...document.querySelectorAll('tr.desk-row')].indexOf(document.querySelector('tr.desk-row.chosen'))"
+        )
+
     desk.keyboard.press("j")
-    first_title = desk.locator("tr.desk-row.chosen a.desk-open").inner_text()
+    assert chosen_index() == 0
+    first_title = chosen.locator("a.desk-open").inner_text()
+    assert desk.evaluate("() => document.activeElement.classList.contains('desk-open')")
+    desk.keyboard.press("j")
+    assert chosen_index() == 1
+    assert chosen.locator("a.desk-open").inner_text() == rows.nth(1).locator("a.desk-open").inner_text()
+    desk.keyboard.press("k")
+    assert chosen_index() == 0
+    assert chosen.get_attribute("aria-current") == "true"
+    assert chosen.locator("a.desk-open").inner_text() == first_title
+    desk.keyboard.press("k")  # already the first row: stays there
+    assert chosen_index() == 0
+    list_url = desk.url
+    with desk.expect_navigation():
+        desk.keyboard.press("o")
+    assert "/moderation/items/review/" in desk.url
+    assert first_title in desk.locator("main").inner_text()  # the row `k` came back to
+    # `u`: back to the list, with its filters.
+    with desk.expect_navigation():
+        desk.keyboard.press("u")
+    assert urlsplit(desk.url).path == urlsplit(list_url).path == "/moderation"
+    assert parse_qs(urlsplit(desk.url).query) == parse_qs(urlsplit(list_url).query)
+    assert rows.count() > 0
+    desk.keyboard.press("j")
     with desk.expect_navigation():
         desk.keyboard.press("o")
     assert "/moderation/items/review/" in desk.url
