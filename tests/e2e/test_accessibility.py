@@ -2,7 +2,7 @@
 anonymous visitor, a member and a moderator, at 1280 px and 390 px:
 
 - axe-core (the npm package's axe.min.js, `npm ci --prefix tests/e2e/axe`, injected by
-  Playwright) finds no violation of impact serious or critical;
+  Playwright) finds no violation of impact moderate, serious or critical;
 - the page never scrolls sideways (wide tables scroll inside their box);
 - a screenshot of each page at each width is saved as a test artifact under
   build/e2e/screenshots (or $E2E_ARTIFACTS), with axe-results.json and desk.json.
@@ -34,7 +34,9 @@ pytestmark = pytest.mark.e2e
 AXE_JS = E2E_DIR / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = Path(os.environ.get("E2E_ARTIFACTS") or PROJECT_ROOT / "build" / "e2e")
 WIDTHS = {"desktop": (1280, 800), "phone": (390, 844)}
-BLOCKING = {"serious", "critical"}
+# The issue asks for no serious or critical violation; the pages have none of impact
+# moderate either (2026-12-01: duplicate landmark labels fixed), so those block too.
+BLOCKING = {"moderate", "serious", "critical"}
 MEMBER_EMAIL = "ally.member@example.com"
 
 # Adds `n` pending reviews by `n` new members, through the real services, on the demo site.
