@@ -90,3 +90,30 @@ def test_account_export_is_constant_in_forum_posts(app, add_topic, staff_author,
         t = add_topic(replies=2, title=f"More {n}")
         forums.edit_post(staff_author, t.opening.id, f"More {n} (edited)", "Edited")
     assert export_statements() == few
+
+
+def test_review_page_is_constant_in_votes(client, product, add_reviews, make_user, count_statements):
+    from forum.catalog import engagement
+
+    review = add_reviews(product, 1)[0]
+    few = _statements(client, count_statements, f"/reviews/{review.id}")
+    for _ in range(6):
+        engagement.vote_helpful(make_user(), review.id)
+    assert _statements(client, count_statements, f"/reviews/{review.id}") == few
+
+
+def test_search_results_are_constant_in_the_number_shown(app, client, product, add_reviews, count_statements):
+    from forum.extensions import db
+    from forum.search import indexing
+
+    def searched():
+        db.session.info.pop("search_outbox_committed", None)
+        indexing.drain_all()
+        return _statements(client, count_statements, "/search?q=title")
+
+    add_reviews(product, 2, prefix="A")
+    few = searched()
+    add_reviews(product, 12, prefix="B")  # by 12 more authors
+    assert searched() == few
+    page = client.get("/search?q=title").text
+    assert "14 results" in page and page.count("<mark>title</mark>") >= 10  # a full page shown
