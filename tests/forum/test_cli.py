@@ -172,6 +172,10 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.skipif(
+    bool(os.environ.get("TEST_DATABASE_URL")),
+    reason="the README's demo runs on SQLite: the SQLite run covers it",
+)
 def test_flask_demo_serves_the_site_on_the_chosen_port(tmp_path):
     """`flask demo --port N` as a newcomer runs it: a real process, a fresh instance folder."""
     port = _free_port()
