@@ -43,7 +43,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR, insert
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from whoosh.support.levenshtein import distance as edit_distance
 
 from .analysis import fold, stem, term_positions, terms_of, words_of
@@ -56,7 +56,11 @@ LOCK_KEY = 0x5EA2C4  # pg advisory lock id of the search index writer
 LOCK_POLL = 0.02
 MAX_POSITION = 16383  # PostgreSQL's largest tsvector position
 MAX_POSITIONS_PER_TERM = 255
-STATS_TTL = 60.0  # seconds the collection size and mean length are reused
+STATS_TTL = 60.0  # seconds the collection size, mean length and term frequencies are reused
+MAX_CACHED_FREQUENCIES = 50_000  # terms whose document frequency is remembered (then forgotten at once)
+# ts_rank_cd's weights {D, C, B, A}: a title ('A') position counts 1, a body ('B') one
+# 1/TITLE_WEIGHT (weights are at most 1), so a term's rank times TITLE_WEIGHT is its weighted tf.
+TF_WEIGHTS = f"{{0.1, 0.2, {1 / TITLE_WEIGHT!r}, 1}}"
 
 # Not part of the models' metadata: these tables exist only on PostgreSQL (migration 0003).
 metadata = MetaData()
@@ -208,6 +212,7 @@ class PostgresBackend(SearchBackend):
         self.db = db
         self._stats: tuple[float, int, float] | None = None  # (taken at, documents, mean length)
         self._stats_lock = threading.Lock()
+        self._frequencies: dict[str, int] = {}  # term -> documents, counted with the stats
 
     # --- writing -------------------------------------------------------------
 
@@ -222,11 +227,13 @@ class PostgresBackend(SearchBackend):
     @contextlib.contextmanager
     def writing(self, session, timeout: float, reload=None):
         self._lock(session, timeout)
+        self._forget_frequencies()
         yield _Writer(session)
 
     def rebuild(self, documents: Iterable[SearchDocument], session, timeout: float) -> int:
         # One transaction: searches see the old rows until the caller commits.
         self._lock(session, timeout)
+        self._forget_frequencies()
         session.execute(delete(search_document))
         session.execute(delete(search_term))
         count = 0
@@ -260,10 +267,18 @@ class PostgresBackend(SearchBackend):
                 flush()
         flush()
         _add_terms(session, words)
+        # The GIN index keeps new entries in a pending list that every search reads through
+        # until a vacuum merges it (after a rebuild: thousands of rows, and searches several
+        # times slower); the planner's statistics are those of the old rows. Both now, in this
+        # transaction, instead of whenever autovacuum comes by.
+        with contextlib.suppress(DBAPIError), session.begin_nested():  # (an index owned by another role)
+            session.execute(text("SELECT gin_clean_pending_list('ix_search_document_tsv')"))
+        session.execute(text("ANALYZE search_document"))
         return count
 
     def clear(self, session, timeout: float) -> None:
         self._lock(session, timeout)
+        self._forget_frequencies()
         session.execute(delete(search_document))
         session.execute(delete(search_term))
 
@@ -311,21 +326,41 @@ class PostgresBackend(SearchBackend):
             stats = (time.monotonic(), int(count), float(mean))
             with self._stats_lock:
                 self._stats = stats
+                self._frequencies.clear()  # counted again with the collection
         return stats[1], stats[2]
 
     def _idf(self, session, terms: list[str]) -> dict[str, float]:
-        """BM25 idf of each term, document frequencies counted with the GIN index."""
+        """BM25 idf of each term found, document frequencies counted with the GIN index.
+
+        The counts are reused, like the collection size, for STATS_TTL seconds (this
+        process's own writes forget them): common words come back in query after query,
+        and counting a word in 5,000 documents reads 5,000 rows."""
         if not terms:
             return {}
-        rows = session.execute(
-            text(
-                "SELECT t.term, (SELECT count(*) FROM search_document WHERE tsv @@ CAST(t.q AS tsquery)) "
-                "FROM unnest(CAST(:terms AS text[]), CAST(:queries AS text[])) AS t(term, q)"
-            ),
-            {"terms": terms, "queries": [_quote(t) for t in terms]},
-        ).all()
-        total = max(self._collection(session)[0], max((n for _, n in rows), default=0))
-        return {term: math.log(1 + (total - n + 0.5) / (n + 0.5)) for term, n in rows if n}
+        total = self._collection(session)[0]
+        with self._stats_lock:
+            known = {t: self._frequencies[t] for t in terms if t in self._frequencies}
+        missing = [t for t in terms if t not in known]
+        if missing:
+            rows = session.execute(
+                text(
+                    "SELECT t.term, (SELECT count(*) FROM search_document WHERE tsv @@ CAST(t.q AS tsquery)) "
+                    "FROM unnest(CAST(:terms AS text[]), CAST(:queries AS text[])) AS t(term, q)"
+                ),
+                {"terms": missing, "queries": [_quote(t) for t in missing]},
+            ).all()
+            counted = {term: int(n) for term, n in rows}
+            with self._stats_lock:
+                if len(self._frequencies) > MAX_CACHED_FREQUENCIES:
+                    self._frequencies.clear()
+                self._frequencies.update(counted)
+            known.update(counted)
+        total = max(total, max(known.values(), default=0))
+        return {t: math.log(1 + (total - n + 0.5) / (n + 0.5)) for t in terms if (n := known[t])}
+
+    def _forget_frequencies(self) -> None:
+        with self._stats_lock:
+            self._frequencies.clear()
 
     def _search(self, session, request: SearchRequest, queries: TsQueries) -> SearchHits:
         where, params = self._where(request, queries.match)  # type: ignore[arg-type]  # not None: see search()
@@ -334,57 +369,53 @@ class PostgresBackend(SearchBackend):
         ).scalar_one()
         if not total:
             return SearchHits(0, [])
-        params = dict(params, offset=request.offset, limit=request.limit)
         if request.sort == "newest":
             rows = session.execute(
                 text(
-                    f"SELECT d.doc_id, 0.0 FROM search_document d WHERE {where} "
+                    f"SELECT d.doc_id FROM search_document d WHERE {where} "
                     "ORDER BY d.published_at DESC, d.doc_id OFFSET :offset LIMIT :limit"
                 ),
-                params,
+                dict(params, offset=request.offset, limit=request.limit),
             ).all()
-            return SearchHits(total, [(doc_id, 0.0) for doc_id, _ in rows])
+            return SearchHits(total, [(doc_id, 0.0) for (doc_id,) in rows])
         idf = self._idf(session, queries.terms)
         _, mean_length = self._collection(session)
-        bonus = "0"
-        if queries.every:
-            bonus = f"CASE WHEN d.tsv @@ CAST(:every AS tsquery) THEN {ALL_WORDS_BONUS} ELSE 0 END"
-            params["every"] = queries.every
-        # BM25: for each query term in the document, idf * tf (k1 + 1) / (tf + k1 (1 - b + b len / mean)),
-        # tf counting a title occurrence TITLE_WEIGHT times.
-        params.update(
-            terms=list(idf),
-            idfs=list(idf.values()),
-            k1=BM25_K1,
-            b=BM25_B,
-            title_weight=TITLE_WEIGHT,
-            mean_length=max(mean_length, 1.0),
-        )
+        wanted = request.offset + request.limit
         try:
             with session.begin_nested():  # a savepoint: out of time, the fallback below still runs
-                rows = session.execute(
-                    text(f"""
-                    SELECT d.doc_id, coalesce((
-                        SELECT sum(q.idf * u.tf * (:k1 + 1)
-                                   / (u.tf + :k1 * (1 - :b + :b * length(d.tsv) / :mean_length)))
-                        FROM (SELECT lexeme,
-                                     :title_weight * coalesce(cardinality(array_positions(weights, 'A')), 0)
-                                     + coalesce(cardinality(array_positions(weights, 'B')), 0) AS tf
-                              FROM unnest(d.tsv)) u
-                        JOIN unnest(CAST(:terms AS text[]), CAST(:idfs AS float8[])) AS q(term, idf)
-                          ON q.term = u.lexeme
-                    ), 0) + {bonus} AS score
-                    FROM search_document d WHERE {where}
-                    ORDER BY score DESC, d.published_at DESC, d.doc_id
-                    OFFSET :offset LIMIT :limit"""),
-                    params,
-                ).all()
+                # Two phases, as on Whoosh: the documents with every word (often few) are ranked
+                # first, and the others only when those do not fill the page. ALL_WORDS_BONUS
+                # puts every one of the first before any of the others, so the pages are the
+                # same as ranking all matches at once, without scoring thousands for nothing.
+                first: list[tuple[str, float]] = []
+                rest_where = where
+                if queries.every:
+                    params["every"] = queries.every
+                    first = [
+                        (doc_id, score + ALL_WORDS_BONUS)
+                        for doc_id, score in self._bm25(
+                            session,
+                            f"{where} AND d.tsv @@ CAST(:every AS tsquery)",
+                            params,
+                            idf,
+                            mean_length,
+                            wanted,
+                        )
+                    ]
+                    rest_where = f"{where} AND NOT d.tsv @@ CAST(:every AS tsquery)"
+                rest = []
+                if len(first) < wanted:
+                    rest = self._bm25(session, rest_where, params, idf, mean_length, wanted - len(first))
+                rows = (first + rest)[request.offset : wanted]
         except OperationalError as error:
             if "statement timeout" not in str(error):
                 raise
-            # BM25 over very many matches (common words at scale) ran out of time: the
-            # documents with all the words still come first, then PostgreSQL's own ts_rank
+            # BM25 over very many matches (dozens of common words at scale) ran out of time:
+            # the documents with all the words still come first, then PostgreSQL's own ts_rank
             # (C code, no idf), so the page is never empty when something matches.
+            bonus = "0"
+            if queries.every:
+                bonus = f"CASE WHEN d.tsv @@ CAST(:every AS tsquery) THEN {ALL_WORDS_BONUS} ELSE 0 END"
             rows = session.execute(
                 text(f"""
                 SELECT d.doc_id, ts_rank('{{0.1, 0.2, 0.4, 1.0}}', d.tsv, CAST(:match AS tsquery), 1)
@@ -392,9 +423,49 @@ class PostgresBackend(SearchBackend):
                 FROM search_document d WHERE {where}
                 ORDER BY score DESC, d.published_at DESC, d.doc_id
                 OFFSET :offset LIMIT :limit"""),
-                params,
+                dict(params, offset=request.offset, limit=request.limit),
             ).all()
         return SearchHits(total, [(doc_id, float(score or 0)) for doc_id, score in rows])
+
+    @staticmethod
+    def _bm25(
+        session, where: str, params: dict, idf: dict[str, float], mean_length: float, limit: int
+    ) -> list[tuple[str, float]]:
+        """The `limit` best documents matching `where` by BM25 (ties: newest first), with scores.
+
+        For each query term in the document: idf * tf (k1 + 1) / (tf + k1 (1 - b + b len / mean)),
+        tf counting a title occurrence TITLE_WEIGHT times, len the distinct terms of the document.
+        tf is read by ts_rank_cd (C code) with a one-term query: without normalisation it is the
+        sum of the weights of the term's positions, here 1 for a title ('A') position and
+        1/TITLE_WEIGHT for a body ('B') one, so times TITLE_WEIGHT it is the weighted count.
+        (Unnesting every matching tsvector in SQL to count positions cost ten times as much.)
+        The @@ test first skips the call for the terms a document does not have: most of them.
+        """
+        params = dict(params, limit=limit, k1=BM25_K1, b=BM25_B, mean_length=max(mean_length, 1.0))
+        # Per term, (k1 + 1) (1 - norm / (tf + norm)): tf (k1 + 1) / (tf + norm) with tf written
+        # (and so computed) once, and 0 when the document does not have the term.
+        norm = "(:k1 * (1 - :b + :b * length(d.tsv) / :mean_length))"
+        parts = []
+        for n, (term, term_idf) in enumerate(idf.items()):
+            params[f"term{n}"], params[f"idf{n}"] = _quote(term), term_idf
+            query = f"CAST(:term{n} AS tsquery)"
+            tf = (
+                f"CASE WHEN d.tsv @@ {query} "
+                f"THEN ts_rank_cd('{TF_WEIGHTS}', d.tsv, {query}) * {TITLE_WEIGHT} ELSE 0 END"
+            )
+            parts.append(f":idf{n} * (:k1 + 1) * (1 - {norm} / ({tf} + {norm}))")
+        score = " + ".join(parts) or "0"
+        return [
+            (doc_id, float(score))
+            for doc_id, score in session.execute(
+                text(f"""
+                SELECT d.doc_id, {score} AS score
+                FROM search_document d WHERE {where}
+                ORDER BY score DESC, d.published_at DESC, d.doc_id
+                LIMIT :limit"""),
+                params,
+            )
+        ]
 
     def has_term(self, word: str) -> bool:
         terms = terms_of(word)
