@@ -10,10 +10,12 @@ folded, CJK bigrams, the same stop words and porter2 stems), title words weighte
 'A' and body words 'B' (body positions start after a gap, so a phrase never spans
 title and body). Queries are tsquery values built from the same terms, so both
 backends find the same documents for the same query. Ranking is BM25 computed in
-SQL over the matching documents (document frequencies counted with the GIN index,
-the length of a document measured in distinct terms), plus ALL_WORDS_BONUS for
-documents that match every group. Snippets are made in Python from the database
-text, as for Whoosh.
+SQL (`Ranking`: term frequencies read by ts_rank_cd, document frequencies counted
+with the GIN index, the length of a document measured in distinct terms), plus
+ALL_WORDS_BONUS for documents that match every group: those are ranked first, the
+others only when they do not fill the page, and only the matches that can still
+reach the page are scored (the same pages as scoring every match). Snippets are
+made in Python from the database text, as for Whoosh.
 
 Writers serialise on a transaction-level advisory lock and write through the
 caller's session, so index rows and the outbox rows they apply commit together.
@@ -22,6 +24,7 @@ caller's session, so index rows and the outbox rows they apply commit together.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import threading
 import time
@@ -58,6 +61,11 @@ MAX_POSITION = 16383  # PostgreSQL's largest tsvector position
 MAX_POSITIONS_PER_TERM = 255
 STATS_TTL = 60.0  # seconds the collection size, mean length and term frequencies are reused
 MAX_CACHED_FREQUENCIES = 50_000  # terms whose document frequency is remembered (then forgotten at once)
+# Ranking: the rarest words whose documents together are at most this many are ranked first
+# (then a bar for the others, see Ranking.best); with more common words than MAX_PRUNED_TERMS,
+# every match is scored (their combinations would be too many to write down).
+FIRST_PASS_DOCUMENTS = 3000
+MAX_PRUNED_TERMS = 6
 # ts_rank_cd's weights {D, C, B, A}: a title ('A') position counts 1, a body ('B') one
 # 1/TITLE_WEIGHT (weights are at most 1), so a term's rank times TITLE_WEIGHT is its weighted tf.
 TF_WEIGHTS = f"{{0.1, 0.2, {1 / TITLE_WEIGHT!r}, 1}}"
@@ -205,6 +213,100 @@ def _add_terms(session, words: Iterable[str]) -> None:
         )
 
 
+class Ranking:
+    """BM25 ranking of the documents matching a search, in SQL.
+
+    For each query term in the document: idf * tf (k1 + 1) / (tf + k1 (1 - b + b len / mean)),
+    tf counting a title occurrence TITLE_WEIGHT times, len the distinct terms of the document.
+    tf is read by ts_rank_cd (C code) with a one-term query: without normalisation it is the
+    sum of the weights of the term's positions, here 1 for a title ('A') position and
+    1/TITLE_WEIGHT for a body ('B') one, so times TITLE_WEIGHT it is the weighted count.
+    (Unnesting every matching tsvector in SQL to count positions cost ten times as much.)
+    The @@ test first skips the call for the terms a document does not have: most of them.
+    """
+
+    def __init__(self, session, params: dict, stats: dict[str, tuple[int, float]], mean_length: float):
+        self.session = session
+        self.stats = stats  # term -> (documents, idf)
+        self.params = dict(params, k1=BM25_K1, b=BM25_B, mean_length=max(mean_length, 1.0))
+        # Per term, (k1 + 1) (1 - norm / (tf + norm)): tf (k1 + 1) / (tf + norm) with tf written
+        # (and so computed) once, and 0 when the document does not have the term.
+        norm = "(:k1 * (1 - :b + :b * length(d.tsv) / :mean_length))"
+        parts = []
+        for n, (term, (_, idf)) in enumerate(stats.items()):
+            self.params[f"term{n}"], self.params[f"idf{n}"] = _quote(term), idf
+            query = f"CAST(:term{n} AS tsquery)"
+            tf = (
+                f"CASE WHEN d.tsv @@ {query} "
+                f"THEN ts_rank_cd('{TF_WEIGHTS}', d.tsv, {query}) * {TITLE_WEIGHT} ELSE 0 END"
+            )
+            parts.append(f":idf{n} * (:k1 + 1) * (1 - {norm} / ({tf} + {norm}))")
+        self.score = " + ".join(parts) or "0"
+
+    def best(self, where: str, limit: int) -> list[tuple[str, float]]:
+        """The `limit` best documents matching `where`, best first (ties: newest first), with scores.
+
+        The same as scoring every match, without scoring most of them when a query has common
+        words beside rarer ones (questions): a term adds less than idf (k1 + 1) to any document's
+        score. So the documents with one of the rarer words are ranked first; the k-th best score
+        among them is a bar that only documents with enough of the common words could still
+        reach (the sum of those words' bounds at least the bar), and only those are ranked next.
+        A document with fewer of them scores below the bar: the k found are better. Exact.
+        """
+        rarest_first = sorted(self.stats, key=lambda t: self.stats[t][0])
+        rare: list[str] = []
+        documents = 0
+        for term in rarest_first:
+            if rare and documents + self.stats[term][0] > FIRST_PASS_DOCUMENTS:
+                break
+            rare.append(term)
+            documents += self.stats[term][0]
+        common = rarest_first[len(rare) :]
+        if not common or len(common) > MAX_PRUNED_TERMS:
+            return [(doc_id, score) for doc_id, score, _ in self._top(where, limit)]
+        params = {"rare": " | ".join(map(_quote, rare))}
+        found = self._top(f"{where} AND d.tsv @@ CAST(:rare AS tsquery)", limit, params)
+        rest = f"{where} AND NOT d.tsv @@ CAST(:rare AS tsquery)"
+        if len(found) == limit:
+            bar = found[-1][1]
+            bound = {t: self.stats[t][1] * (BM25_K1 + 1) for t in common}
+            # The smallest sets of common words whose bounds reach the bar (a set is one of
+            # the smallest when it falls below the bar without its weakest word).
+            reaching = [
+                subset
+                for size in range(1, len(common) + 1)
+                for subset in itertools.combinations(common, size)
+                if (total := sum(bound[t] for t in subset)) >= bar
+                and total - min(bound[t] for t in subset) < bar
+            ]
+            if not reaching:
+                return [(doc_id, score) for doc_id, score, _ in found]
+            params["reaching"] = " | ".join("(" + " & ".join(map(_quote, s)) + ")" for s in reaching)
+            rest += " AND d.tsv @@ CAST(:reaching AS tsquery)"
+        # (Fewer than `limit` with a rarer word: every other match may be needed, even those
+        # found by a prefix alone, scoring 0.)
+        found += self._top(rest, limit, params)
+        # Best first, ties newest first, then by doc_id, as ORDER BY in _top (two stable sorts;
+        # Python orders doc ids by code point, the database by its collation: a difference only
+        # for documents of equal score published in the same microsecond).
+        found.sort(key=lambda row: row[0])
+        found.sort(key=lambda row: (row[1], row[2]), reverse=True)
+        return [(doc_id, score) for doc_id, score, _ in found[:limit]]
+
+    def _top(self, where: str, limit: int, params: dict | None = None) -> list[tuple[str, float, Any]]:
+        return [
+            (doc_id, float(score), published)
+            for doc_id, score, published in self.session.execute(
+                text(f"""
+                SELECT d.doc_id, {self.score} AS score, d.published_at
+                FROM search_document d WHERE {where}
+                ORDER BY score DESC, d.published_at DESC, d.doc_id
+                LIMIT :limit"""),
+                dict(self.params, **(params or {}), limit=limit),
+            )
+        ]
+
+
 class PostgresBackend(SearchBackend):
     name = "postgres"
 
@@ -329,8 +431,8 @@ class PostgresBackend(SearchBackend):
                 self._frequencies.clear()  # counted again with the collection
         return stats[1], stats[2]
 
-    def _idf(self, session, terms: list[str]) -> dict[str, float]:
-        """BM25 idf of each term found, document frequencies counted with the GIN index.
+    def _idf(self, session, terms: list[str]) -> dict[str, tuple[int, float]]:
+        """(documents, BM25 idf) of each term found, document frequencies counted with the GIN index.
 
         The counts are reused, like the collection size, for STATS_TTL seconds (this
         process's own writes forget them): common words come back in query after query,
@@ -356,7 +458,7 @@ class PostgresBackend(SearchBackend):
                 self._frequencies.update(counted)
             known.update(counted)
         total = max(total, max(known.values(), default=0))
-        return {t: math.log(1 + (total - n + 0.5) / (n + 0.5)) for t in terms if (n := known[t])}
+        return {t: (n, math.log(1 + (total - n + 0.5) / (n + 0.5))) for t in terms if (n := known[t])}
 
     def _forget_frequencies(self) -> None:
         with self._stats_lock:
@@ -378,8 +480,11 @@ class PostgresBackend(SearchBackend):
                 dict(params, offset=request.offset, limit=request.limit),
             ).all()
             return SearchHits(total, [(doc_id, 0.0) for (doc_id,) in rows])
-        idf = self._idf(session, queries.terms)
+        stats = self._idf(session, queries.terms)
         _, mean_length = self._collection(session)
+        if queries.every:
+            params["every"] = queries.every
+        rank = Ranking(session, params, stats, mean_length)
         wanted = request.offset + request.limit
         try:
             with session.begin_nested():  # a savepoint: out of time, the fallback below still runs
@@ -390,22 +495,16 @@ class PostgresBackend(SearchBackend):
                 first: list[tuple[str, float]] = []
                 rest_where = where
                 if queries.every:
-                    params["every"] = queries.every
                     first = [
                         (doc_id, score + ALL_WORDS_BONUS)
-                        for doc_id, score in self._bm25(
-                            session,
-                            f"{where} AND d.tsv @@ CAST(:every AS tsquery)",
-                            params,
-                            idf,
-                            mean_length,
-                            wanted,
+                        for doc_id, score in rank.best(
+                            f"{where} AND d.tsv @@ CAST(:every AS tsquery)", wanted
                         )
                     ]
                     rest_where = f"{where} AND NOT d.tsv @@ CAST(:every AS tsquery)"
                 rest = []
                 if len(first) < wanted:
-                    rest = self._bm25(session, rest_where, params, idf, mean_length, wanted - len(first))
+                    rest = rank.best(rest_where, wanted - len(first))
                 rows = (first + rest)[request.offset : wanted]
         except OperationalError as error:
             if "statement timeout" not in str(error):
@@ -426,46 +525,6 @@ class PostgresBackend(SearchBackend):
                 dict(params, offset=request.offset, limit=request.limit),
             ).all()
         return SearchHits(total, [(doc_id, float(score or 0)) for doc_id, score in rows])
-
-    @staticmethod
-    def _bm25(
-        session, where: str, params: dict, idf: dict[str, float], mean_length: float, limit: int
-    ) -> list[tuple[str, float]]:
-        """The `limit` best documents matching `where` by BM25 (ties: newest first), with scores.
-
-        For each query term in the document: idf * tf (k1 + 1) / (tf + k1 (1 - b + b len / mean)),
-        tf counting a title occurrence TITLE_WEIGHT times, len the distinct terms of the document.
-        tf is read by ts_rank_cd (C code) with a one-term query: without normalisation it is the
-        sum of the weights of the term's positions, here 1 for a title ('A') position and
-        1/TITLE_WEIGHT for a body ('B') one, so times TITLE_WEIGHT it is the weighted count.
-        (Unnesting every matching tsvector in SQL to count positions cost ten times as much.)
-        The @@ test first skips the call for the terms a document does not have: most of them.
-        """
-        params = dict(params, limit=limit, k1=BM25_K1, b=BM25_B, mean_length=max(mean_length, 1.0))
-        # Per term, (k1 + 1) (1 - norm / (tf + norm)): tf (k1 + 1) / (tf + norm) with tf written
-        # (and so computed) once, and 0 when the document does not have the term.
-        norm = "(:k1 * (1 - :b + :b * length(d.tsv) / :mean_length))"
-        parts = []
-        for n, (term, term_idf) in enumerate(idf.items()):
-            params[f"term{n}"], params[f"idf{n}"] = _quote(term), term_idf
-            query = f"CAST(:term{n} AS tsquery)"
-            tf = (
-                f"CASE WHEN d.tsv @@ {query} "
-                f"THEN ts_rank_cd('{TF_WEIGHTS}', d.tsv, {query}) * {TITLE_WEIGHT} ELSE 0 END"
-            )
-            parts.append(f":idf{n} * (:k1 + 1) * (1 - {norm} / ({tf} + {norm}))")
-        score = " + ".join(parts) or "0"
-        return [
-            (doc_id, float(score))
-            for doc_id, score in session.execute(
-                text(f"""
-                SELECT d.doc_id, {score} AS score
-                FROM search_document d WHERE {where}
-                ORDER BY score DESC, d.published_at DESC, d.doc_id
-                LIMIT :limit"""),
-                params,
-            )
-        ]
 
     def has_term(self, word: str) -> bool:
         terms = terms_of(word)
