@@ -213,6 +213,10 @@ def _add_terms(session, words: Iterable[str]) -> None:
         )
 
 
+class OutOfTime(Exception):
+    """The search's time budget was spent before ranking ended."""
+
+
 class Ranking:
     """BM25 ranking of the documents matching a search, in SQL.
 
@@ -225,8 +229,16 @@ class Ranking:
     The @@ test first skips the call for the terms a document does not have: most of them.
     """
 
-    def __init__(self, session, params: dict, stats: dict[str, tuple[int, float]], mean_length: float):
+    def __init__(
+        self,
+        session,
+        params: dict,
+        stats: dict[str, tuple[int, float]],
+        mean_length: float,
+        deadline: float = math.inf,
+    ):
         self.session = session
+        self.deadline = deadline  # time.monotonic() past which ranking gives up (OutOfTime)
         self.stats = stats  # term -> (documents, idf)
         self.params = dict(params, k1=BM25_K1, b=BM25_B, mean_length=max(mean_length, 1.0))
         # Per term, (k1 + 1) (1 - norm / (tf + norm)): tf (k1 + 1) / (tf + norm) with tf written
@@ -294,6 +306,12 @@ class Ranking:
         return [(doc_id, score) for doc_id, score, _ in found[:limit]]
 
     def _top(self, where: str, limit: int, params: dict | None = None) -> list[tuple[str, float, Any]]:
+        # Ranking takes up to four statements: together they get what is left of the budget.
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise OutOfTime
+        if left != math.inf:
+            self.session.execute(text(f"SET LOCAL statement_timeout = {max(1, int(left * 1000))}"))
         return [
             (doc_id, float(score), published)
             for doc_id, score, published in self.session.execute(
@@ -405,10 +423,11 @@ class PostgresBackend(SearchBackend):
         if queries.match is None:
             return SearchHits(0, [])
         session = self.db.session
-        # A time budget for this statement only (cancelled past it, as "ran out of time").
+        deadline = time.monotonic() + request.time_budget
+        # A time budget for this search's statements only (cancelled past it, as "ran out of time").
         session.execute(text(f"SET LOCAL statement_timeout = {max(1, int(request.time_budget * 1000))}"))
         try:
-            hits = self._search(session, request, queries)
+            hits = self._search(session, request, queries, deadline)
         except OperationalError as error:
             if "statement timeout" not in str(error):
                 raise
@@ -464,7 +483,7 @@ class PostgresBackend(SearchBackend):
         with self._stats_lock:
             self._frequencies.clear()
 
-    def _search(self, session, request: SearchRequest, queries: TsQueries) -> SearchHits:
+    def _search(self, session, request: SearchRequest, queries: TsQueries, deadline: float) -> SearchHits:
         where, params = self._where(request, queries.match)  # type: ignore[arg-type]  # not None: see search()
         total = session.execute(
             text(f"SELECT count(*) FROM search_document d WHERE {where}"), params
@@ -484,10 +503,12 @@ class PostgresBackend(SearchBackend):
         _, mean_length = self._collection(session)
         if queries.every:
             params["every"] = queries.every
-        rank = Ranking(session, params, stats, mean_length)
+        rank = Ranking(session, params, stats, mean_length, deadline)
         wanted = request.offset + request.limit
         try:
-            with session.begin_nested():  # a savepoint: out of time, the fallback below still runs
+            # A savepoint: out of time, the fallback below still runs, and the statement_timeout
+            # set by the ranking goes back to the whole budget with it.
+            with session.begin_nested():
                 # Two phases, as on Whoosh: the documents with every word (often few) are ranked
                 # first, and the others only when those do not fill the page. ALL_WORDS_BONUS
                 # puts every one of the first before any of the others, so the pages are the
@@ -506,8 +527,8 @@ class PostgresBackend(SearchBackend):
                 if len(first) < wanted:
                     rest = rank.best(rest_where, wanted - len(first))
                 rows = (first + rest)[request.offset : wanted]
-        except OperationalError as error:
-            if "statement timeout" not in str(error):
+        except (OperationalError, OutOfTime) as error:
+            if isinstance(error, OperationalError) and "statement timeout" not in str(error):
                 raise
             # BM25 over very many matches (dozens of common words at scale) ran out of time:
             # the documents with all the words still come first, then PostgreSQL's own ts_rank
