@@ -223,7 +223,7 @@ def test_postgres_out_of_time_for_bm25_still_shows_all_words_first(app, backend,
     real = db.session.execute
 
     def execute(statement, *args, **kwargs):
-        if "unnest(d.tsv)" in str(statement):  # the BM25 statement: as if past statement_timeout
+        if "ts_rank_cd(" in str(statement):  # a BM25 statement: as if past statement_timeout
             raise OperationalError(
                 str(statement), {}, Exception("canceling statement due to statement timeout")
             )
@@ -232,6 +232,35 @@ def test_postgres_out_of_time_for_bm25_still_shows_all_words_first(app, backend,
     monkeypatch.setattr(db.session, "execute", execute)
     page = search("laptop monitor")
     assert page.total >= 3 and len(page.results) == page.total
+    assert page.results[0].title in {"HDMI 2.1 cable for a 4K monitor", "DisplayPort cable"}
+
+
+def test_postgres_ranking_past_the_budget_still_shows_all_words_first(app, backend, corpus, monkeypatch):
+    """Ranking takes several statements: they share what is left of the time budget, and
+    past it the fallback ranks the page (the total stays exact)."""
+    if backend.name != "postgres":
+        pytest.skip("PostgreSQL ranking fallback")
+    from forum.search import pg_backend
+
+    top = pg_backend.Ranking._top
+
+    def spent(self, *args, **kwargs):
+        self.deadline = 0.0  # as if the count and the first statements had used it all
+        return top(self, *args, **kwargs)
+
+    monkeypatch.setattr(pg_backend.Ranking, "_top", spent)
+    real = db.session.execute
+    fallbacks = []
+
+    def execute(statement, *args, **kwargs):
+        if "ts_rank(" in str(statement):
+            fallbacks.append(statement)
+        return real(statement, *args, **kwargs)
+
+    monkeypatch.setattr(db.session, "execute", execute)
+    page = search("laptop monitor")
+    assert len(fallbacks) == 1
+    assert page.total >= 3 and len(page.results) == page.total and page.total_exact
     assert page.results[0].title in {"HDMI 2.1 cable for a 4K monitor", "DisplayPort cable"}
 
 

@@ -509,3 +509,142 @@ def test_documents_with_every_word_come_first_over_several_segments(app, backend
         seen += [d for d, _ in hits.hits]
     assert len(seen) == len(set(seen)) == len(matching)
     assert set(seen[: len(every)]) == every and set(seen) == set(matching)
+
+
+RARER = "hinge bezel gasket ferrite dongle".split()  # each in a few documents
+MIDDLE = "strap lid knob".split()  # each in a fifth of them
+
+
+def _bm25_of_every_match(backend, request: SearchRequest) -> list[tuple[str, float]]:
+    """The page as PostgreSQL ranked before ts_rank_cd and the bar: BM25 of every match, tf
+    counted by unnesting each matching tsvector (the reference for the ranking)."""
+    from sqlalchemy import text
+
+    from forum.search.pg_backend import TsQueries
+    from forum.search.ranking import ALL_WORDS_BONUS, BM25_B, BM25_K1, TITLE_WEIGHT
+
+    queries = TsQueries(request.query)
+    where, params = backend._where(request, queries.match)
+    stats = backend._idf(db.session, queries.terms)
+    bonus = "0"
+    if queries.every:
+        bonus = f"CASE WHEN d.tsv @@ CAST(:every AS tsquery) THEN {ALL_WORDS_BONUS} ELSE 0 END"
+        params["every"] = queries.every
+    params.update(
+        terms=list(stats),
+        idfs=[idf for _, idf in stats.values()],
+        k1=BM25_K1,
+        b=BM25_B,
+        title_weight=TITLE_WEIGHT,
+        mean_length=max(backend._collection(db.session)[1], 1.0),
+        offset=request.offset,
+        limit=request.limit,
+    )
+    rows = db.session.execute(
+        text(f"""
+        SELECT d.doc_id, coalesce((
+            SELECT sum(q.idf * u.tf * (:k1 + 1)
+                       / (u.tf + :k1 * (1 - :b + :b * length(d.tsv) / :mean_length)))
+            FROM (SELECT lexeme,
+                         :title_weight * coalesce(cardinality(array_positions(weights, 'A')), 0)
+                         + coalesce(cardinality(array_positions(weights, 'B')), 0) AS tf
+                  FROM unnest(d.tsv)) u
+            JOIN unnest(CAST(:terms AS text[]), CAST(:idfs AS float8[])) AS q(term, idf)
+              ON q.term = u.lexeme
+        ), 0) + {bonus} AS score
+        FROM search_document d WHERE {where}
+        ORDER BY score DESC, d.published_at DESC, d.doc_id
+        OFFSET :offset LIMIT :limit"""),
+        params,
+    ).all()
+    return [(doc_id, float(score)) for doc_id, score in rows]
+
+
+def _but_last_tie(hits) -> set[str]:
+    last = hits[-1][1] if len(hits) == 10 else None
+    return {doc_id for doc_id, score in hits if last is None or score != pytest.approx(last, rel=1e-6)}
+
+
+def test_postgres_ranks_the_pages_bm25_of_every_match_gives(app, backend, monkeypatch):
+    """PostgreSQL reads tf with ts_rank_cd and ranks the rarer words' documents first, then only
+    the documents with enough common words to reach the page: the same pages and scores as
+    BM25 computed over every match, with exclusions, filters, prefixes, phrases and offsets."""
+    if backend.name != "postgres":
+        pytest.skip("compares the PostgreSQL ranking with BM25 over every match")
+    import random
+
+    from forum.search import pg_backend
+
+    rng = random.Random(6)
+    documents = []
+    for n in range(1, 301):
+        document = _document(n, rng)
+        rare = [w for w in RARER if rng.random() < 0.04] + [w for w in MIDDLE if rng.random() < 0.2]
+        if rng.random() < 0.3:
+            document.title += " " + " ".join(rare)
+        else:
+            document.body += " " + " ".join(rare)
+        documents.append(document)
+    _rebuild(backend, documents[:250])
+    with backend.writing(db.session, 5) as writer:
+        for document in documents[250:]:
+            writer.index(document)
+    db.session.commit()
+    # Small enough for a first pass over the rarer words and a bar for the common ones here.
+    monkeypatch.setattr(pg_backend, "FIRST_PASS_DOCUMENTS", 40)
+    passes: list[str] = []
+    top = pg_backend.Ranking._top
+
+    def recording_top(self, where, limit, params=None):
+        passes.append(where)
+        return top(self, where, limit, params)
+
+    monkeypatch.setattr(pg_backend.Ranking, "_top", recording_top)
+    requests = [
+        SearchRequest(parse(q), offset=offset, limit=10, **filters)
+        for q in (
+            "hinge",
+            "hinge cable",
+            "hinge strap lid knob cable",
+            "bezel gasket strap knob",
+            "ferrite dongle hinge lid strap knob -plug",
+            "bezel gasket cable charger",
+            "how do i fix the hinge bezel of my laptop monitor with a cable",
+            "dongle ferrite cable charger screen -travel",
+            "bezel NOT sound cable plug",
+            "gasket batt* sound",
+            'dongle "laptop monitor" screen travel',
+            "hinge AND cable charger screen",
+            "cable charger laptop monitor battery screen sound plug adapter travel hinge",
+        )
+        for offset in (0, 10, 40)
+        for filters in ({}, {"kinds": ["forum_post"]}, {"product_sku": "SKU-1"}, {"category": "cat-0"})
+    ]
+    for request in requests:
+        hits = backend.search(request)
+        expected = _bm25_of_every_match(backend, request)
+        assert (hits.total, hits.exact) == (backend.search(request).total, True)
+        # The same scores in the same order (tf read by ts_rank_cd is a float4: 1e-7 apart),
+        # the same documents but where a tie is cut by the end of the page.
+        assert [s for _, s in hits.hits] == pytest.approx([s for _, s in expected], rel=1e-6), request
+        assert _but_last_tie(hits.hits) == _but_last_tie(expected), request
+    assert any("reaching" in where for where in passes)  # the bar left common-word documents out
+    assert any("rare" in where and "reaching" not in where for where in passes)
+
+
+def test_postgres_rebuild_leaves_planner_statistics_of_the_new_rows(app, backend):
+    """A rebuild analyzes the table (and merges the GIN index's pending list) in its transaction:
+    without statistics the planner guessed a tenth of the matches, and searches read the
+    pending list of every rebuilt row until a vacuum came by."""
+    if backend.name != "postgres":
+        pytest.skip("PostgreSQL's planner statistics")
+    import random
+
+    from sqlalchemy import text
+
+    rng = random.Random(2)
+    _rebuild(backend, [_document(n, rng) for n in range(1, 121)])
+    tuples = db.session.execute(
+        text("SELECT reltuples FROM pg_class WHERE relname = 'search_document'")
+    ).scalar_one()
+    assert tuples == 120
