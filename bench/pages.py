@@ -55,6 +55,10 @@ def start_gunicorn(module: str, port: int, cwd: Path, env: dict) -> subprocess.P
         sys.executable,
         "-m",
         "gunicorn",
+        # Both apps with exactly these settings: not the project's gunicorn.conf.py (its
+        # production check refuses a bench setup, and the hello world has none).
+        "--config",
+        os.devnull,
         "-w",
         "2",
         "-k",
