@@ -84,6 +84,8 @@ class Review(ModeratedMixin, db.Model):  # type: ignore[name-defined]  # db.Mode
             postgresql_where=text("status IN ('published', 'hidden')"),
         ),
         Index("ix_review_product_status_published", "product_id", "status", "published_at"),
+        # The latest published reviews of the whole shop (home page, feeds): an index walk.
+        Index("ix_review_status_published", "status", "published_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

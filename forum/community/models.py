@@ -49,6 +49,8 @@ class ForumTopic(db.Model):  # type: ignore[name-defined]  # db.Model is dynamic
     __table_args__ = (
         Index("ix_forum_topic_category_pinned", "category_id", "pinned"),
         Index("ix_forum_topic_category_listing", "category_id", "pinned", "last_activity_at"),
+        # The liveliest public topics of every category (home page).
+        Index("ix_forum_topic_public_activity", "is_public", "last_activity_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

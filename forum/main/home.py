@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy import and_, func, select
-from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 
@@ -51,49 +51,33 @@ def _latest_reviews():
 
 
 def _top_products():
-    from forum.catalog.models import Product, Review
-    from moderation.states import PUBLISHED
+    """Best average first, from the counts kept by the review transitions (never an
+    aggregate over every published review: 100 ms at 100,000 reviews)."""
+    from forum.catalog.models import Product
 
-    average = func.avg(Review.rating)
-    count = func.count(Review.id)
-    rows = db.session.execute(
-        select(Product, average, count)
-        .join(Review, Review.product_id == Product.id)
-        .where(Review.status == PUBLISHED, Product.active.is_(True))
-        .group_by(Product.id)
-        .order_by(average.desc(), count.desc(), Product.name)
+    average = Product.rating_sum * 1.0 / Product.review_count
+    products = db.session.scalars(
+        select(Product)
+        .where(Product.active.is_(True), Product.review_count > 0)
+        .order_by(average.desc(), Product.review_count.desc(), Product.name)
         .limit(TOP_PRODUCTS)
     ).all()
-    return [(product, round(float(avg), 1), int(n)) for product, avg, n in rows]
+    return [(p, round(p.rating_sum / p.review_count, 1), p.review_count) for p in products]
 
 
 def _active_topics():
-    from forum.community.models import ForumPost, ForumTopic
-    from moderation.states import PUBLISHED
+    """Latest activity first, from the topic rows' kept public flag, activity and replies
+    (an index on both), never an aggregate over every post."""
+    from forum.community.models import ForumTopic
 
-    opening = aliased(ForumPost)
-    last = func.max(ForumPost.published_at)
-    replies = func.count(ForumPost.id) - 1
-    rows = db.session.execute(
-        select(ForumTopic.id, last, replies)
-        .join(opening, and_(opening.topic_id == ForumTopic.id, opening.is_opening.is_(True)))
-        .join(ForumPost, ForumPost.topic_id == ForumTopic.id)
-        .where(opening.status == PUBLISHED, ForumPost.status == PUBLISHED)
-        .group_by(ForumTopic.id)
-        .order_by(last.desc(), ForumTopic.id.desc())
+    topics = db.session.scalars(
+        select(ForumTopic)
+        .where(ForumTopic.is_public.is_(True), ForumTopic.last_activity_at.is_not(None))
+        .order_by(ForumTopic.last_activity_at.desc(), ForumTopic.id.desc())
         .limit(ACTIVE_TOPICS)
+        .options(joinedload(ForumTopic.category), joinedload(ForumTopic.opening))
     ).all()
-    if not rows:
-        return []
-    topics = {
-        topic.id: topic
-        for topic in db.session.scalars(
-            select(ForumTopic)
-            .where(ForumTopic.id.in_([r[0] for r in rows]))
-            .options(joinedload(ForumTopic.category), joinedload(ForumTopic.opening))
-        )
-    }
-    return [(topics[topic_id], at, int(n)) for topic_id, at, n in rows if topic_id in topics]
+    return [(topic, topic.last_activity_at, topic.reply_count) for topic in topics]
 
 
 def _latest_posts():
