@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session
 
 from .extensions import db
 from .mail import owner_is_gone, process_identity, send_pending
-from .models import OutboxMessage, WorkerHeartbeat, WorkerJob
+from .models import OutboxMessage, PasswordResetRequest, WorkerHeartbeat, WorkerJob
 from .timeutil import utcnow
 
 log = logging.getLogger("forum.worker")
@@ -290,6 +290,10 @@ def health() -> tuple[dict, int]:
         search_pending, search_oldest = db.session.execute(
             select(func.count(), func.min(SearchOutbox.created_at)).select_from(SearchOutbox)
         ).one()
+        # Password-reset requests wait for the worker too (it mails the link, or forgets them).
+        reset_pending, reset_oldest = db.session.execute(
+            select(func.count(), func.min(PasswordResetRequest.created_at)).select_from(PasswordResetRequest)
+        ).one()
     except SQLAlchemyError:  # it answers, but not with our tables (not migrated)
         db.session.rollback()
         return {"status": "unavailable", "database": "schema not up to date"}, 503
@@ -298,9 +302,13 @@ def health() -> tuple[dict, int]:
         "worker_seen_seconds_ago": seen,
         "mail_outbox": {"pending": mail_pending, "oldest_seconds": seconds_since(mail_oldest) or 0},
         "search_outbox": {"pending": search_pending, "oldest_seconds": seconds_since(search_oldest) or 0},
+        "password_reset_requests": {
+            "pending": reset_pending,
+            "oldest_seconds": seconds_since(reset_oldest) or 0,
+        },
     }
     stale = seen is None or seen > config["WORKER_STALE_SECONDS"]
-    healthy = not (stale and (mail_pending or search_pending))
+    healthy = not (stale and (mail_pending or search_pending or reset_pending))
     body["status"] = "ok" if healthy else "worker missing"
     return body, 200 if healthy else 503
 

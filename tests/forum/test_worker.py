@@ -410,6 +410,7 @@ def test_healthz_reports_the_worker_and_the_queues(production_like, app, client)
         "worker_seen_seconds_ago": None,
         "mail_outbox": {"pending": 0, "oldest_seconds": 0},
         "search_outbox": {"pending": 0, "oldest_seconds": 0},
+        "password_reset_requests": {"pending": 0, "oldest_seconds": 0},
     }
 
     _queue(2)
@@ -436,6 +437,13 @@ def test_healthz_reports_the_worker_and_the_queues(production_like, app, client)
     db.session.commit()
     assert client.get("/healthz").status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
+    # A password-reset request waits for the worker too: with no worker, that is an emergency.
+    from forum.models import PasswordResetRequest
+
+    db.session.add(PasswordResetRequest(email="someone@example.com", created_at=utcnow()))
+    db.session.commit()
+    response = client.get("/healthz")
+    assert response.status_code == 503 and response.json["password_reset_requests"]["pending"] == 1
 
 
 def test_healthz_is_503_when_the_database_is_unreachable(app_config, tmp_path):
