@@ -50,6 +50,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=30)
+
+
 def start_gunicorn(module: str, port: int, cwd: Path, env: dict) -> subprocess.Popen:
     command = [
         sys.executable,
@@ -220,7 +225,11 @@ def main() -> None:
     )
     hello_port, app_port = free_port(), free_port()
     hello = start_gunicorn("hello:app", hello_port, BENCH, env)
-    shop = start_gunicorn("wsgi:app", app_port, ROOT, env)
+    try:
+        shop = start_gunicorn("wsgi:app", app_port, ROOT, env)
+    except BaseException:  # never leave the hello world serving
+        stop(hello)
+        raise
     rows = []
     try:
         load_before = os.getloadavg()
@@ -237,8 +246,7 @@ def main() -> None:
         load_after = os.getloadavg()
     finally:
         for process in (hello, shop):
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
+            stop(process)
 
     print()
     print(
