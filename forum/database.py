@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -47,6 +48,28 @@ def _sqlite_savepoint_starts_a_write_transaction(conn, name):
     driver = conn.connection.driver_connection
     if driver is not None and not getattr(driver, "in_transaction", True):
         driver.execute("BEGIN IMMEDIATE")
+
+
+def remember_committed(model, name: str) -> None:
+    """Set `session.info[f"{name}_committed"]` once a transaction that added `model` rows
+    commits (not when it rolls back), for the code that applies such rows at the end of an
+    app context (the outboxes with WORKER_INLINE); that code pops the flag."""
+    uncommitted, committed = f"{name}_uncommitted", f"{name}_committed"
+
+    def flushed(session, flush_context):
+        if any(isinstance(obj, model) for obj in session.new):
+            session.info[uncommitted] = True
+
+    def after_commit(session):
+        if session.info.pop(uncommitted, None):
+            session.info[committed] = True
+
+    def after_rollback(session):
+        session.info.pop(uncommitted, None)
+
+    event.listen(Session, "after_flush", flushed)
+    event.listen(Session, "after_commit", after_commit)
+    event.listen(Session, "after_rollback", after_rollback)
 
 
 @contextmanager

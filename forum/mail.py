@@ -31,6 +31,7 @@ from sqlalchemy import event, func, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
+from .database import remember_committed
 from .extensions import db, mail
 from .models import OutboxMessage
 from .timeutil import utcnow
@@ -400,24 +401,19 @@ def outbox_status() -> dict:
 # app context that committed a message, so tests read the mail a request caused.
 
 
+remember_committed(OutboxMessage, "outbox")
+
+
+# Whether this session flushed writes it has not committed or rolled back yet.
 @event.listens_for(Session, "after_flush")
-def _remember_new_messages(session, flush_context):
+def _note_writes_in_progress(session, flush_context):
     session.info["writes_in_progress"] = True
-    if any(isinstance(obj, OutboxMessage) for obj in session.new):
-        session.info["outbox_uncommitted"] = True
 
 
 @event.listens_for(Session, "after_commit")
-def _promote_committed_messages(session):
-    session.info.pop("writes_in_progress", None)
-    if session.info.pop("outbox_uncommitted", None):
-        session.info["outbox_committed"] = True
-
-
 @event.listens_for(Session, "after_rollback")
-def _forget_rolled_back_messages(session):
+def _writes_ended(session):
     session.info.pop("writes_in_progress", None)
-    session.info.pop("outbox_uncommitted", None)
 
 
 def transaction_in_progress() -> bool:

@@ -10,12 +10,11 @@ from typing import cast
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import delete, event, select
+from sqlalchemy import delete, select
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..database import commit_unique
+from ..database import commit_unique, remember_committed
 from ..errors import AuthenticationFailed, Gone, NotFound, ValidationFailed
 from ..extensions import db
 from ..mail import queue_mail, transaction_in_progress
@@ -236,21 +235,7 @@ def resolve_password_reset_requests(limit: int = 100) -> int:
 # the mail drain (forum.mail) sends what they queued. Flags as in forum.mail.
 
 
-@event.listens_for(Session, "after_flush")
-def _remember_new_reset_requests(session, flush_context):
-    if any(isinstance(obj, PasswordResetRequest) for obj in session.new):
-        session.info["reset_requests_uncommitted"] = True
-
-
-@event.listens_for(Session, "after_commit")
-def _promote_committed_reset_requests(session):
-    if session.info.pop("reset_requests_uncommitted", None):
-        session.info["reset_requests_committed"] = True
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_rolled_back_reset_requests(session):
-    session.info.pop("reset_requests_uncommitted", None)
+remember_committed(PasswordResetRequest, "reset_requests")
 
 
 def resolve_committed_reset_requests() -> None:

@@ -27,13 +27,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app, has_request_context
-from sqlalchemy import Select, delete, event, func, inspect, select
+from sqlalchemy import Select, delete, func, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from forum.extensions import db
 from forum.timeutil import utcnow
 
+from ..database import remember_committed
 from .backend import BackendUnavailable, IndexBusy, SearchBackend
 from .models import SearchOutbox
 from .registry import SEARCHABLES, Searchable, SearchDocument, doc_id, parse_doc_id
@@ -230,21 +231,7 @@ def drain_all(timeout: float | None = None, include_not_due: bool = False) -> Dr
 # --- after commit ------------------------------------------------------------------
 
 
-@event.listens_for(Session, "after_flush")
-def _note_outbox_rows(session, flush_context):
-    if any(isinstance(obj, SearchOutbox) for obj in session.new):
-        session.info["search_outbox_uncommitted"] = True
-
-
-@event.listens_for(Session, "after_commit")
-def _promote_outbox_rows(session):
-    if session.info.pop("search_outbox_uncommitted", None):
-        session.info["search_outbox_committed"] = True
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_outbox_rows(session):
-    session.info.pop("search_outbox_uncommitted", None)
+remember_committed(SearchOutbox, "search_outbox")
 
 
 def drain_committed() -> None:
